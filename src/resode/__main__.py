@@ -1,0 +1,3 @@
+from resode.cli import run
+
+run()

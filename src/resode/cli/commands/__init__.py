@@ -1,0 +1,1 @@
+"""One module per ``resode`` subcommand (discovered automatically)."""
