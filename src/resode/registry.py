@@ -63,7 +63,8 @@ def list_models(pattern: str | None = None, *, family: str | None = None) -> lis
     names = [
         n
         for n, e in _REGISTRY.items()
-        if (pattern is None or fnmatch.fnmatch(n, pattern)) and (family is None or e.family == family)
+        if (pattern is None or fnmatch.fnmatch(n, pattern))
+        and (family is None or e.family == family)
     ]
     return sorted(names)
 

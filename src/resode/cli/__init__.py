@@ -36,7 +36,9 @@ class OneLineArgumentParser(argparse.ArgumentParser):
 def _command_modules() -> list[str]:
     from resode.cli import commands
 
-    return sorted(m.name for m in pkgutil.iter_modules(commands.__path__) if not m.name.startswith("_"))
+    return sorted(
+        m.name for m in pkgutil.iter_modules(commands.__path__) if not m.name.startswith("_")
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

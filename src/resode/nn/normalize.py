@@ -24,7 +24,9 @@ class Normalize(nn.Module):
             raise ValueError(f"mean has {len(mean)} channels but std has {len(std)}")
         if any(s <= 0 for s in std):
             raise ValueError(f"std must be positive, got {list(std)}")
-        self.register_buffer("mean", torch.tensor(list(mean), dtype=torch.float32).view(1, -1, 1, 1))
+        self.register_buffer(
+            "mean", torch.tensor(list(mean), dtype=torch.float32).view(1, -1, 1, 1)
+        )
         self.register_buffer("std", torch.tensor(list(std), dtype=torch.float32).view(1, -1, 1, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
