@@ -74,7 +74,7 @@ def _is_optional(tp: Any) -> tuple[bool, Any]:
 
 
 def _coerce(key: str, value: Any, tp: Any) -> Any:
-    """Check ``value`` against the annotation ``tp``; return it converted (int→float, list→tuple)."""
+    """Check ``value`` against the annotation ``tp``; return it converted (int→float)."""
     optional, inner = _is_optional(tp)
     if value is None:
         if optional:
@@ -169,7 +169,7 @@ class Config:
         """Cross-field checks; subclasses override and raise ConfigError."""
 
     @classmethod
-    def keys(cls) -> list[str]:
+    def field_names(cls) -> list[str]:
         return [f.name for f in dataclasses.fields(cls)]
 
     @classmethod
@@ -177,7 +177,7 @@ class Config:
         """Build from a mapping; unknown keys are an error that lists the valid ones."""
         if not isinstance(data, Mapping):
             raise ConfigError(f"a {cls.__name__} must be a mapping of keys to values, got {data!r}")
-        valid = cls.keys()
+        valid = cls.field_names()
         for key in data:
             if key not in valid:
                 raise ConfigError(
@@ -279,7 +279,7 @@ def config_from_args(
     path = getattr(args, "config", None)
     if path:
         data.update(_yaml_mapping(path))
-    for key in cls.keys():
+    for key in cls.field_names():
         value = getattr(args, key, None)
         if value is not None:
             data[key] = value
