@@ -55,6 +55,9 @@ def option(
     if isinstance(default, (list, dict)):
         value = default
         return dataclasses.field(default_factory=lambda: type(value)(value), metadata=meta)
+    if isinstance(default, Config):
+        nested = default
+        return dataclasses.field(default_factory=lambda: dataclasses.replace(nested), metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
 
 
@@ -186,12 +189,13 @@ class Config:
         hints = typing.get_type_hints(cls)
         kwargs = {k: _coerce(prefix + k, v, hints[k]) for k, v in data.items()}
         try:
-            obj = cls(**kwargs)
+            return cls(**kwargs)
         except TypeError as exc:  # a required field is missing
             raise ConfigError(f"{cls.__name__}: {exc}") from exc
-        if prefix:
-            obj.validate(prefix)
-        return obj
+        except ConfigError as exc:  # messages start with the key: make it the dotted key
+            if not prefix:
+                raise
+            raise ConfigError(f"{prefix}{exc}") from exc
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (lists, not tuples) suitable for JSON, YAML and checkpoints."""
