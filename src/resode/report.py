@@ -1,0 +1,214 @@
+"""Readable reports: one structure rendered as Markdown and as a self-contained HTML page.
+
+Images are embedded in the HTML as base64 data URIs and the page has no external URL, so
+``report.html`` opens offline and can be mailed as one file. The Markdown links the PNG files
+next to it.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+_CSS = """
+body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1100px;margin:2em auto;
+padding:0 1em;color:#222;line-height:1.45}
+h1{border-bottom:2px solid #444}h2{border-bottom:1px solid #bbb;margin-top:2em}
+table{border-collapse:collapse;margin:1em 0;font-size:0.92em}
+th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f0f0f0}
+td:first-child,th:first-child{text-align:left}
+figure{margin:1em 0}img{max-width:100%;border:1px solid #ddd}
+figcaption{font-size:0.9em;color:#555}
+.claim{padding:6px 10px;margin:6px 0;border-left:5px solid #999;background:#fafafa}
+.yes{border-color:#2a9d2a}.no{border-color:#c0392b}.mixed{border-color:#d4a017}
+code,pre{background:#f4f4f4;padding:1px 4px}pre{padding:8px;overflow-x:auto}
+"""
+
+
+def format_value(value: Any, digits: int = 4) -> str:
+    """Numbers to short strings; everything else through ``str``."""
+    if isinstance(value, bool) or value is None:
+        return "" if value is None else str(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        return (
+            f"{value:.{digits}g}"
+            if abs(value) < 1e-3 or abs(value) >= 1e4
+            else f"{value:.{digits}f}".rstrip("0").rstrip(".")
+        )
+    return str(value)
+
+
+@dataclass
+class _Block:
+    kind: str
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+class Report:
+    """Collect headings, paragraphs, tables, figures and claim verdicts; write .md and .html."""
+
+    def __init__(self, title: str, out_dir: str | Path) -> None:
+        self.title = title
+        self.out_dir = Path(out_dir)
+        self.blocks: list[_Block] = []
+
+    def heading(self, text: str, level: int = 2) -> None:
+        self.blocks.append(_Block("heading", {"text": text, "level": level}))
+
+    def paragraph(self, text: str) -> None:
+        self.blocks.append(_Block("paragraph", {"text": text}))
+
+    def code(self, text: str) -> None:
+        self.blocks.append(_Block("code", {"text": text}))
+
+    def table(
+        self, rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None, digits: int = 4
+    ) -> None:
+        cols = list(columns) if columns else list(dict.fromkeys(k for r in rows for k in r))
+        body = [[format_value(r.get(c), digits) for c in cols] for r in rows]
+        self.blocks.append(_Block("table", {"columns": cols, "rows": body}))
+
+    def figure(self, path: str | Path, caption: str = "") -> None:
+        self.blocks.append(_Block("figure", {"path": Path(path), "caption": caption}))
+
+    def claim(self, claim: str, verdict: str, evidence: str) -> None:
+        """A paper claim, its verdict ("reproduced", "not reproduced", "mixed") and the numbers."""
+        self.blocks.append(
+            _Block("claim", {"claim": claim, "verdict": verdict, "evidence": evidence})
+        )
+
+    def sections(self) -> list[str]:
+        return [b.payload["text"] for b in self.blocks if b.kind == "heading"]
+
+    # ---- rendering -------------------------------------------------------------------------
+    def to_markdown(self) -> str:
+        lines = [f"# {self.title}", ""]
+        for b in self.blocks:
+            p = b.payload
+            if b.kind == "heading":
+                lines += ["#" * p["level"] + " " + p["text"], ""]
+            elif b.kind == "paragraph":
+                lines += [p["text"], ""]
+            elif b.kind == "code":
+                lines += ["```", p["text"], "```", ""]
+            elif b.kind == "table":
+                lines.append("| " + " | ".join(p["columns"]) + " |")
+                lines.append("|" + "|".join("---" for _ in p["columns"]) + "|")
+                lines += ["| " + " | ".join(r) + " |" for r in p["rows"]]
+                lines.append("")
+            elif b.kind == "figure":
+                rel = _relative(p["path"], self.out_dir)
+                lines += [f"![{p['caption']}]({rel})", "", f"*{p['caption']}*", ""]
+            elif b.kind == "claim":
+                lines += [f"- **{p['verdict'].upper()}**: {p['claim']} — {p['evidence']}", ""]
+        return "\n".join(lines).rstrip() + "\n"
+
+    def to_html(self) -> str:
+        esc = html.escape
+        parts = [
+            "<!DOCTYPE html>",
+            '<html lang="en"><head><meta charset="utf-8">',
+            f"<title>{esc(self.title)}</title><style>{_CSS}</style></head><body>",
+            f"<h1>{esc(self.title)}</h1>",
+        ]
+        for b in self.blocks:
+            p = b.payload
+            if b.kind == "heading":
+                level = min(6, p["level"])
+                parts.append(f"<h{level}>{esc(p['text'])}</h{level}>")
+            elif b.kind == "paragraph":
+                parts.append(f"<p>{_inline(p['text'])}</p>")
+            elif b.kind == "code":
+                parts.append(f"<pre>{esc(p['text'])}</pre>")
+            elif b.kind == "table":
+                head = "".join(f"<th>{esc(c)}</th>" for c in p["columns"])
+                body = "".join(
+                    "<tr>" + "".join(f"<td>{esc(v)}</td>" for v in r) + "</tr>" for r in p["rows"]
+                )
+                parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+            elif b.kind == "figure":
+                data = base64.b64encode(Path(p["path"]).read_bytes()).decode("ascii")
+                parts.append(
+                    f'<figure><img alt="{esc(p["caption"])}" src="data:image/png;base64,{data}">'
+                    f"<figcaption>{esc(p['caption'])}</figcaption></figure>"
+                )
+            elif b.kind == "claim":
+                cls = {"reproduced": "yes", "not reproduced": "no"}.get(p["verdict"], "mixed")
+                parts.append(
+                    f'<div class="claim {cls}"><b>{esc(p["verdict"].upper())}</b>: '
+                    f"{_inline(p['claim'])}<br><small>{_inline(p['evidence'])}</small></div>"
+                )
+        parts.append("</body></html>")
+        return "\n".join(parts) + "\n"
+
+    def write(self, stem: str = "report") -> tuple[Path, Path]:
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        md = self.out_dir / f"{stem}.md"
+        htm = self.out_dir / f"{stem}.html"
+        md.write_text(self.to_markdown())
+        htm.write_text(self.to_html())
+        return md, htm
+
+
+def _relative(path: Path, base: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(base.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _inline(text: str) -> str:
+    """Escape HTML, then render ``code`` spans and **bold** from the Markdown subset we use."""
+    import re
+
+    out = html.escape(text)
+    out = re.sub(r"`([^`]+)`", r"<code>\1</code>", out)
+    return re.sub(r"\*\*([^*]+)\*\*", r"<b>\1</b>", out)
+
+
+def write_json(path: str | Path, obj: Any) -> Path:
+    """Write ``obj`` as indented JSON (tensors and arrays become lists, paths strings)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj, indent=2, default=_json_default))
+    return path
+
+
+def write_csv(path: str | Path, rows: Sequence[dict[str, Any]]) -> Path:
+    """Rows of dicts to CSV; columns are the union of keys in first-seen order."""
+    import csv
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cols = list(dict.fromkeys(k for r in rows for k in r))
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=cols)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def _json_default(obj: Any) -> Any:
+    try:
+        import numpy as np
+        import torch
+
+        if isinstance(obj, torch.Tensor):
+            return obj.tolist()
+        if isinstance(obj, np.ndarray | np.generic):
+            return obj.tolist()
+    except ImportError:  # pragma: no cover
+        pass
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"cannot serialise {type(obj).__name__} to JSON")
