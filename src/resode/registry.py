@@ -18,7 +18,7 @@ from torch import nn
 from resode.errors import ResodeError, unknown_name_error
 
 # Modules whose import registers models. Each adds its own line here.
-_MODEL_MODULES: tuple[str, ...] = ()
+_MODEL_MODULES: tuple[str, ...] = ("resode.nn.preact_resnet",)
 
 
 @dataclass(frozen=True)

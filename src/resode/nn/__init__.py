@@ -1,6 +1,29 @@
 """Neural-network building blocks: normalisation, damped residual blocks, model families."""
 
 from resode.nn.base import ResidualClassifier
+from resode.nn.blocks import DampedBlock, PreActBasicBlock, PreActBottleneck
+from resode.nn.damping import (
+    Damping,
+    FixedDamping,
+    InDamping,
+    LambdaInDamping,
+    SigmoidDamping,
+    make_damping,
+)
 from resode.nn.normalize import Normalize
+from resode.nn.preact_resnet import PreActResNet
 
-__all__ = ["Normalize", "ResidualClassifier"]
+__all__ = [
+    "DampedBlock",
+    "Damping",
+    "FixedDamping",
+    "InDamping",
+    "LambdaInDamping",
+    "Normalize",
+    "PreActBasicBlock",
+    "PreActBottleneck",
+    "PreActResNet",
+    "ResidualClassifier",
+    "SigmoidDamping",
+    "make_damping",
+]
