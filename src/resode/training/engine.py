@@ -1,0 +1,651 @@
+"""The training engine shared by paper A (In-ResNets) and the paper B CIFAR network.
+
+One epoch, for the global batches B_1, B_2, … of a seeded permutation of the training set,
+
+    θ ← SGD_momentum(θ, ∇_θ (1/|B|) Σ_{i∈B} CE(model(augment(x_i)), y_i), lr(epoch), wd),
+
+with a single parameter group, so weight decay also applies to the interpolation coefficients
+(paper A uses no dedicated regulariser for k). ``lr(epoch)`` is a pure function of the epoch
+(:func:`lr_at`): multistep ``lr·γ^{#milestones ≤ epoch}``, cosine
+``lr·(1 + cos(π·epoch/epochs))/2`` or constant.
+
+Reproducibility and resume. ``torch.manual_seed(seed)`` fixes the initialisation; the shuffling
+and augmentation of epoch e use a ``torch.Generator`` seeded with (seed, e), so an epoch's batches
+do not depend on what ran before it. After every epoch ``last.pt`` is written atomically
+(:func:`resode.save_checkpoint`) with the weights, optimizer state (momentum buffers), AMP scaler,
+RNG states and history; ``resume=True`` restores all of it, so training e epochs in one go and
+training k epochs then resuming give bit-identical weights on CPU (tests/test_checkpoint.py).
+A SIGKILL at any moment loses at most the epoch in progress (tests/test_crash_safety.py).
+
+Outputs in ``out_dir``: ``last.pt``, ``history.json``, ``history.csv`` (one row per epoch:
+losses, accuracies, lr, seconds, skipped steps and every damped block's λ) and ``config.yaml``.
+
+Numerical faults: a non-finite loss or gradient either stops training (``nan_policy="stop"``:
+:class:`~resode.errors.NumericalError` naming epoch, step and the last good checkpoint) or skips
+that step (``"skip"``: no parameter update; counted in the history as ``nan_skips``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from resode.checkpoint import (
+    atomic_write_bytes,
+    load_state_dict_checked,
+    read_checkpoint,
+    save_checkpoint,
+    unwrap_model,
+)
+from resode.config import Config, option
+from resode.errors import CheckpointError, ConfigError, NumericalError, ResodeError
+from resode.training import distributed as ddp
+
+CHECKPOINT_NAME = "last.pt"
+HISTORY_JSON = "history.json"
+HISTORY_CSV = "history.csv"
+CONFIG_YAML = "config.yaml"
+
+
+@dataclass
+class TrainConfig(Config):
+    """Everything that defines a training run (CLI options, YAML files and presets share it)."""
+
+    model: str = option("inresnet20", "registered model name (see `resode models`)")
+    model_kwargs: dict[str, Any] = option(
+        {},
+        "extra keyword arguments for create_model (num_classes, in_channels, image_size, "
+        "mean and std come from the data set unless given here)",
+        cli=False,
+    )
+    dataset: str = option("digits", "data set name (see `resode data`)")
+    data_root: str | None = option(None, "folder holding downloaded data sets")
+    download: bool = option(False, "download the data set if it is missing")
+    image_size: int | None = option(None, "resize images to this size", min=4)
+    train_subset: int | None = option(None, "use only the first N training images", min=1)
+    test_subset: int | None = option(None, "use only the first N test images", min=1)
+    epochs: int = option(160, "number of epochs", min=1)
+    batch_size: int = option(128, "global mini-batch size", min=1)
+    eval_batch_size: int = option(500, "batch size for evaluation", min=1)
+    lr: float = option(0.1, "initial learning rate", min=0.0, min_exclusive=True)
+    momentum: float = option(0.9, "SGD momentum", min=0.0, max=1.0, max_exclusive=True)
+    nesterov: bool = option(False, "Nesterov momentum")
+    weight_decay: float = option(1e-4, "L2 weight decay (all parameters, λ included)", min=0.0)
+    schedule: Literal["multistep", "cosine", "constant"] = option(
+        "multistep", "learning-rate schedule (per epoch)"
+    )
+    milestones: list[int] = option([80, 120], "multistep: epochs where lr is multiplied by gamma")
+    gamma: float = option(0.1, "multistep: lr factor at each milestone", min=0.0, max=1.0)
+    augment: bool = option(True, "random crop (after padding) and horizontal flip")
+    crop_padding: int = option(2, "augmentation: padding before the random crop", min=0)
+    padding_mode: Literal["reflect", "zero"] = option("reflect", "augmentation: padding mode")
+    flip: bool = option(True, "augmentation: random horizontal flip")
+    grad_clip: float | None = option(None, "clip the global gradient norm to this value", min=0.0)
+    seed: int = option(0, "random seed (initialisation, shuffling, augmentation)", min=0)
+    device: str = option("auto", "auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps")
+    channels_last: bool | None = option(
+        None, "channels-last memory format (default: on for CUDA, off on CPU where it is slower)"
+    )
+    amp: Literal["auto", "off", "bf16", "fp16"] = option(
+        "auto", "mixed precision autocast on CUDA (auto: bf16 where supported, else off)"
+    )
+    compile: bool = option(False, "torch.compile the model (CUDA; slow start-up)")
+    threads: int | None = option(None, "CPU threads for torch (default: torch's choice)", min=1)
+    deterministic: bool = option(False, "deterministic algorithms (cuDNN) for exact reruns")
+    sync_batchnorm: bool = option(True, "DDP on CUDA: convert BatchNorm to SyncBatchNorm")
+    eval_every: int = option(1, "evaluate on the test split every N epochs (and the last)", min=1)
+    nan_policy: Literal["stop", "skip"] = option(
+        "stop", "on a non-finite loss or gradient: stop with an error, or skip the step"
+    )
+    max_nan_skips: int = option(100, "nan_policy=skip: stop after this many skipped steps", min=0)
+
+    def check(self) -> None:
+        if any(b <= a for a, b in zip(self.milestones, self.milestones[1:])):
+            raise ConfigError(f"milestones = {self.milestones} must be strictly increasing")
+        if any(m < 1 for m in self.milestones):
+            raise ConfigError(f"milestones = {self.milestones} must be epochs >= 1")
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns: the trained model (eval mode) and the per-epoch history."""
+
+    model: nn.Module
+    history: list[dict[str, Any]]
+    checkpoint_path: Path
+    out_dir: Path
+
+
+# --------------------------------------------------------------------------------------------
+# small pure helpers
+
+
+def lr_at(config: TrainConfig, epoch: int) -> float:
+    """Learning rate used during 0-based ``epoch`` (a pure function, so resume is exact)."""
+    if config.schedule == "multistep":
+        passed = sum(1 for m in config.milestones if epoch >= m)
+        return config.lr * config.gamma**passed
+    if config.schedule == "cosine":
+        return config.lr * 0.5 * (1.0 + math.cos(math.pi * epoch / config.epochs))
+    return config.lr
+
+
+def epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    """The generator for shuffling and augmentation in ``epoch``: seeded by (seed, epoch)."""
+    return torch.Generator().manual_seed((seed * 1_000_003 + epoch) % (2**63))
+
+
+def select_device(name: str = "auto") -> torch.device:
+    """``auto`` → CUDA if available, else MPS, else CPU; otherwise ``torch.device(name)``."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise ConfigError(f"device = {name!r} is not a device; use auto, cpu, cuda or mps") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device = {name!r} but CUDA is not available; use --device auto or cpu")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"device = {name!r} but MPS is not available; use --device auto or cpu")
+    return device
+
+
+def amp_dtype(config: TrainConfig, device: torch.device) -> torch.dtype | None:
+    """Autocast dtype: only on CUDA (on CPU bf16 autocast is slower for these small convs)."""
+    if device.type != "cuda" or config.amp == "off":
+        return None
+    if config.amp == "fp16":
+        return torch.float16
+    if config.amp == "bf16" or torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return None
+
+
+def use_channels_last(config: TrainConfig, device: torch.device) -> bool:
+    """Explicit setting, else on for CUDA only (measured slower on CPU: benchmarks/)."""
+    if config.channels_last is not None:
+        return config.channels_last
+    return device.type == "cuda"
+
+
+def lambda_values(model: nn.Module) -> dict[str, list[float]]:
+    """Every damped block's λ as lists of floats (``{}`` for a model without damping)."""
+    inner = unwrap_model(model)
+    get = getattr(inner, "interpolation_coefficients", None)
+    if get is None:
+        return {}
+    return {k: [float(v) for v in t.detach().float().reshape(-1).cpu()] for k, t in get().items()}
+
+
+def load_datasets(config: TrainConfig) -> tuple[Any, Any]:
+    """Train and test :class:`resode.data.ImageDataset` for ``config`` (subsets applied)."""
+    from resode import data
+
+    kw: dict[str, Any] = {"root": config.data_root, "download": config.download}
+    if config.image_size is not None:
+        kw["image_size"] = config.image_size
+    train_ds = data.load(config.dataset, split="train", **kw)
+    if not isinstance(train_ds, data.ImageDataset):
+        raise ResodeError(
+            f"data set {config.dataset!r} is not an image classification set; resode train "
+            f"needs one of: digits, cifar10, cifar100"
+        )
+    test_ds = data.load(config.dataset, split="test", **kw)
+    if config.train_subset is not None:
+        train_ds = train_ds.subset(config.train_subset)
+    if config.test_subset is not None:
+        test_ds = test_ds.subset(config.test_subset)
+    return train_ds, test_ds
+
+
+def build_model(config: TrainConfig, dataset: Any) -> nn.Module:
+    """``create_model(config.model, num_classes=…, in_channels=…, image_size=…, mean, std)``."""
+    from resode.registry import create_model
+
+    kwargs: dict[str, Any] = {
+        "num_classes": int(dataset.num_classes),
+        "in_channels": int(dataset.in_channels),
+        "image_size": int(dataset.image_size),
+        "mean": [float(v) for v in dataset.mean],
+        "std": [float(v) for v in dataset.std],
+    }
+    kwargs.update(config.model_kwargs)
+    return create_model(config.model, **kwargs)
+
+
+# --------------------------------------------------------------------------------------------
+# evaluation
+
+
+@torch.no_grad()
+def _eval_sums(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    batch_size: int,
+    device: torch.device,
+    *,
+    channels_last: bool = False,
+    autocast: torch.dtype | None = None,
+) -> torch.Tensor:
+    """``[Σ CE, #correct, n]`` over the given images (float64 accumulators on ``device``)."""
+    sums = torch.zeros(3, dtype=torch.float64, device=device)
+    for start in range(0, len(labels), batch_size):
+        x = images[start : start + batch_size].to(device, non_blocking=True)
+        y = labels[start : start + batch_size].to(device, non_blocking=True)
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with _autocast(device, autocast):
+            logits = model(x)
+        logits = logits.float()
+        sums[0] += F.cross_entropy(logits, y, reduction="sum").double()
+        sums[1] += (logits.argmax(1) == y).sum()
+        sums[2] += len(y)
+    return sums
+
+
+def evaluate(
+    model: nn.Module,
+    dataset: Any,
+    batch_size: int = 500,
+    device: torch.device | str | None = None,
+) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of ``model`` (eval mode) on an ImageDataset.
+
+    Returns ``(loss, acc)`` with ``loss = (1/N) Σ CE(model(x_i), y_i)`` and ``acc`` in [0, 1].
+    The model's train/eval mode is restored afterwards.
+    """
+    if device is None:
+        device = next(model.parameters()).device
+    device = torch.device(device)
+    was_training = model.training
+    model.eval()
+    try:
+        sums = _eval_sums(model, dataset.images, dataset.labels, batch_size, device)
+    finally:
+        model.train(was_training)
+    n = max(float(sums[2]), 1.0)
+    return float(sums[0]) / n, float(sums[1]) / n
+
+
+def _autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+# --------------------------------------------------------------------------------------------
+# output files
+
+
+def _history_csv(history: list[dict[str, Any]]) -> str:
+    keys = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds"]
+    keys.append("nan_skips")
+    blocks: list[str] = []
+    for row in history:
+        for b in row.get("lambdas", {}):
+            if b not in blocks:
+                blocks.append(b)
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(keys + [f"lambda.{b}" for b in blocks])
+    for row in history:
+        lam = row.get("lambdas", {})
+        cells = [row.get(k) for k in keys]
+        cells += [";".join(f"{v:.6g}" for v in lam.get(b, [])) for b in blocks]
+        writer.writerow(["" if c is None else c for c in cells])
+    return buf.getvalue()
+
+
+def write_history(out_dir: Path, history: list[dict[str, Any]]) -> None:
+    """Write ``history.json`` and ``history.csv`` atomically."""
+    text = json.dumps(history, indent=1)
+    atomic_write_bytes(out_dir / HISTORY_JSON, lambda fh: fh.write(text.encode()))
+    table = _history_csv(history)
+    atomic_write_bytes(out_dir / HISTORY_CSV, lambda fh: fh.write(table.encode()))
+
+
+def _remove_stale_temp_files(out_dir: Path) -> None:
+    """Temporary files of writes interrupted by a crash (``.last.pt.*.tmp`` and the like)."""
+    for name in (CHECKPOINT_NAME, HISTORY_JSON, HISTORY_CSV):
+        for tmp in out_dir.glob(f".{name}.*.tmp"):
+            tmp.unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------------------------
+# resume
+
+
+def _load_resume_state(path: Path, config: TrainConfig, model: nn.Module) -> dict[str, Any]:
+    """Read ``path`` safely, check it belongs to ``config.model`` and load its weights."""
+    payload = read_checkpoint(path)
+    name = payload.get("model", {}).get("name")
+    if name != config.model:
+        raise CheckpointError(
+            f"cannot resume from {str(path)!r}: it holds model {name!r} but the config asks for "
+            f"{config.model!r}; pass --model {name} or choose another --out folder"
+        )
+    if "optimizer" not in payload or "epoch" not in payload:
+        raise CheckpointError(
+            f"{str(path)!r} has no training state (optimizer, epoch); it cannot be resumed. "
+            "Start a new run in another --out folder"
+        )
+    load_state_dict_checked(model, payload["state_dict"], source=str(path))
+    return payload
+
+
+# --------------------------------------------------------------------------------------------
+# the loop
+
+
+def _batches(
+    train_ds: Any, config: TrainConfig, epoch: int, generator: torch.Generator
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    from resode.data import Augment, batches
+
+    augment = None
+    if config.augment and (config.crop_padding > 0 or config.flip):
+        augment = Augment(padding=config.crop_padding, mode=config.padding_mode, flip=config.flip)
+    return batches(train_ds, config.batch_size, shuffle=True, generator=generator, augment=augment)
+
+
+def _grads_finite(params: list[torch.Tensor], clip: float | None) -> torch.Tensor:
+    """0-d bool: all gradients finite (clipping to ``clip`` on the way if given)."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return torch.tensor(True)
+    if clip is not None:
+        total = torch.nn.utils.clip_grad_norm_(params, clip, error_if_nonfinite=False)
+        return torch.isfinite(total)
+    norms = torch._foreach_norm(grads)
+    return torch.isfinite(torch.stack(norms).sum())
+
+
+def train(
+    config: TrainConfig,
+    out_dir: str | Path,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+) -> TrainResult:
+    """Train ``config.model`` on ``config.dataset``; checkpoint and log every epoch in ``out_dir``.
+
+    ``resume=True`` continues from ``out_dir/last.pt`` if it exists (exactly: same weights as an
+    uninterrupted run), else starts fresh. Without ``resume`` an existing checkpoint in
+    ``out_dir`` is an error, so finished work is never overwritten by accident.
+    Under ``torchrun`` every rank calls this; only rank 0 writes files.
+    """
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+    out_dir = Path(out_dir)
+    ckpt_path = out_dir / CHECKPOINT_NAME
+    if ckpt_path.exists() and not resume:
+        raise ResodeError(
+            f"{str(out_dir)!r} already holds a checkpoint ({CHECKPOINT_NAME}); pass --resume "
+            "(resume=True) to continue it or choose another --out folder"
+        )
+    from resode.registry import model_entry
+
+    model_entry(config.model)  # unknown name: error listing the valid ones, before loading data
+
+    device = select_device(config.device)
+    info = ddp.init_from_env(device.type)
+    if info.enabled and device.type == "cuda":
+        device = torch.device("cuda", info.local_rank)
+    old_threads = torch.get_num_threads()
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
+    old_cudnn = (torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = not config.deterministic
+        torch.backends.cudnn.deterministic = config.deterministic
+    try:
+        return _train(config, out_dir, ckpt_path, device, info, resume, progress)
+    finally:
+        torch.set_num_threads(old_threads)
+        torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = old_cudnn
+        ddp.cleanup(info)
+
+
+def _train(
+    config: TrainConfig,
+    out_dir: Path,
+    ckpt_path: Path,
+    device: torch.device,
+    info: ddp.DistInfo,
+    resume: bool,
+    progress: bool,
+) -> TrainResult:
+    from tqdm.auto import tqdm
+
+    train_ds, test_ds = load_datasets(config)
+    if device.type != "cpu":  # keep the whole (small) data set on the accelerator
+        train_ds, test_ds = train_ds.to(device), test_ds.to(device)
+
+    torch.manual_seed(config.seed)
+    model = build_model(config, train_ds)
+    model.to(device)
+    channels_last = use_channels_last(config, device)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    autocast = amp_dtype(config, device)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.SGD(
+        params,
+        lr=config.lr,
+        momentum=config.momentum,
+        weight_decay=config.weight_decay,
+        nesterov=config.nesterov,
+    )
+    scaler = torch.amp.GradScaler("cuda", enabled=autocast is torch.float16)
+
+    history: list[dict[str, Any]] = []
+    start_epoch = 0
+    if info.is_main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temp_files(out_dir)
+    if resume and ckpt_path.exists():
+        payload = _load_resume_state(ckpt_path, config, model)
+        optimizer.load_state_dict(payload["optimizer"])
+        if payload.get("scaler"):
+            scaler.load_state_dict(payload["scaler"])
+        rng = payload.get("rng", {})
+        if "torch" in rng:
+            torch.set_rng_state(rng["torch"])
+        if "cuda" in rng and device.type == "cuda":
+            torch.cuda.set_rng_state_all(list(rng["cuda"]))
+        history = list(payload.get("history", []))
+        start_epoch = int(payload["epoch"])
+    ddp.barrier(info)  # every rank has read the checkpoint before rank 0 may overwrite it
+    if info.is_main:
+        config.to_yaml(out_dir / CONFIG_YAML)
+
+    train_model = ddp.wrap_model(model, info, device, config.sync_batchnorm)
+    if config.compile:
+        train_model = torch.compile(train_model)
+
+    total_skips = sum(int(h.get("nan_skips", 0)) for h in history)
+    for epoch in range(start_epoch, config.epochs):
+        t0 = time.perf_counter()
+        lr = lr_at(config, epoch)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        generator = epoch_generator(config.seed, epoch)
+        train_model.train()
+        sums = torch.zeros(3, dtype=torch.float64, device=device)  # Σ loss, #correct, n
+        skips = 0
+        steps = -(-len(train_ds) // config.batch_size)
+        bar = tqdm(
+            total=steps,
+            desc=f"epoch {epoch + 1}/{config.epochs}",
+            leave=False,
+            disable=not progress or not info.is_main,
+            dynamic_ncols=True,
+        )
+        for step, (x_all, y_all) in enumerate(_batches(train_ds, config, epoch, generator)):
+            b = len(y_all)
+            if b < info.world_size:
+                bar.update(1)
+                continue
+            part = ddp.shard(b, info)
+            x, y = x_all[part].to(device), y_all[part].to(device)
+            if channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with _autocast(device, autocast):
+                logits = train_model(x)
+            loss_sum = F.cross_entropy(logits.float(), y, reduction="sum")
+            # (world/b)·Σ_local ℓ: after DDP's gradient average this is the global-batch mean.
+            loss = loss_sum * (info.world_size / b)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            if scaler.is_enabled():
+                scaler.unscale_(optimizer)
+                ok = torch.isfinite(loss_sum)  # the scaler itself skips inf/NaN gradients
+                if config.grad_clip is not None:
+                    torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
+            else:
+                ok = torch.isfinite(loss_sum) & _grads_finite(params, config.grad_clip)
+            ok = ddp.all_true(ok, info)
+            if not bool(ok):
+                if config.nan_policy == "stop":
+                    bar.close()
+                    last = str(ckpt_path) if ckpt_path.exists() else "none (no epoch finished)"
+                    raise NumericalError(
+                        f"non-finite loss or gradient at epoch {epoch + 1}, step {step + 1} "
+                        f"(loss {float(loss_sum.detach()) / max(len(y), 1):.4g}, lr {lr:g}); "
+                        f"last good checkpoint: {last}. Lower --lr, add --grad-clip or use "
+                        "--nan-policy skip"
+                    )
+                skips += 1
+                total_skips += 1
+                optimizer.zero_grad(set_to_none=True)
+                if total_skips > config.max_nan_skips:
+                    bar.close()
+                    raise NumericalError(
+                        f"more than {config.max_nan_skips} non-finite steps skipped (epoch "
+                        f"{epoch + 1}, step {step + 1}); training diverged. Last good checkpoint: "
+                        f"{ckpt_path if ckpt_path.exists() else 'none'}. Lower --lr"
+                    )
+                if scaler.is_enabled():
+                    scaler.update()
+                bar.update(1)
+                continue
+            scaler.step(optimizer)
+            scaler.update()
+            with torch.no_grad():
+                sums[0] += loss_sum.detach().double()
+                sums[1] += (logits.detach().argmax(1) == y).sum()
+                sums[2] += len(y)
+            bar.update(1)
+            if step % 10 == 0 or step == steps - 1:
+                n = max(float(sums[2]), 1.0)
+                bar.set_postfix(loss=f"{float(sums[0]) / n:.4f}", acc=f"{float(sums[1]) / n:.3f}")
+        bar.close()
+        ddp.all_reduce_sum(sums, info)
+        n = max(float(sums[2]), 1.0)
+        row: dict[str, Any] = {
+            "epoch": epoch + 1,
+            "train_loss": float(sums[0]) / n,
+            "train_acc": float(sums[1]) / n,
+            "test_loss": None,
+            "test_acc": None,
+            "lr": lr,
+        }
+        if (epoch + 1) % config.eval_every == 0 or epoch + 1 == config.epochs:
+            row["test_loss"], row["test_acc"] = _evaluate_sharded(
+                model, test_ds, config, device, info, channels_last, autocast
+            )
+        row["seconds"] = time.perf_counter() - t0
+        row["nan_skips"] = skips
+        row["lambdas"] = lambda_values(model)
+        history.append(row)
+        if info.is_main:
+            _save_state(ckpt_path, model, config, optimizer, scaler, epoch + 1, history, device)
+            write_history(out_dir, history)
+            if progress:
+                tqdm.write(_epoch_line(row, config.epochs))
+        ddp.barrier(info)
+    model.eval()
+    return TrainResult(model=model, history=history, checkpoint_path=ckpt_path, out_dir=out_dir)
+
+
+def _evaluate_sharded(
+    model: nn.Module,
+    test_ds: Any,
+    config: TrainConfig,
+    device: torch.device,
+    info: ddp.DistInfo,
+    channels_last: bool,
+    autocast: torch.dtype | None,
+) -> tuple[float, float]:
+    """Test loss/accuracy, each rank evaluating its chunk of the test set, summed over ranks."""
+    part = ddp.shard(len(test_ds), info)
+    model.eval()
+    sums = _eval_sums(
+        model,
+        test_ds.images[part],
+        test_ds.labels[part],
+        config.eval_batch_size,
+        device,
+        channels_last=channels_last,
+        autocast=autocast,
+    )
+    model.train()
+    ddp.all_reduce_sum(sums, info)
+    n = max(float(sums[2]), 1.0)
+    return float(sums[0]) / n, float(sums[1]) / n
+
+
+def _save_state(
+    path: Path,
+    model: nn.Module,
+    config: TrainConfig,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    epoch: int,
+    history: list[dict[str, Any]],
+    device: torch.device,
+) -> None:
+    rng: dict[str, Any] = {"torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        rng["cuda"] = torch.cuda.get_rng_state_all()
+    save_checkpoint(
+        path,
+        model,
+        config=config.to_dict(),
+        epoch=epoch,
+        optimizer=optimizer.state_dict(),
+        scaler=scaler.state_dict() if scaler.is_enabled() else None,
+        rng=rng,
+        history=history,
+    )
+
+
+def _epoch_line(row: dict[str, Any], epochs: int) -> str:
+    text = (
+        f"epoch {row['epoch']}/{epochs}  loss {row['train_loss']:.4f}  "
+        f"acc {100 * row['train_acc']:.2f}%"
+    )
+    if row["test_acc"] is not None:
+        text += f"  test loss {row['test_loss']:.4f}  test acc {100 * row['test_acc']:.2f}%"
+    text += f"  lr {row['lr']:.3g}  {row['seconds']:.1f}s"
+    if row["nan_skips"]:
+        text += f"  skipped {row['nan_skips']} non-finite steps"
+    return text
