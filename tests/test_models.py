@@ -30,9 +30,11 @@ def _n_params(model: torch.nn.Module) -> int:
 )
 def test_every_model_forward_backward(name: str) -> None:
     torch.manual_seed(0)
-    model = resode.create_model(name, num_classes=7, in_channels=3, image_size=8)
+    # ResNeXt-29 (34 M / 68 M parameters) runs on 4x4 inputs to keep the CPU test short
+    size = 4 if any(b in name for b in _BIG) else 8
+    model = resode.create_model(name, num_classes=7, in_channels=3, image_size=size)
     model.train()
-    x = torch.rand(2, 3, 8, 8)
+    x = torch.rand(2, 3, size, size)
     out = model(x)
     assert out.shape == (2, 7)
     assert torch.isfinite(out).all()
@@ -44,7 +46,7 @@ def test_every_model_forward_backward(name: str) -> None:
     assert bool(lams) == _is_damped_name(name)
     assert model.resode_spec == {
         "name": name,
-        "kwargs": {"num_classes": 7, "in_channels": 3, "image_size": 8},
+        "kwargs": {"num_classes": 7, "in_channels": 3, "image_size": size},
     }
     # hidden states: h_0 … h_B, the last one feeds the head
     states = model.hidden_states(x)
@@ -64,6 +66,28 @@ def test_every_model_forward_backward(name: str) -> None:
 def test_parameter_counts(name: str, reference_millions: float) -> None:
     n = _n_params(resode.create_model(name))
     assert abs(n / 1e6 - reference_millions) / reference_millions < 0.03
+
+
+@pytest.mark.parametrize(
+    ("name", "reference_millions"),
+    [("resnext29_8x64d", 34.4), ("resnext29_16x64d", 68.1)],
+)
+def test_resnext_parameter_counts(name: str, reference_millions: float) -> None:
+    """Built on the meta device (shapes only): 34.4 M / 68.1 M, damped versions add 6."""
+    with torch.device("meta"):
+        base = resode.create_model(name)
+        damped = {p: resode.create_model(p + name) for p in ("in", "lambda_in")}
+    n = _n_params(base)
+    assert abs(n / 1e6 - reference_millions) / reference_millions < 0.03
+    assert len(base.blocks) == 9
+    for model in damped.values():
+        assert _n_params(model) - n == 6
+        lams = model.interpolation_coefficients()
+        assert sorted(lams) == [f"blocks.{i}" for i in (1, 2, 4, 5, 7, 8)]
+    convs = [m for m in base.modules() if isinstance(m, torch.nn.Conv2d) and m.groups > 1]
+    cardinality = int(name.split("_")[1].split("x")[0])
+    assert len(convs) == 9 and all(m.groups == cardinality for m in convs)
+    assert [m.in_channels for m in convs[::3]] == [cardinality * 64 * 2**s for s in range(3)]
 
 
 @pytest.mark.parametrize(
@@ -126,21 +150,31 @@ def _randomise_bn(model: torch.nn.Module) -> None:
 
 
 @pytest.mark.parametrize(
-    ("depth", "damped_name", "kwargs", "k_zero_lambda"),
+    ("depth", "damped_name", "kwargs", "k_zero_lambda", "mode"),
     [
-        (20, "inresnet20", {}, 1.0),
-        (20, "lambda_inresnet20", {}, 0.0),
-        (164, "inresnet164", {}, 1.0),
-        (20, "preact_resnet", {"depth": 20, "damping": "fixed", "lam": 0.0}, None),
+        (20, "inresnet20", {}, 1.0, "eval"),
+        (20, "inresnet20", {}, 1.0, "train"),
+        (20, "lambda_inresnet20", {}, 0.0, "eval"),
+        (20, "lambda_inresnet20", {}, 0.0, "train"),
+        (164, "inresnet164", {}, 1.0, "train"),
+        (164, "lambda_inresnet164", {}, 0.0, "eval"),
+        (20, "preact_resnet", {"depth": 20, "damping": "fixed", "lam": 0.0}, None, "train"),
         (
             20,
             "preact_resnet",
             {"depth": 20, "damping": "lambda_in", "per_channel": True},
             0.0,
+            "eval",
+        ),
+        (
+            20,
+            "preact_resnet",
+            {"depth": 20, "damping": "fixed", "lam": 0.0, "form": "lambda_in"},
+            None,
+            "eval",
         ),
     ],
 )
-@pytest.mark.parametrize("mode", ["eval", "train"])
 def test_lambda_zero_is_resnet_bit_for_bit(
     depth: int, damped_name: str, kwargs: dict, k_zero_lambda: float | None, mode: str
 ) -> None:
@@ -159,14 +193,42 @@ def test_lambda_zero_is_resnet_bit_for_bit(
     assert all(torch.equal(a, b) for a, b in zip(base.hidden_states(x), damped.hidden_states(x)))
 
 
+_SMALL_RESNEXT = {"cardinality": 2, "base_width": 4, "depth": 29}
+
+
+@pytest.mark.parametrize("damping", ["in", "lambda_in"])
+@pytest.mark.parametrize("mode", ["eval", "train"])
+def test_resnext_lambda_zero_is_resnext_bit_for_bit(damping: str, mode: str) -> None:
+    """Same code path as ResNeXt-29 8x64d, at cardinality 2 and width 4 to stay fast."""
+    torch.manual_seed(0)
+    base = resode.create_model("resnext", **_SMALL_RESNEXT)
+    _randomise_bn(base)
+    damped = resode.create_model("resnext", damping=damping, **_SMALL_RESNEXT)
+    _copy(base, damped)
+    _set_k(damped, 1.0 if damping == "in" else 0.0)
+    base.train(mode == "train")
+    damped.train(mode == "train")
+    x = torch.rand(2, 3, 8, 8)
+    assert len(damped.interpolation_coefficients()) == 6
+    assert torch.equal(base(x), damped(x))
+
+
 @pytest.mark.parametrize(
-    ("name", "k_one_lambda", "scale"),
-    [("inresnet20", 0.0, 1.0), ("lambda_inresnet20", 1.0, 2.0), ("inresnet164", 0.0, 1.0)],
+    ("name", "kwargs", "k_one_lambda", "scale"),
+    [
+        ("inresnet20", {}, 0.0, 1.0),
+        ("lambda_inresnet20", {}, 1.0, 2.0),
+        ("inresnet164", {}, 0.0, 1.0),
+        ("resnext", {"damping": "in", **_SMALL_RESNEXT}, 0.0, 1.0),
+        ("resnext", {"damping": "lambda_in", **_SMALL_RESNEXT}, 1.0, 2.0),
+    ],
 )
-def test_lambda_one_is_plain_layer(name: str, k_one_lambda: float, scale: float) -> None:
+def test_lambda_one_is_plain_layer(
+    name: str, kwargs: dict, k_one_lambda: float, scale: float
+) -> None:
     """λ = 1: x_{n+1} = f(x_n) (In form) and x_{n+1} = 2 f(x_n) (λ-In form) in damped blocks."""
     torch.manual_seed(0)
-    model = resode.create_model(name, image_size=8).eval()
+    model = resode.create_model(name, image_size=8, **kwargs).eval()
     _randomise_bn(model)
     _set_k(model, k_one_lambda)
     lams = model.interpolation_coefficients()
@@ -261,6 +323,8 @@ def test_unknown_model_lists_valid_names() -> None:
     ("name", "kwargs", "match"),
     [
         ("preact_resnet", {"depth": 21}, "6n\\+2"),
+        ("resnext", {"depth": 28}, "9n\\+2"),
+        ("resnext", {"cardinality": 0}, "cardinality"),
         ("preact_resnet", {"damping": "bogus"}, "valid dampings"),
         ("preact_resnet", {"damping": "fixed"}, "lam="),
         ("resnet20", {"in_channels": 1, "mean": [0.1, 0.2]}, "in_channels=1"),

@@ -18,7 +18,10 @@ from torch import nn
 from resode.errors import ResodeError, unknown_name_error
 
 # Modules whose import registers models. Each adds its own line here.
-_MODEL_MODULES: tuple[str, ...] = ("resode.nn.preact_resnet",)
+_MODEL_MODULES: tuple[str, ...] = (
+    "resode.nn.preact_resnet",
+    "resode.nn.resnext",
+)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Neural-network building blocks: normalisation, damped residual blocks, model families."""
 
 from resode.nn.base import ResidualClassifier
-from resode.nn.blocks import DampedBlock, PreActBasicBlock, PreActBottleneck
+from resode.nn.blocks import DampedBlock, PreActBasicBlock, PreActBottleneck, PreActResNeXtBlock
 from resode.nn.damping import (
     Damping,
     FixedDamping,
@@ -12,6 +12,7 @@ from resode.nn.damping import (
 )
 from resode.nn.normalize import Normalize
 from resode.nn.preact_resnet import PreActResNet
+from resode.nn.resnext import PreActResNeXt
 
 __all__ = [
     "DampedBlock",
@@ -22,6 +23,8 @@ __all__ = [
     "Normalize",
     "PreActBasicBlock",
     "PreActBottleneck",
+    "PreActResNeXt",
+    "PreActResNeXtBlock",
     "PreActResNet",
     "ResidualClassifier",
     "SigmoidDamping",

@@ -44,7 +44,7 @@ BASIC_DEPTHS = (20, 32, 44, 56, 110)
 BOTTLENECK_DEPTHS = (164,)
 
 
-def _positive_int(name: str, value: Any) -> int:
+def positive_int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ResodeError(f"{name} must be a positive integer, got {value!r}")
     return value
@@ -130,10 +130,10 @@ class PreActResNet(ResidualClassifier):
         per_channel: bool = False,
         form: str | None = None,
     ) -> None:
-        depth = _positive_int("depth", depth)
-        num_classes = _positive_int("num_classes", num_classes)
-        in_channels = _positive_int("in_channels", in_channels)
-        image_size = _positive_int("image_size", image_size)
+        depth = positive_int("depth", depth)
+        num_classes = positive_int("num_classes", num_classes)
+        in_channels = positive_int("in_channels", in_channels)
+        image_size = positive_int("image_size", image_size)
         check_damping_kwargs(damping, per_channel, lam, k_init, form)
         if bottleneck is None:
             bottleneck = depth >= 164
