@@ -337,3 +337,18 @@ def test_unknown_model_lists_valid_names() -> None:
 def test_bad_kwargs_raise_resode_error(name: str, kwargs: dict, match: str) -> None:
     with pytest.raises(ResodeError, match=match):
         resode.create_model(name, **kwargs)
+
+
+def test_sigmoid_and_per_channel_damping_in_a_model() -> None:
+    torch.manual_seed(0)
+    model = resode.create_model(
+        "preact_resnet", depth=20, damping="sigmoid", per_channel=True, in_channels=1
+    )
+    lams = model.interpolation_coefficients()
+    assert len(lams) == 6
+    vals = torch.cat(list(lams.values()))
+    assert vals.min() >= 0.20 - 1e-6 and vals.max() <= 0.25 + 1e-6
+    out = model(torch.rand(2, 1, 8, 8))
+    out.sum().backward()
+    ks = [p for n, p in model.named_parameters() if n.endswith("damping.k")]
+    assert len(ks) == 6 and all(k.grad is not None and k.grad.abs().sum() > 0 for k in ks)
