@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import importlib
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -83,9 +84,15 @@ def model_entry(name: str) -> ModelEntry:
 def create_model(name: str, **kwargs: Any) -> nn.Module:
     """Build the registered model ``name`` with keyword arguments (e.g. ``num_classes=10``)."""
     entry = model_entry(name)
+    try:  # bad keyword arguments are the user's error; a TypeError inside the factory is a bug
+        inspect.signature(entry.factory).bind(**kwargs)
+    except TypeError as exc:
+        raise ResodeError(f"cannot build model {name!r} with {kwargs}: {exc}") from exc
     try:
         model = entry.factory(**kwargs)
-    except TypeError as exc:  # unexpected keyword argument and the like
+    except TypeError as exc:  # factories forwarding **kwargs detect clashes only when called
+        if "keyword argument" not in str(exc):
+            raise
         raise ResodeError(f"cannot build model {name!r} with {kwargs}: {exc}") from exc
     model.resode_spec = {"name": name, "kwargs": dict(kwargs)}
     return model
