@@ -1,0 +1,43 @@
+"""Fast gradient sign method (Goodfellow et al. 2015) and its L2 version (fast gradient method).
+
+    L∞:  x' = clip(x + ε·sign(∇ₓ L(x)), 0, 1)
+    L2:  x' = clip(x + ε·∇ₓ L(x)/‖∇ₓ L(x)‖₂, 0, 1)
+
+with L = CE(f(x), y) (untargeted) or −CE(f(x), t) (targeted). For a linear model f(x) = Wx + b,
+∇ₓ CE = Wᵀ(softmax(f(x)) − e_y) = Σ_k p_k (w_k − w_y). With early stopping a sample the model
+already misclassifies is returned unchanged.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from resode.attacks.base import Attack
+
+
+class FGSM(Attack):
+    """``FGSM(model, eps=8/255, norm="Linf")``: one gradient step of size ε."""
+
+    name = "fgsm"
+
+    def __init__(
+        self, model: nn.Module, *, eps: float = 8 / 255, norm: str = "Linf", **kwargs: object
+    ) -> None:
+        super().__init__(model, eps=eps, norm=norm, **kwargs)  # type: ignore[arg-type]
+
+    def _perturb(
+        self,
+        x0: torch.Tensor,
+        y: torch.Tensor,
+        t: torch.Tensor | None,
+        generator: torch.Generator | None,
+    ) -> torch.Tensor:
+        if x0.shape[0] == 0:
+            return x0.clone()
+        _, logits, grad = self.loss_and_grad(x0, y, t)
+        adv = self.project(self.step(x0, grad, self.eps), x0)
+        if self.early_stop:
+            f = self.fooled(logits, y, t)
+            adv[f] = x0[f]
+        return adv
