@@ -188,3 +188,49 @@ def test_analyze_both_spaces_serialises(tmp_path) -> None:
     path = res.to_json(tmp_path / "l.json")
     assert path.stat().st_size > 0
     assert len(res.rows()) == 4 * 3
+
+
+@pytest.mark.slow
+def test_cli_landscape_end_to_end(tmp_path) -> None:
+    import json
+
+    import resode
+    from resode.cli import main
+
+    paths = []
+    for name in ("resnet20", "inresnet20"):
+        torch.manual_seed(0)
+        model = resode.create_model(name, num_classes=10, in_channels=1, image_size=8)
+        cfg = {"dataset": "digits", "image_size": 8, "data_root": None}
+        paths.append(str(resode.save_checkpoint(tmp_path / f"{name}.pt", model, config=cfg)))
+    before = resode.load_checkpoint(paths[1]).payload["state_dict"]
+    out = tmp_path / "out"
+    argv = [
+        "landscape",
+        *paths,
+        "--out",
+        str(out),
+        "--n-samples",
+        "8",
+        "--grid",
+        "3",
+        "--radius",
+        "8/255",
+        "--device",
+        "cpu",
+        "--no-progress",
+    ]
+    assert main(argv) == 0
+    for space in ("input", "parameter"):
+        for kind in ("1d", "2d"):
+            assert (out / f"landscape_{space}_{kind}.png").stat().st_size > 0
+    data = json.loads((out / "landscape.json").read_text())
+    assert data["config"]["input_radius"] == pytest.approx(8 / 255)
+    for m in data["models"]:
+        assert m["surfaces"]["input"]["loss"][1][1] == m["clean_loss"]
+        assert m["surfaces"]["parameter"]["loss"][1][1] == m["clean_loss"]
+    after = resode.load_checkpoint(paths[1]).payload["state_dict"]  # file untouched
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    with pytest.raises(SystemExit) as exc:  # argparse: one-line error, exit code 2
+        main(["landscape", *paths, "--out", str(out), "--radius", "abc"])
+    assert exc.value.code == 2

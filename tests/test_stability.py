@@ -234,3 +234,52 @@ def test_library_fgsm_drift_matches_local_fgsm() -> None:
     loc = analyze_stability(model, x, y, cfg, adversarial=local_fgsm(0.05))
     assert lib.drift_adv_mean == pytest.approx(loc.drift_adv_mean, rel=1e-9)
     assert lib.drift_adv_mean[0] > 0
+
+
+def _digits_checkpoints(tmp_path) -> list[str]:
+    import resode
+
+    paths = []
+    for name in ("resnet20", "inresnet20"):
+        torch.manual_seed(0)
+        model = resode.create_model(name, num_classes=10, in_channels=1, image_size=8)
+        cfg = {"dataset": "digits", "image_size": 8, "data_root": None}
+        paths.append(str(resode.save_checkpoint(tmp_path / f"{name}.pt", model, config=cfg)))
+    return paths
+
+
+@pytest.mark.slow
+def test_cli_stability_end_to_end(tmp_path) -> None:
+    from resode.cli import main
+
+    paths = _digits_checkpoints(tmp_path)
+    out = tmp_path / "out"
+    argv = [
+        "stability",
+        *paths,
+        "--out",
+        str(out),
+        "--n-samples",
+        "4",
+        "--power-iters",
+        "3",
+        "--device",
+        "cpu",
+        "--no-progress",
+    ]
+    assert main(argv) == 0
+    for name in ("stability.png", "stability.json", "stability.csv", "stability.md"):
+        assert (out / name).stat().st_size > 0, name
+    data = json.loads((out / "stability.json").read_text())
+    assert [m["model"] for m in data["models"]] == ["resnet20", "inresnet20"]
+    assert data["config"]["n_samples"] == 4 and data["seed"] == 0
+    r20, in20 = data["models"]
+    assert all(v is None for v in r20["lambdas"])
+    assert sum(v is not None for v in in20["lambdas"]) == 6  # first/downsampling blocks undamped
+    assert len(in20["drift_adv_mean"]) == len(in20["blocks"]) + 1
+    assert "## Comparison" in (out / "stability.md").read_text()
+    # a checkpoint without a recorded dataset needs --dataset: one-line error, exit code 2
+    import resode
+
+    bare = resode.save_checkpoint(tmp_path / "bare.pt", resode.load_checkpoint(paths[0]).model)
+    assert main(["stability", str(bare), "--out", str(out), "--n-samples", "2"]) == 2
