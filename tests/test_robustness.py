@@ -1,0 +1,242 @@
+"""Robustness engine and ``resode robustness``: invariants, pairing, report files, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import resode
+from resode import data
+from resode.checkpoint import atomic_torch_save
+from resode.cli import main
+from resode.errors import ResodeError
+from resode.nn import Normalize
+from resode.robustness import (
+    RobustnessConfig,
+    eps_label,
+    evaluate_models,
+    load_corruption_set,
+    run_robustness,
+)
+
+
+@resode.register_model("test_robust_linear", family="test")
+def _linear(
+    num_classes: int = 10,
+    in_channels: int = 1,
+    image_size: int = 16,
+    mean: list[float] | None = None,
+    std: list[float] | None = None,
+) -> nn.Module:
+    """Normalize → flatten → linear (a tiny model for the robustness tests)."""
+    mean = mean or [0.5] * in_channels
+    std = std or [0.25] * in_channels
+    return nn.Sequential(
+        Normalize(mean, std),
+        nn.Flatten(),
+        nn.Linear(in_channels * image_size * image_size, num_classes),
+    )
+
+
+def fitted_linear(seed: int = 0, size: int = 8, steps: int = 60) -> nn.Module:
+    """A linear classifier on digits (size×size) fitted with a few Adam steps (~90 % accuracy)."""
+    ds = data.load("digits", split="train", image_size=size)
+    torch.manual_seed(seed)
+    model = resode.create_model(
+        "test_robust_linear", image_size=size, mean=list(ds.mean), std=list(ds.std)
+    )
+    opt = torch.optim.Adam(model.parameters(), lr=0.05)
+    for _ in range(steps):
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(ds.images), ds.labels).backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def digits8():
+    ds = data.load("digits", split="test", image_size=8)
+    return ds.subset(torch.arange(0, 360, 6))  # 60 images
+
+
+@pytest.fixture(scope="module")
+def models():
+    return [("a", fitted_linear(0)), ("b", fitted_linear(1))]
+
+
+FAST = {"steps": 5, "severities": [1, 3], "eps": [4 / 255, 16 / 255]}
+
+
+def test_engine_invariants(models, digits8):
+    cfg = RobustnessConfig(**FAST, corruptions=["gaussian", "impulse"])
+    models[0][1].train()
+    res = evaluate_models(models, digits8.images, digits8.labels, cfg, progress=False)
+    assert models[0][1].training and not models[1][1].training  # modes restored
+    for r in res:
+        assert r.clean > 0.7
+        for lev in ("4/255", "16/255"):
+            per_attack = [r.attacks[a][lev] for a in ("fgsm", "ifgsm", "pgd")]
+            assert r.robust[lev] <= min(per_attack) <= max(per_attack) <= r.clean
+        assert r.robust["16/255"] < r.clean  # the attacks do something
+        for accs in r.corruptions.values():  # pooled = mean over the (equal-size) severities
+            assert accs["pooled"] == pytest.approx((accs["1"] + accs["3"]) / 2, abs=1e-12)
+
+
+def test_paired_and_deterministic(models, digits8):
+    """Same model twice → same numbers (same noise, same random starts); reruns identical."""
+    cfg = RobustnessConfig(**FAST, corruptions=["shot"], attacks=["pgd"])
+    m = models[0][1]
+    res = evaluate_models([("x", m), ("y", m)], digits8.images, digits8.labels, cfg, progress=False)
+    again = evaluate_models([("x", m)], digits8.images, digits8.labels, cfg, progress=False)
+    for r in (res[1], again[0]):
+        assert r.clean == res[0].clean
+        assert r.corruptions == res[0].corruptions
+        assert r.attacks == res[0].attacks and r.robust == res[0].robust
+
+
+def test_config_validation_and_defaults():
+    cfg = RobustnessConfig(attacks=["BIM", "pgd", "pgd"], corruptions=["gaussian"])
+    assert cfg.attacks == ["ifgsm", "pgd"] and cfg.corruptions == ["gaussian_noise"]
+    assert RobustnessConfig(attacks=["none"], corruptions=["none"]).attacks == []
+    assert cfg.resolved_eps("digits") == pytest.approx([k / 255 for k in (2, 4, 8, 16)])
+    assert cfg.resolved_eps("cifar10") == pytest.approx([k / 255 for k in (1, 2, 4, 8)])
+    assert RobustnessConfig(norm="L2", eps=[2.0]).resolved_eps("digits") == [2.0]
+    assert [eps_label(k / 255) for k in (1, 8)] == ["1/255", "8/255"]
+    for bad in (
+        {"attacks": ["deepfool"]},
+        {"attacks": ["autoattack"]},
+        {"corruptions": ["fog_noise"]},
+        {"eps": [8.0]},
+        {"eps": [-0.1]},
+        {"eps": []},
+        {"severities": [6]},
+    ):
+        with pytest.raises(ResodeError):
+            RobustnessConfig.from_dict(bad)
+
+
+def _save(path: Path, model: nn.Module, **config) -> str:
+    resode.save_checkpoint(path, model, config=config)
+    return str(path)
+
+
+def test_cli_end_to_end(tmp_path, capsys):
+    ds = data.load("digits", split="test")
+    kw = {"num_classes": 10, "in_channels": 1, "image_size": 16}
+    kw.update(mean=list(ds.mean), std=list(ds.std))
+    torch.manual_seed(0)
+    a = _save(tmp_path / "r20" / "last.pt", resode.create_model("resnet20", **kw), dataset="digits")
+    b = _save(tmp_path / "lin.pt", fitted_linear(0, size=16, steps=30), dataset="digits")
+    out = tmp_path / "out"
+    args = ["robustness", a, b, "--out", str(out), "--n-samples", "12", "--steps", "2"]
+    args += ["--eps", "8/255", "--severities", "1", "--corruptions", "gaussian", "--no-progress"]
+    args += ["--attacks", "fgsm", "pgd", "--surrogate", b]
+    assert main(args) == 0
+    report = (out / "report.md").read_text()
+    assert "| metric | r20 | lin |" in report and "**robust** ε=8/255" in report
+    js = json.loads((out / "results.json").read_text())
+    assert js["config"]["dataset"] == "digits" and js["seed"] == 0 and js["n_samples"] == 12
+    assert [m["label"] for m in js["models"]] == ["r20", "lin"]
+    for m in js["models"]:
+        assert set(m["attacks"]) == {"fgsm", "pgd", "transfer-pgd"}
+        assert m["robust"]["8/255"] <= min(v["8/255"] for v in m["attacks"].values())
+        assert m["robust"]["8/255"] <= m["clean"]
+    # the surrogate against itself: the transfer attack is its own white-box PGD (full run)
+    lin = js["models"][1]["attacks"]
+    assert lin["transfer-pgd"]["8/255"] >= lin["pgd"]["8/255"]
+    lines = (out / "results.csv").read_text().splitlines()
+    assert len(lines) == 1 + 2 * (1 + 2 + 3 + 1)  # clean, 1 severity + pooled, 3 attacks, robust
+
+
+def _cli_error(args: list[str], capsys) -> str:
+    try:
+        code = main(args)
+    except SystemExit as exc:  # argparse errors
+        code = exc.code
+    err = capsys.readouterr().err.strip()
+    assert code == 2, err
+    assert "\n" not in err and "Traceback" not in err
+    return err
+
+
+def test_cli_errors(tmp_path, capsys):
+    model = fitted_linear(0, size=16, steps=1)
+    good = _save(tmp_path / "good.pt", model, dataset="digits")
+    out = ["--out", str(tmp_path / "o"), "--no-progress"]
+    assert "eps" in _cli_error(["robustness", good, *out, "--eps", "8"], capsys)
+    assert "eps" in _cli_error(["robustness", good, *out, "--eps", "abc"], capsys)
+    assert "deepfool" in _cli_error(["robustness", good, *out, "--attacks", "deepfool"], capsys)
+    assert "fog" in _cli_error(["robustness", good, *out, "--corruptions", "fog"], capsys)
+    nodata = _save(tmp_path / "nodata.pt", model)
+    assert "--dataset" in _cli_error(["robustness", nodata, *out], capsys)
+    # a checkpoint whose architecture is not in the registry
+    payload = torch.load(good, weights_only=True)
+    payload["model"]["name"] = "no_such_model"
+    atomic_torch_save(payload, tmp_path / "alien.pt")
+    err = _cli_error(["robustness", str(tmp_path / "alien.pt"), *out], capsys)
+    assert "cannot rebuild" in err
+    # a checkpoint for another data set (wrong input size / classes)
+    assert "image" in _cli_error(["robustness", good, *out, "--image-size", "8"], capsys)
+    assert "does not exist" in _cli_error(["robustness", str(tmp_path / "x.pt"), *out], capsys)
+
+
+def _cifar_tree(root: Path) -> data.ImageDataset:
+    from datafiles import write_cifar_folder
+
+    write_cifar_folder(root, "cifar10")
+    return data.load("cifar10", split="test", root=root)
+
+
+def _write_c(root: Path, images: np.ndarray, labels: np.ndarray) -> None:
+    folder = root / "CIFAR-10-C"
+    folder.mkdir(exist_ok=True)
+    np.save(folder / "gaussian_noise.npy", images)
+    np.save(folder / "labels.npy", labels)
+
+
+def test_released_corruption_files(tmp_path):
+    """'Corrupted' files that hold the clean test images give exactly the clean accuracy."""
+    test = _cifar_tree(tmp_path)
+    hwc = (test.images * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    _write_c(tmp_path, np.concatenate([hwc] * 5), np.tile(test.labels.numpy(), 5))
+    torch.manual_seed(0)
+    model = resode.create_model(
+        "test_robust_linear", in_channels=3, image_size=32, mean=list(test.mean), std=list(test.std)
+    )
+    ck = _save(tmp_path / "c10.pt", model, dataset="cifar10", data_root=str(tmp_path))
+    cfg = RobustnessConfig(
+        corruptions=["gaussian"], corruption_source="files", attacks=["none"], n_samples=None
+    )
+    res = run_robustness([ck], tmp_path / "out", cfg, progress=False).models[0]
+    assert all(v == res.clean for v in res.corruptions["gaussian_noise"].values())
+    # wrong shape in the file → one-line ResodeError
+    _write_c(tmp_path, np.zeros((10, 28, 28, 3), np.uint8), np.zeros(10, np.uint8))
+    with pytest.raises(ResodeError, match="shape"):
+        run_robustness([ck], None, cfg, progress=False)
+    # labels that are not the test set's
+    _write_c(tmp_path, np.concatenate([hwc] * 5), np.tile((test.labels.numpy() + 1) % 10, 5))
+    with pytest.raises(ResodeError, match="labels"):
+        run_robustness([ck], None, cfg, progress=False)
+    # images of another size than the model's test images
+    with pytest.raises(ResodeError, match="shape"):
+        load_corruption_set(
+            "cifar10",
+            "gaussian",
+            1,
+            root=str(tmp_path),
+            image_size=None,
+            indices=torch.arange(2),
+            labels=test.labels[:2],
+            shape=(3, 16, 16),
+        )
+    with pytest.raises(ResodeError, match="cifar10 or cifar100"):
+        load_corruption_set(
+            "digits", "gaussian", 1, root=None, image_size=None,
+            indices=torch.arange(2), labels=test.labels[:2], shape=(1, 16, 16),
+        )  # fmt: skip
