@@ -1,0 +1,258 @@
+"""Training-speed benchmark (not a test): damping overhead and resode's loop vs a plain loop.
+
+(a) Damping cost: one SGD train step (forward, backward, update) of In-ResNet-20 vs ResNet-20
+    (the same network with damping off), same batch, same memory format; ratio
+    t(inresnet20) / t(resnet20). Target: <= 1.03.
+(b) Loop speed: one epoch on the digits training set (+ a test-set evaluation) with
+    * a straightforward PyTorch loop written here: a pre-act ResNet-20 defined in this file
+      (same architecture and parameter count as resode's ``resnet20``), a ``DataLoader`` over a
+      ``TensorDataset``-style set with per-sample transforms (pad + random crop + flip in
+      ``__getitem__``), torch's default threads, contiguous memory format;
+    * ``resode.training.train`` with the ``digits`` preset and ``resnet20`` (in-memory batches,
+      vectorised augmentation, channels_last, thread choice; it also writes a checkpoint and the
+      history every epoch, which counts against it).
+    Ratio t(plain) / t(resode). Target: >= 1.2.
+
+Every measurement is repeated (interleaved, so both sides see the same machine load) and the
+median is reported. Run::
+
+    .venv/bin/python benchmarks/bench_training.py [--repeats 3] [--out results.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+DEFAULT_THREADS = torch.get_num_threads()
+
+
+# ------------------------------------------------------------------------------ plain baseline
+
+
+class PlainPreActBlock(nn.Module):
+    """Pre-activation basic block: f = conv(relu(bn(conv_s(relu(bn(x)))))); out = f + s(x)."""
+
+    def __init__(self, cin: int, cout: int, stride: int) -> None:
+        super().__init__()
+        self.bn1 = nn.BatchNorm2d(cin)
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.shortcut: nn.Module = nn.Identity()
+        if stride != 1 or cin != cout:
+            self.shortcut = nn.Sequential(
+                nn.BatchNorm2d(cin), nn.ReLU(), nn.Conv2d(cin, cout, 1, stride, bias=False)
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.conv1(F.relu(self.bn1(x)))
+        out = self.conv2(F.relu(self.bn2(out)))
+        return out + self.shortcut(x)
+
+
+class PlainPreActResNet20(nn.Module):
+    def __init__(self, in_channels: int, num_classes: int, mean: float, std: float) -> None:
+        super().__init__()
+        self.mean, self.std = mean, std
+        self.stem = nn.Conv2d(in_channels, 16, 3, 1, 1, bias=False)
+        layers: list[nn.Module] = []
+        cin = 16
+        for cout, stride in ((16, 1), (32, 2), (64, 2)):
+            for i in range(3):
+                layers.append(PlainPreActBlock(cin, cout, stride if i == 0 else 1))
+                cin = cout
+        self.layers = nn.Sequential(*layers)
+        self.bn = nn.BatchNorm2d(64)
+        self.fc = nn.Linear(64, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.layers(self.stem((x - self.mean) / self.std))
+        out = F.adaptive_avg_pool2d(F.relu(self.bn(out)), 1).flatten(1)
+        return self.fc(out)
+
+
+class PerSampleAugmented(Dataset):
+    """Images + labels with a per-sample random crop (after padding) and optional flip."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, pad: int, flip: bool) -> None:
+        self.images, self.labels, self.pad, self.flip = images, labels, pad, flip
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        img = self.images[i]
+        h, w = img.shape[-2:]
+        if self.pad:
+            img = F.pad(img, (self.pad,) * 4)
+            dy, dx = torch.randint(0, 2 * self.pad + 1, (2,)).tolist()
+            img = img[:, dy : dy + h, dx : dx + w]
+        if self.flip and torch.rand(()) < 0.5:
+            img = img.flip(-1)
+        return img, self.labels[i]
+
+
+def plain_epoch(
+    model: nn.Module, opt: torch.optim.Optimizer, loader: DataLoader, test: Any
+) -> float:
+    """One epoch of the straightforward loop plus a test evaluation; returns seconds."""
+    t0 = time.perf_counter()
+    model.train()
+    for x, y in loader:
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    with torch.no_grad():
+        for x, y in DataLoader(list(zip(test.images, test.labels)), batch_size=500):
+            model(x).argmax(1).eq(y).sum()
+    return time.perf_counter() - t0
+
+
+# ------------------------------------------------------------------------------ measurements
+
+
+def damping_cost(batch: int, image_size: int, channels: int, repeats: int, steps: int) -> dict:
+    """Median train-step seconds of resnet20 and inresnet20 (resode's default memory format)."""
+    import resode
+    from resode.training.engine import auto_threads
+
+    torch.set_num_threads(auto_threads())
+    kw = {"num_classes": 10, "in_channels": channels, "image_size": image_size}
+    x0 = torch.rand(batch, channels, image_size, image_size)
+    y = torch.randint(0, 10, (batch,))
+    setups = {}
+    for name in ("resnet20", "inresnet20"):
+        torch.manual_seed(0)
+        model = resode.create_model(name, **kw).to(memory_format=torch.channels_last)
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
+        setups[name] = (model, opt)
+    x = x0.contiguous(memory_format=torch.channels_last)
+    times: dict[str, list[float]] = {n: [] for n in setups}
+    for rep in range(repeats + 1):  # the first round warms up
+        for name, (model, opt) in setups.items():
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                loss = F.cross_entropy(model(x), y)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+            if rep:
+                times[name].append((time.perf_counter() - t0) / steps)
+    med = {n: statistics.median(v) for n, v in times.items()}
+    return {
+        "batch": batch,
+        "image_size": image_size,
+        "channels": channels,
+        "threads": torch.get_num_threads(),
+        "resnet20_step_s": med["resnet20"],
+        "inresnet20_step_s": med["inresnet20"],
+        "ratio": med["inresnet20"] / med["resnet20"],
+        "samples": times,
+    }
+
+
+def loop_speed(repeats: int, epochs: int) -> dict:
+    """Median seconds per epoch: plain loop vs resode.train (digits preset, resnet20)."""
+    import resode
+    from resode.data import load
+    from resode.training import get_preset, train
+
+    config = get_preset("digits", model="resnet20", epochs=epochs, device="cpu")
+    kw = {"image_size": config.image_size} if config.image_size else {}
+    train_ds, test_ds = load("digits", split="train", **kw), load("digits", split="test", **kw)
+    ref = resode.create_model("resnet20", num_classes=10, in_channels=train_ds.in_channels)
+    plain_params = sum(
+        p.numel() for p in PlainPreActResNet20(train_ds.in_channels, 10, 0.5, 0.25).parameters()
+    )
+    assert plain_params == sum(p.numel() for p in ref.parameters()), "architectures differ"
+    plain_times: list[float] = []
+    resode_times: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for rep in range(repeats):
+            torch.set_num_threads(DEFAULT_THREADS)  # the plain loop uses torch's default
+            torch.manual_seed(rep)
+            model = PlainPreActResNet20(train_ds.in_channels, 10, 0.5, 0.25)
+            opt = torch.optim.SGD(
+                model.parameters(), lr=config.lr, momentum=0.9, weight_decay=config.weight_decay
+            )
+            data = PerSampleAugmented(
+                train_ds.images, train_ds.labels, config.crop_padding, config.flip
+            )
+            loader = DataLoader(data, batch_size=config.batch_size, shuffle=True)
+            plain_times += [plain_epoch(model, opt, loader, test_ds) for _ in range(epochs)]
+            result = train(config.replace(seed=rep), Path(tmp) / f"r{rep}", progress=False)
+            resode_times += [h["seconds"] for h in result.history]
+    plain = statistics.median(plain_times)
+    ours = statistics.median(resode_times)
+    return {
+        "dataset": f"digits {train_ds.image_size}x{train_ds.image_size}, {len(train_ds)} train",
+        "batch": config.batch_size,
+        "default_threads": DEFAULT_THREADS,
+        "plain_epoch_s": plain,
+        "resode_epoch_s": ours,
+        "speedup": plain / ours,
+        "plain_samples": plain_times,
+        "resode_samples": resode_times,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=3, help="repetitions (median reported)")
+    parser.add_argument("--steps", type=int, default=3, help="train steps per timing in (a)")
+    parser.add_argument("--batch", type=int, default=128, help="batch size in (a)")
+    parser.add_argument("--image-size", type=int, default=32, help="image size in (a)")
+    parser.add_argument("--epochs", type=int, default=2, help="epochs per repetition in (b)")
+    parser.add_argument("--skip-loop", action="store_true", help="only run (a)")
+    parser.add_argument("--out", help="write the results as JSON to this file")
+    args = parser.parse_args(argv)
+
+    info = {
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "cpu_count": os.cpu_count(),
+        "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+    }
+    a = damping_cost(args.batch, args.image_size, 3, args.repeats, args.steps)
+    print(
+        f"(a) damping cost, batch {a['batch']} of 3x{a['image_size']}x{a['image_size']}, "
+        f"{a['threads']} thread(s), channels_last"
+    )
+    print(f"    {'model':<12} {'s/step':>9}")
+    print(f"    {'resnet20':<12} {a['resnet20_step_s']:>9.4f}")
+    print(f"    {'inresnet20':<12} {a['inresnet20_step_s']:>9.4f}")
+    print(f"    ratio inresnet20/resnet20 = {a['ratio']:.3f}  (target <= 1.03)")
+    results: dict[str, Any] = {"machine": info, "damping": a}
+    if not args.skip_loop:
+        b = loop_speed(args.repeats, args.epochs)
+        print(f"(b) one epoch + test evaluation, {b['dataset']}, batch {b['batch']}")
+        print(f"    {'loop':<30} {'s/epoch':>9}")
+        print(f"    {'plain PyTorch (DataLoader)':<30} {b['plain_epoch_s']:>9.3f}")
+        print(f"    {'resode.train':<30} {b['resode_epoch_s']:>9.3f}")
+        print(f"    speedup plain/resode = {b['speedup']:.2f}x  (target >= 1.2)")
+        results["loop"] = b
+    print(f"    machine: {info}")
+    if args.out:
+        Path(args.out).write_text(json.dumps(results, indent=1))
+        print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
