@@ -1,0 +1,142 @@
+"""Paper B model: the scaled residual MLP of eq. (3) is an Euler scheme; exact gradients."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from resode.ode.init import initialize
+from resode.ode.measures import neural_ode_output
+from resode.ode.scaled_resnet import ScaledResidualMLP, StackedResidual, layer_major
+from resode.ode.train import loss_and_grads
+
+F64 = torch.float64
+
+
+def _model(L=6, d=3, m=4, q=None, **kw) -> ScaledResidualMLP:
+    kw.setdefault("dtype", F64)
+    return ScaledResidualMLP(L, d, m, hidden_dim=q, **kw)
+
+
+@pytest.mark.parametrize("normalisation", ["paper", "official"])
+@pytest.mark.parametrize("activation", ["gelu", "tanh", "relu"])
+def test_network_is_euler_scheme_of_piecewise_constant_field(normalisation, activation):
+    """F_L(x) = torchdiffeq fixed-step Euler (step 1/L) on dH/ds = Lc·V(s)σ(rW(s)H), to 1e-12."""
+    L = 12
+    model = _model(L, d=3, m=5, q=4, activation=activation, normalisation=normalisation)
+    initialize(model, "iid", seed=1, zero_v=False)
+    with torch.no_grad():
+        model.A.copy_(torch.randn(4, 3, dtype=F64))
+        model.B.copy_(torch.randn(3, 4, dtype=F64))
+    x = torch.randn(7, 3, dtype=F64, generator=torch.Generator().manual_seed(0))
+    euler = neural_ode_output(model, x, interpolation="constant", method="euler", step_size=1 / L)
+    with torch.no_grad():
+        net = model(x)
+        net_ref = model(x, fast=False)
+    assert torch.allclose(net, euler, rtol=0, atol=1e-12)
+    assert torch.allclose(net, net_ref, rtol=0, atol=1e-12)
+
+
+def test_zero_v_gives_linear_map_bax():
+    model = _model(5, d=3, m=4, q=6, out_dim=2, train_embeddings=True)
+    initialize(model, "iid", seed=0, zero_v=True)
+    g = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        model.A.copy_(torch.randn(6, 3, generator=g, dtype=F64))
+        model.B.copy_(torch.randn(2, 6, generator=g, dtype=F64))
+    x = torch.randn(8, 3, generator=g, dtype=F64)
+    expected = x @ model.A.detach().T @ model.B.detach().T
+    with torch.no_grad():
+        assert torch.allclose(model(x), expected, atol=1e-14)
+
+
+def test_default_embeddings_are_paper_block_identities():
+    model = _model(2, d=3, m=4, q=5, out_dim=2)
+    assert torch.equal(model.A, torch.cat([torch.eye(3), torch.zeros(2, 3)]).to(F64))
+    assert torch.equal(model.B, torch.cat([torch.zeros(2, 3), torch.eye(2)], dim=1).to(F64))
+
+
+@pytest.mark.parametrize("seeds", [None, 3])
+def test_tied_init_has_zero_weight_differences(seeds):
+    model = _model(16, n_seeds=seeds)
+    initialize(model, "tied", seed=4, zero_v=False)
+    assert model.weight_differences().abs().max() == 0
+    assert model.W.abs().sum() > 0 and model.V.abs().sum() > 0
+
+
+def test_seed_batch_equals_separate_models():
+    x = torch.randn(5, 3, dtype=F64)
+    batched = _model(8, n_seeds=3, activation="softplus")
+    initialize(batched, "iid", seed=10, zero_v=False)
+    with torch.no_grad():
+        out = batched(x)
+    for i in range(3):
+        single = _model(8, activation="softplus")
+        initialize(single, "iid", seed=10 + i, zero_v=False)
+        with torch.no_grad():
+            assert torch.allclose(out[i], single(x), atol=1e-13)
+
+
+def test_sqrt_depth_scaling_factor_is_applied():
+    """Same weights: the 1/√L residual is √L times the 1/L residual (and 1/(L√m) for paper)."""
+    L, m = 16, 4
+    a = _model(L, m=m, normalisation="official", scaling_exponent=0.5)
+    b = _model(L, m=m, normalisation="official", scaling_exponent=1.0)
+    p = _model(L, m=m, normalisation="paper", scaling_exponent=1.0)
+    assert a.c == pytest.approx(1 / math.sqrt(L)) and b.c == pytest.approx(1 / L)
+    assert p.c == pytest.approx(1 / (L * math.sqrt(m))) and p.r == pytest.approx(1 / math.sqrt(3))
+    initialize(a, "iid", seed=0, zero_v=False)
+    b.load_state_dict(a.state_dict())
+    h = torch.randn(4, 3, dtype=F64)
+    with torch.no_grad():
+        assert torch.allclose(a.residual(3, h), math.sqrt(L) * b.residual(3, h), atol=1e-14)
+
+
+def test_hand_computed_gradients_two_layers():
+    """Scalar net (d=q=m=1, tanh): h1 = x + v1·tanh(w1 x)/2, h2 = h1 + v2·tanh(w2 h1)/2."""
+    model = _model(2, d=1, m=1, activation="tanh", normalisation="official")
+    v1, v2, w1, w2, x, y = 0.7, -1.3, 0.4, 1.1, 0.9, 0.2
+    with torch.no_grad():
+        model.V.copy_(torch.tensor([v1, v2], dtype=F64).view(2, 1, 1))
+        model.W.copy_(torch.tensor([w1, w2], dtype=F64).view(2, 1, 1))
+    h1 = x + 0.5 * v1 * math.tanh(w1 * x)
+    h2 = h1 + 0.5 * v2 * math.tanh(w2 * h1)
+
+    def sech2(u):
+        return 1.0 - math.tanh(u) ** 2
+
+    e = 2 * (h2 - y)
+    dh2_dh1 = 1 + 0.5 * v2 * sech2(w2 * h1) * w2
+    expected = {
+        "v1": e * dh2_dh1 * 0.5 * math.tanh(w1 * x),
+        "v2": e * 0.5 * math.tanh(w2 * h1),
+        "w1": e * dh2_dh1 * 0.5 * v1 * sech2(w1 * x) * x,
+        "w2": e * 0.5 * v2 * sech2(w2 * h1) * h1,
+    }
+    g = loss_and_grads(model, torch.tensor([[x]], dtype=F64), torch.tensor([[y]], dtype=F64))
+    assert g.loss.item() == pytest.approx((h2 - y) ** 2, rel=1e-14)
+    got = {"v1": g.V[0, 0], "v2": g.V[0, 1], "w1": g.W[0, 0], "w2": g.W[0, 1]}
+    for k, v in expected.items():
+        assert got[k].item() == pytest.approx(v, rel=1e-12), k
+
+
+@pytest.mark.parametrize("activation", ["gelu", "tanh", "softplus", "identity"])
+def test_stacked_adjoint_passes_gradcheck(activation):
+    g = torch.Generator().manual_seed(0)
+    S, L, n, q, m = 2, 3, 4, 3, 5
+    h0 = torch.randn(S, n, q, generator=g, dtype=F64, requires_grad=True)
+    V = torch.randn(S, L, q, m, generator=g, dtype=F64, requires_grad=True)
+    W = torch.randn(S, L, m, q, generator=g, dtype=F64, requires_grad=True)
+
+    def f(h0, V, W):
+        return StackedResidual.apply(h0, V, W, 0.3, 0.7, activation)
+
+    assert torch.autograd.gradcheck(f, (h0, V, W))
+
+
+def test_layer_major_round_trip():
+    t = torch.randn(2, 5, 3, 4)
+    assert layer_major(t).shape == (5, 2, 3, 4)
+    assert torch.equal(layer_major(layer_major(t)), t)
