@@ -128,6 +128,10 @@ class Attack:
         self.early_stop = bool(early_stop)
         self.seed = seed
         self.device = torch.device(device) if device is not None else model_device(model)
+        #: samples × forward+backward passes and samples × forward-only passes since construction
+        #: (a machine-independent measure of the work early stopping saves)
+        self.gradient_evaluations = 0
+        self.forward_evaluations = 0
 
     def __repr__(self) -> str:
         return (
@@ -201,6 +205,7 @@ class Attack:
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Forward pass without autograd (for predictions only)."""
+        self.forward_evaluations += int(x.shape[0])
         with torch.no_grad():
             return self.model(x)
 
@@ -229,6 +234,7 @@ class Attack:
         self, x: torch.Tensor, y: torch.Tensor, t: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(per-sample objective, logits, ∂Σ objective/∂x); no parameter gradients."""
+        self.gradient_evaluations += int(x.shape[0])
         with torch.enable_grad():
             xg = x.detach().requires_grad_(True)
             logits = self.model(xg)
