@@ -123,7 +123,7 @@ def _alarm(signum, frame):
 
 
 @settings(
-    max_examples=int(os.environ.get("RESODE_FUZZ_EXAMPLES", "60")),
+    max_examples=int(os.environ.get("RESODE_FUZZ_EXAMPLES", "40")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -136,7 +136,7 @@ def test_cli_never_shows_a_traceback(argv: list[str]) -> None:
     code: object = None
     try:
         os.chdir(work)
-        signal.setitimer(signal.ITIMER_REAL, 1.5)
+        signal.setitimer(signal.ITIMER_REAL, 1.0)
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
                 code = main(argv)

@@ -22,6 +22,7 @@ from resode.errors import ResodeError, unknown_name_error
 _MODEL_MODULES: tuple[str, ...] = (
     "resode.nn.preact_resnet",
     "resode.nn.resnext",
+    "resode.nn.scaled_convnet",
 )
 
 
