@@ -62,14 +62,21 @@ def _ensure_loaded() -> None:
         _loaded = True
 
 
-def list_models(pattern: str | None = None, *, family: str | None = None) -> list[str]:
-    """Sorted names of registered models, optionally filtered by a glob ``pattern`` or family."""
+def list_models(
+    pattern: str | None = None, *, family: str | None = None, include_private: bool = False
+) -> list[str]:
+    """Sorted names of registered models, optionally filtered by a glob ``pattern`` or family.
+
+    Names starting with ``_`` (e.g. tiny models that tests register) are private: listed only
+    with ``include_private=True``, though ``create_model`` builds them like any other.
+    """
     _ensure_loaded()
     names = [
         n
         for n, e in _REGISTRY.items()
         if (pattern is None or fnmatch.fnmatch(n, pattern))
         and (family is None or e.family == family)
+        and (include_private or not n.startswith("_"))
     ]
     return sorted(names)
 
@@ -78,7 +85,7 @@ def model_entry(name: str) -> ModelEntry:
     """The registry entry of ``name`` (a clear error listing valid names if unknown)."""
     _ensure_loaded()
     if name not in _REGISTRY:
-        raise unknown_name_error("model", name, list(_REGISTRY))
+        raise unknown_name_error("model", name, list_models())
     return _REGISTRY[name]
 
 
