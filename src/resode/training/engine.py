@@ -497,7 +497,8 @@ def _train(
         start_epoch = int(payload["epoch"])
     ddp.barrier(info)  # every rank has read the checkpoint before rank 0 may overwrite it
     if info.is_main:
-        config.to_yaml(out_dir / CONFIG_YAML)
+        text = config.to_yaml()
+        atomic_write_bytes(out_dir / CONFIG_YAML, lambda fh: fh.write(text.encode()))
 
     train_model = ddp.wrap_model(model, info, device, config.sync_batchnorm)
     if config.compile:
