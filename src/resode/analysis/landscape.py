@@ -46,7 +46,7 @@ from resode.errors import ResodeError
 class LandscapeConfig(Config):
     """Settings of the loss-landscape scans (shared by ``resode landscape``)."""
 
-    n_samples: int = option(256, "number of test images in the fixed batch", min=1)
+    n_samples: int = option(128, "number of test images in the fixed batch", min=1)
     batch_size: int = option(256, "images per forward pass", min=1)
     grid: int = option(21, "grid points per axis (odd puts the origin on the grid)", min=2)
     input_radius: float = option(

@@ -167,7 +167,8 @@ def plot_lambdas(reports: Sequence[LambdaReport], path: str | Path) -> Path:
         )
     ax.axhline(0.0, color="grey", lw=0.8)
     ax.axhline(1.0, color="grey", lw=0.8, ls=":")
-    ax.set_xlabel("block n")
+    ax.set_xticks(range(_max_blocks(reports)))
+    ax.set_xlabel("block n (blocks without a bar are undamped)")
     ax.set_ylabel("λ_n (0 = ResNet, 1 = plain CNN)")
     ax.set_title("learned interpolation coefficients")
     ax.grid(alpha=0.3, axis="y")
@@ -189,6 +190,7 @@ def plot_lambda_trajectories(reports: Sequence[LambdaReport], path: str | Path) 
         for i, b in enumerate(t.blocks):
             ys = [float("nan") if v is None else v for v in t.values[b]]
             ax.plot(t.epochs, ys, color=cmap(i / max(1, nb - 1)), lw=1.2, label=b)
+        ax.xaxis.get_major_locator().set_params(integer=True)
         ax.set_xlabel("epoch")
         ax.set_ylabel("λ_n")
         ax.set_title(f"{r.model}: λ over training")

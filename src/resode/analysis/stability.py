@@ -52,13 +52,15 @@ Block = Callable[[torch.Tensor], torch.Tensor]
 class StabilityConfig(Config):
     """Settings of :func:`analyze_stability` (shared by ``resode stability``)."""
 
-    n_samples: int = option(128, "number of test images analysed", min=1)
+    n_samples: int = option(64, "number of test images analysed", min=1)
     batch_size: int = option(64, "images per forward/backward pass", min=1)
     delta_scale: float = option(
         1e-3, "probe size ‖δ‖ relative to ‖h_n‖ per sample", min=0.0, min_exclusive=True
     )
-    power_iters: int = option(50, "maximum power iterations for σ_max", min=1)
-    power_tol: float = option(1e-6, "stop power iteration at this relative change of σ", min=0.0)
+    power_iters: int = option(30, "maximum power iterations for σ_max", min=1)
+    power_tol: float = option(
+        1e-4, "stop power iteration when every σ changed by less than this (relative)", min=0.0
+    )
     noise_std: float = option(0.08, "σ of the Gaussian input noise η (pixels in [0, 1])", min=0.0)
     attack: str = option("fgsm", "adversarial η for the drift", choices=("fgsm", "pgd"))
     eps: float = option(8 / 255, "L∞ radius of the adversarial η", min=0.0)
