@@ -251,7 +251,7 @@ def test_nan_skip_counts_and_skips_update(tmp_path: Path) -> None:
 
 
 def test_unknown_model_and_dataset_list_valid_names(tmp_path: Path) -> None:
-    with pytest.raises(ResodeError, match=r"valid models: .*_train_tiny_damped"):
+    with pytest.raises(ResodeError, match=r"valid models: .*inresnet20"):
         train(_tiny_config(model="resnet_nope"), tmp_path, progress=False)
     with pytest.raises(ResodeError, match=r"valid datasets: .*digits"):
         train(_tiny_config(dataset="mnist_nope"), tmp_path, progress=False)
