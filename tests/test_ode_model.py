@@ -140,3 +140,33 @@ def test_layer_major_round_trip():
     t = torch.randn(2, 5, 3, 4)
     assert layer_major(t).shape == (5, 2, 3, 4)
     assert torch.equal(layer_major(layer_major(t)), t)
+
+
+@pytest.mark.parametrize("image_size,channels", [(8, 1), (16, 1), (32, 3)])
+def test_scaled_convnet_registered_starts_as_identity_blocks(image_size, channels):
+    from resode import create_model, list_models
+
+    assert "scaled_convnet" in list_models()
+    model = create_model(
+        "scaled_convnet",
+        depth=6,
+        activation="gelu",
+        init="tied",
+        num_classes=10,
+        in_channels=channels,
+        image_size=image_size,
+        mean=[0.5] * channels,
+        std=[0.25] * channels,
+    ).eval()
+    x = torch.rand(3, channels, image_size, image_size)
+    assert model(x).shape == (3, 10)
+    hs = model.hidden_states(x)
+    assert len(hs) == 7 and all(torch.equal(hs[0], h) for h in hs)  # bn2.weight = 0 at init
+    Z = model.block_weights()
+    assert torch.equal(Z, Z[:1].expand_as(Z))  # tied
+    iid = create_model(
+        "scaled_convnet", depth=6, init="iid", in_channels=channels, image_size=image_size
+    )
+    Zi = iid.block_weights()
+    assert (Zi[1:] - Zi[:-1]).norm(dim=1).min() > 0
+    assert iid.blocks[0].scale == pytest.approx(1 / 6)

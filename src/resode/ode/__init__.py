@@ -5,35 +5,42 @@
 * :mod:`resode.ode.train` — full-batch GD with the depth-scaled rate and a per-iteration record;
 * :mod:`resode.ode.measures` — smoothness slope + verdict, L²-in-s distances, neural-ODE solves;
 * :mod:`resode.ode.experiments` — Fig. 1, Fig. 2, the ReLU counter-example and Table 1.
+
+Names are imported lazily (PEP 562) so that the CLI can read the experiment configs without
+importing torch.
 """
 
-from resode.ode.init import INIT_SCHEMES, initialize
-from resode.ode.measures import (
-    SlopeFit,
-    fit_loglog_slope,
-    l2_in_s_distance,
-    lag_smoothness,
-    neural_ode_output,
-    ode_discrepancy,
-    smoothness_verdict,
-)
-from resode.ode.scaled_resnet import ACTIVATIONS, ScaledResidualMLP, weight_differences
-from resode.ode.train import GDResult, loss_and_grads, train_gd
+from __future__ import annotations
 
-__all__ = [
-    "ACTIVATIONS",
-    "INIT_SCHEMES",
-    "GDResult",
-    "ScaledResidualMLP",
-    "SlopeFit",
-    "fit_loglog_slope",
-    "initialize",
-    "l2_in_s_distance",
-    "lag_smoothness",
-    "loss_and_grads",
-    "neural_ode_output",
-    "ode_discrepancy",
-    "smoothness_verdict",
-    "train_gd",
-    "weight_differences",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "ACTIVATIONS": "resode.ode.scaled_resnet",
+    "ScaledResidualMLP": "resode.ode.scaled_resnet",
+    "weight_differences": "resode.ode.scaled_resnet",
+    "INIT_SCHEMES": "resode.ode.init",
+    "initialize": "resode.ode.init",
+    "GDResult": "resode.ode.train",
+    "loss_and_grads": "resode.ode.train",
+    "train_gd": "resode.ode.train",
+    "SlopeFit": "resode.ode.measures",
+    "fit_loglog_slope": "resode.ode.measures",
+    "l2_in_s_distance": "resode.ode.measures",
+    "lag_smoothness": "resode.ode.measures",
+    "neural_ode_output": "resode.ode.measures",
+    "ode_discrepancy": "resode.ode.measures",
+    "smoothness_verdict": "resode.ode.measures",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'resode.ode' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

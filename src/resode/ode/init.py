@@ -12,6 +12,7 @@ With several seeds (``model.n_seeds``) every seed gets its own generator ``seed 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import torch
@@ -26,6 +27,11 @@ ZInit = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 def depth_grid(depth: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
     """s_k = k/L for k = 1..L (layer k holds Z_k = Z(s_k))."""
     return torch.arange(1, depth + 1, dtype=dtype) / depth
+
+
+@functools.lru_cache(maxsize=4)
+def _gp_cholesky_grid(depth: int, length_scale: float) -> torch.Tensor:
+    return gp_cholesky(depth_grid(depth), length_scale)
 
 
 def gp_cholesky(
@@ -81,17 +87,24 @@ def initialize(
     length_scale: float = 0.1,
     std: float = 1.0,
     z_init: ZInit | None = None,
+    gp_grid: int | None = None,
 ) -> ScaledResidualMLP:
     """Fill ``model.V``/``model.W`` in place following ``scheme`` and return the model.
 
     Entries are N(0, std²) (tied, iid) or std·GP (gp); ``z_init(s)`` with s the (L,) grid must
-    return V (L, q, m) and W (L, m, q) for ``scheme="function"``.
+    return V (L, q, m) and W (L, m, q) for ``scheme="function"``. ``gp_grid`` (a multiple of L):
+    sample the GP on that finer grid and keep the points s = k/L, so that networks of different
+    depths with the same seed discretise the *same* random function.
     """
     if scheme not in INIT_SCHEMES:
         raise ResodeError(f"unknown init {scheme!r}; choose one of {', '.join(INIT_SCHEMES)}")
     L, q, m = model.depth, model.hidden_dim, model.width
     dtype = model.V.dtype
-    chol = gp_cholesky(depth_grid(L), length_scale) if scheme == "gp" else None
+    grid = L if gp_grid is None else int(gp_grid)
+    if grid % L != 0:
+        raise ResodeError(f"gp_grid = {grid} must be a multiple of the depth {L}")
+    stride = grid // L
+    chol = _gp_cholesky_grid(grid, float(length_scale)) if scheme == "gp" else None
     Vs, Ws = [], []
     for i in range(_per_seed(model)):
         g = torch.Generator().manual_seed(int(seed) + i)
@@ -113,8 +126,8 @@ def initialize(
                 W = torch.randn((L, m, q), generator=g, dtype=torch.float64)
                 V = torch.randn((L, q, m), generator=g, dtype=torch.float64)
             else:
-                W = sample_gp(L, (m, q), length_scale, g, chol=chol)
-                V = sample_gp(L, (q, m), length_scale, g, chol=chol)
+                W = sample_gp(grid, (m, q), length_scale, g, chol=chol)[stride - 1 :: stride]
+                V = sample_gp(grid, (q, m), length_scale, g, chol=chol)[stride - 1 :: stride]
             W, V = std * W, std * V
             if zero_v:
                 V = torch.zeros_like(V)

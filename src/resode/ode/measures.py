@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -251,13 +252,13 @@ def neural_ode_output(
 
     if interpolation not in ("linear", "constant"):
         raise ResodeError(f"unknown interpolation {interpolation!r}; use 'linear' or 'constant'")
-    A, V, W, B = (t.detach() for t in model.stacked())
+    A, V, W, B = (t.detach().to(torch.float64) for t in model.stacked())
     if seed_index is not None:
         A, V, W, B = (t[seed_index : seed_index + 1] for t in (A, V, W, B))
     L = model.depth
     scale = model.c * L
     r, act = model.r, model.activation
-    xs = x.to(V.dtype)
+    xs = x.to(torch.float64)
     h0 = torch.matmul(xs, A.transpose(-1, -2))
 
     def weights(s: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -276,16 +277,21 @@ def neural_ode_output(
         a = activation_fn(act, r * torch.matmul(h, Ws.transpose(-1, -2)))
         return scale * torch.matmul(a, Vs.transpose(-1, -2))
 
-    t = torch.tensor([0.0, 1.0], dtype=V.dtype)
-    options = {"step_size": step_size} if step_size is not None else None
-    kwargs = {"method": method, "options": options}
-    if method not in ("euler", "midpoint", "rk4"):
-        kwargs.update(rtol=rtol, atol=atol)
+    t = torch.tensor([0.0, 1.0], dtype=torch.float64)
+    fixed = method in ("euler", "midpoint", "rk4", "explicit_adams", "implicit_adams")
+    options: dict[str, Any] | None = {"step_size": step_size} if step_size is not None else None
+    kwargs: dict[str, Any] = {"method": method, "options": options}
+    if not fixed:
+        # the interpolated field has kinks (linear) or jumps (constant) at the nodes s = k/L:
+        # make the adaptive solver step exactly onto them instead of shrinking its step there
+        nodes = torch.arange(1, L, dtype=torch.float64) / L
+        key = "step_t" if interpolation == "linear" else "jump_t"
+        kwargs.update(rtol=rtol, atol=atol, options={key: nodes})
     H = odeint(field, h0, t, **kwargs)[-1]
     out = torch.matmul(H, B.transpose(-1, -2))
     if model.n_seeds is None:
         out = out.squeeze(0)
-    return out
+    return out.to(model.V.dtype) if x.dtype != torch.float64 else out
 
 
 def ode_discrepancy(
@@ -293,8 +299,8 @@ def ode_discrepancy(
 ) -> np.ndarray:
     """Relative error ‖F_L(x) − F_ODE(x)‖_F / ‖F_ODE(x)‖_F per seed (a (S,) array)."""
     with torch.no_grad():
-        net = model(x.to(model.V.dtype))
-        ode = neural_ode_output(model, x, interpolation=interpolation, **kw)
+        net = model(x.to(model.V.dtype)).to(torch.float64)
+        ode = neural_ode_output(model, x.to(torch.float64), interpolation=interpolation, **kw)
         if model.n_seeds is None:
             net, ode = net.unsqueeze(0), ode.unsqueeze(0)
         err = (net - ode).flatten(1).norm(dim=1) / ode.flatten(1).norm(dim=1).clamp_min(1e-300)

@@ -151,7 +151,7 @@ class ForwardCache:
 
 
 def layer_major(t: torch.Tensor) -> torch.Tensor:
-    """(S, L, a, b) → contiguous (L, S, a, b) (and back: the map is its own inverse)."""
+    """(S, L, a, b) → contiguous (L, S, a, b) and back (may return a view when S or L is 1)."""
     return t.transpose(0, 1).contiguous()
 
 

@@ -201,7 +201,7 @@ def train_gd(
     A, V, W, B = (t.detach() for t in model.stacked())
     S = V.shape[0]
     xs, ys = _seed_batch(x.to(dtype), S), _seed_batch(y.to(dtype), S)
-    Vl, Wl = layer_major(V), layer_major(W)  # working copies, written back at the end
+    Vl, Wl = layer_major(V).clone(), layer_major(W).clone()  # working copies, written back
     workspace: dict[str, Any] = {}
     diff_ws: dict[str, torch.Tensor] = {}
     start = time.perf_counter()
@@ -248,7 +248,7 @@ def train_gd(
                 for k, v in rows.items():
                     hist[k].append(v.cpu().numpy().astype(np.float64))
                 if t in snaps:
-                    vs, ws = layer_major(Vl).cpu(), layer_major(Wl).cpu()
+                    vs, ws = layer_major(Vl).cpu().clone(), layer_major(Wl).cpu().clone()
                     result.snapshots[t] = (vs, ws)
                     if on_snapshot is not None:
                         on_snapshot(t, vs, ws)
