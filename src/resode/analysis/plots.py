@@ -120,6 +120,7 @@ def plot_landscape_2d(
 ) -> Path:
     """2D loss contours of ``space`` side by side (shared contour levels)."""
     import numpy as np
+    from matplotlib.colors import LogNorm
 
     plt = _plt()
     rs = [r for r in results if space in r.surfaces]
@@ -127,8 +128,13 @@ def plot_landscape_2d(
         raise ValueError(f"no {space} surface in the results")
     lo = min(float(np.min(r.surfaces[space]["loss"])) for r in rs)
     hi = max(float(np.max(r.surfaces[space]["loss"])) for r in rs)
-    levels = np.linspace(lo, hi if hi > lo else lo + 1e-6, 21)
-    fig, axes = plt.subplots(1, len(rs), figsize=(5.2 * len(rs), 4.5), squeeze=False)
+    hi = hi if hi > lo else lo + 1e-6
+    # wide loss ranges (parameter space) get logarithmic levels so the basin stays visible
+    log_levels = lo > 0 and hi / lo > 20
+    levels = np.geomspace(lo, hi, 21) if log_levels else np.linspace(lo, hi, 21)
+    fig, axes = plt.subplots(
+        1, len(rs), figsize=(5.4 * len(rs) + 1.2, 4.6), squeeze=False, layout="constrained"
+    )
     scale = 255.0 if space == "input" else 1.0
     cs = None
     for ax, r in zip(axes[0], rs):
@@ -136,7 +142,8 @@ def plot_landscape_2d(
         a = np.asarray(s["coords1"]) * scale
         b = np.asarray(s["coords2"]) * scale
         z = np.asarray(s["loss"])  # z[i][j] at (a_i, b_j)
-        cs = ax.contourf(a, b, z.T, levels=levels, cmap="viridis")
+        norm = LogNorm(vmin=lo, vmax=hi) if log_levels else None
+        cs = ax.contourf(a, b, z.T, levels=levels, cmap="viridis", norm=norm)
         ax.contour(a, b, z.T, levels=levels, colors="k", linewidths=0.3)
         ax.plot([0], [0], "r+", ms=10)
         unit = " [×1/255]" if space == "input" else ""
@@ -144,7 +151,11 @@ def plot_landscape_2d(
         ax.set_ylabel(s["axes"][1] + unit)
         ax.set_title(f"{r.model} (clean loss {r.clean_loss:.3g})")
     if cs is not None:
-        fig.colorbar(cs, ax=list(axes[0]), label="cross-entropy loss")
+        label = "cross-entropy loss" + (" (log-spaced levels)" if log_levels else "")
+        cbar = fig.colorbar(cs, ax=list(axes[0]), label=label)
+        ticks = levels[::4]
+        cbar.set_ticks(ticks)
+        cbar.set_ticklabels([f"{v:.3g}" for v in ticks])
     fig.suptitle(f"loss landscape, {space} space (2D)")
     fig.savefig(Path(path), dpi=DPI)
     plt.close(fig)
