@@ -191,19 +191,43 @@ def use_channels_last(config: TrainConfig, device: torch.device) -> bool:
     return device.type in ("cuda", "cpu")
 
 
+def busy_cpus(interval: float = 0.2) -> float | None:
+    """CPUs kept busy by *other* processes right now: Δ(non-idle jiffies)/Δ(all) · cpu_count
+    from ``/proc/stat`` over ``interval`` seconds while this process sleeps (None off Linux)."""
+
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat") as fh:
+            fields = [int(v) for v in fh.readline().split()[1:]]
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+        return sum(fields[:8]) - idle, sum(fields[:8])
+
+    try:
+        busy0, total0 = sample()
+        time.sleep(interval)
+        busy1, total1 = sample()
+    except (OSError, ValueError, IndexError):
+        return None
+    if total1 <= total0:
+        return None
+    return (busy1 - busy0) / (total1 - total0) * (os.cpu_count() or 1)
+
+
 def auto_threads() -> int:
     """torch's default thread count, lowered to the number of idle cores.
 
-    idle = round(cpu_count − 1-minute load average). OpenMP threads that share a core with another
-    busy process spin at every barrier; on a shared 2-core machine 2 threads were several times
-    slower than 1 (benchmarks/bench_training.py), so a busy machine gets fewer threads.
+    idle = round(cpu_count − busy), busy measured by :func:`busy_cpus` (or, off Linux, the
+    1-minute load average). OpenMP threads that share a core with another busy process spin at
+    every barrier: on a shared 2-core machine 2 threads were 9× slower than 1
+    (benchmarks/bench_training.py), so a busy machine gets fewer threads.
     """
     n = torch.get_num_threads()
-    try:
-        load = os.getloadavg()[0]
-    except (AttributeError, OSError):
-        return n
-    idle = int((os.cpu_count() or n) - load + 0.5)
+    busy = busy_cpus()
+    if busy is None:
+        try:
+            busy = os.getloadavg()[0]
+        except (AttributeError, OSError):
+            return n
+    idle = int((os.cpu_count() or n) - busy + 0.5)
     return max(1, min(n, idle))
 
 
