@@ -58,3 +58,11 @@ def test_console_script_runs_as_module() -> None:
         [sys.executable, "-m", "resode", "--version"], capture_output=True, text=True, check=True
     )
     assert out.stdout.startswith("resode ")
+
+
+def test_models_command_lists_registry_with_parameter_counts(capsys) -> None:
+    assert main(["models", "resnet2*", "--params", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert set(rows) == {"resnet20"}
+    assert 0.26e6 < rows["resnet20"]["parameters"] < 0.28e6
+    assert main(["models", "nothing*"]) == 2
