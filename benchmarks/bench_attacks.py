@@ -1,27 +1,39 @@
 """Robust-accuracy evaluation with PGD-20: resode.attacks.PGD vs torchattacks' PGD.
 
 Trains a ResNet-20 on digits for a few epochs (resode.training, preset ``digits``) unless
-``--checkpoint`` is given, then evaluates L∞ PGD-20 (α = 1/255, uniform random start) on the same
-model and the same test images with
+``--checkpoint`` is given, and reloads it with ``resode.load_checkpoint`` so the model has the
+layout a user gets from a checkpoint (standard NCHW parameters). Then evaluates L∞ PGD-20
+(α = 1/255, uniform random start) on the same model and the same test images, in the same process
+and thread count, with the methods of ``--methods``:
 
-* ``torchattacks.PGD`` (benchmark-only dependency, ``pip install torchattacks --no-deps``: it
-  declares torchvision but does not import it); if it is missing, a straightforward reference
-  PGD loop written here (same algorithm as torchattacks) is timed instead;
-* ``resode`` PGD without early stopping (isolates the cost of the implementation itself);
-* ``resode`` PGD with early stopping (the default: no steps spent on misclassified inputs).
+* ``torchattacks``: ``torchattacks.PGD`` (benchmark-only dependency, ``pip install torchattacks
+  --no-deps``; it declares torchvision but does not import it); if it is missing, a
+  straightforward reference PGD loop written here (same algorithm) is timed instead;
+* ``torchattacks-cl``: the same on a channels-last copy of the model (what a torchattacks user
+  gets by converting the model by hand; shows how much of resode's gain is the memory layout);
+* ``resode``: resode PGD as the robustness engine runs it (early stopping, automatic
+  channels-last on the CPU);
+* ``resode-nchw``: resode PGD with ``channels_last=False`` (early stopping only);
+* ``resode-full``: resode PGD with ``early_stop=False`` (the implementation alone).
 
-Prints the robust accuracy of each (with the sampling standard error), the wall time (best of
-``--repeats`` runs, methods interleaved) and the speed ratio. Both implementations compute no
-parameter gradients in the backward pass (torchattacks asks autograd for ∂L/∂x only; resode sets
-``requires_grad=False`` on the parameters), so the gain comes from early stopping.
+Timing: CPU time of this process (``time.process_time``; robust to other processes on a shared
+machine when ``--threads 1``) and wall time, ``--repeats`` rounds, every round runs every
+(ε, method) pair with the method order rotated from round to round; the table shows the median
+over rounds and the speed-up over the first method; the total row sums the per-ε medians. The
+robust accuracy of every method is printed with its sampling standard error and the number of
+samples on which it disagrees with the baseline.
 
-    .venv/bin/python benchmarks/bench_attacks.py --epochs 4 --n 500 --eps 8/255
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_attacks.py --threads 1 --repeats 3 \\
+        --eps 2/255 4/255 8/255 16/255 32/255
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import math
+import os
+import platform
 import statistics
 import sys
 import tempfile
@@ -31,6 +43,8 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+
+METHODS = ("torchattacks", "torchattacks-cl", "resode", "resode-nchw", "resode-full")
 
 
 def reference_pgd(model, images, labels, eps, alpha, steps, generator=None):
@@ -47,16 +61,25 @@ def reference_pgd(model, images, labels, eps, alpha, steps, generator=None):
     return adv
 
 
-def accuracy(model, x, y, batch):
+def correct(model, x, y, batch):
     with torch.inference_mode():
-        ok = torch.cat(
+        return torch.cat(
             [model(x[i : i + batch]).argmax(1) == y[i : i + batch] for i in range(0, len(x), batch)]
         )
-    return ok
 
 
 def run_batches(fn, x, y, batch):
     return torch.cat([fn(x[i : i + batch], y[i : i + batch]) for i in range(0, len(x), batch)])
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
 
 
 def main() -> int:
@@ -68,16 +91,25 @@ def main() -> int:
     p.add_argument(
         "--image-size", type=int, default=16, help="digits resolution (8 native, 16 default)"
     )
-    p.add_argument("--n", type=int, default=500, help="test images")
+    p.add_argument("--n", type=int, default=500, help="test images (digits has 359)")
     p.add_argument(
         "--eps", nargs="+", default=["2/255", "4/255", "8/255", "16/255"], help="L∞ radii"
     )
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--batch-size", type=int, default=250)
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--repeats", type=int, default=3, help="rounds (median over them)")
+    p.add_argument(
+        "--methods",
+        nargs="+",
+        default=["torchattacks", "resode", "resode-nchw"],
+        choices=METHODS,
+        help="methods to time; the first is the baseline of the speed-ups",
+    )
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, default=None)
     args = p.parse_args()
+    if args.repeats < 1:
+        p.error("--repeats must be ≥ 1")
 
     import resode
     from resode import data
@@ -88,10 +120,8 @@ def main() -> int:
         torch.set_num_threads(args.threads)
     device = select_device(args.device)
     alpha = 1 / 255
-    if args.checkpoint:
-        ck = resode.load_checkpoint(args.checkpoint)
-        model, cfg = ck.model, ck.config or {}
-    else:
+    ckpt = args.checkpoint
+    if not ckpt:
         cfg = get_preset(
             "digits",
             model=args.model,
@@ -102,102 +132,134 @@ def main() -> int:
         t0 = time.perf_counter()
         out = Path(tempfile.mkdtemp(prefix="bench-attacks-"))
         res = train(cfg, out, progress=False)
-        took = time.perf_counter() - t0
-        print(f"trained {args.model} on digits for {args.epochs} epochs in {took:.0f} s")
-        model, cfg = res.model, cfg.to_dict()
+        print(
+            f"trained {args.model} on digits for {args.epochs} epochs in "
+            f"{time.perf_counter() - t0:.0f} s"
+        )
+        ckpt = args.save or str(out / "last.pt")
         if args.save:
-            resode.save_checkpoint(args.save, model, config=cfg)
-    model = model.to(device).eval()
+            resode.save_checkpoint(args.save, res.model, config=cfg.to_dict())
+    ck = resode.load_checkpoint(ckpt)
+    model, cfg = ck.model.to(device).eval(), ck.config or {}
     ds = data.load(cfg.get("dataset", "digits"), split="test", image_size=cfg.get("image_size"))
     ds = ds.subset(min(args.n, len(ds)))
     x, y = ds.images.to(device), ds.labels.to(device)
     n = len(y)
-    clean = accuracy(model, x, y, args.batch_size)
+    clean = correct(model, x, y, args.batch_size)
+    layout = (
+        "channels-last"
+        if all(
+            q.is_contiguous(memory_format=torch.channels_last)
+            for q in model.parameters()
+            if q.dim() == 4
+        )
+        else "NCHW"
+    )
 
     try:
         import torchattacks
 
-        baseline_name = f"torchattacks {torchattacks.__version__} PGD"
-
-        def make_baseline(eps):
-            ta = torchattacks.PGD(model, eps=eps, alpha=alpha, steps=args.steps, random_start=True)
-            return lambda xb, yb: ta(xb, yb)
-
+        ta_name = f"torchattacks {torchattacks.__version__}"
     except ImportError:
-        baseline_name = "reference PGD loop"  # torchattacks not installed
+        torchattacks = None
+        ta_name = "reference PGD loop (torchattacks missing)"
+    model_cl = None
+    if "torchattacks-cl" in args.methods:
+        model_cl = copy.deepcopy(model).to(memory_format=torch.channels_last).eval()
 
-        def make_baseline(eps):
-            return lambda xb, yb: reference_pgd(model, xb, yb, eps, alpha, args.steps)
+    def make(method: str, eps: float):
+        if method.startswith("torchattacks"):
+            m = model_cl if method == "torchattacks-cl" else model
+            if torchattacks is None:
+                return lambda xb, yb: reference_pgd(m, xb, yb, eps, alpha, args.steps)
+            ta = torchattacks.PGD(m, eps=eps, alpha=alpha, steps=args.steps, random_start=True)
+            return lambda xb, yb: ta(xb, yb)
+        kw = {"early_stop": method != "resode-full"}
+        if method == "resode-nchw":
+            kw["channels_last"] = False
+        return PGD(model, eps=eps, alpha=alpha, steps=args.steps, seed=0, **kw)
 
-    names = [baseline_name, "resode PGD early_stop=False", "resode PGD (early stop)"]
     print(
-        f"\nmodel {args.model}, {n} {ds.name} test images {tuple(x.shape[1:])}, device {device}, "
-        f"{torch.get_num_threads()} threads, L∞ PGD-{args.steps}, α = 1/255, random start, "
-        f"batch {args.batch_size}, best of {args.repeats} (methods interleaved); "
-        f"clean accuracy {100 * clean.float().mean().item():.2f} %"
+        f"environment: Python {platform.python_version()}, torch {torch.__version__}, {ta_name}, "
+        f"{cpu_name()}, {os.cpu_count()} CPUs, load average "
+        f"{', '.join(f'{v:.1f}' for v in os.getloadavg())}, {torch.get_num_threads()} torch "
+        f"threads, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, mkldnn "
+        f"{torch.backends.mkldnn.is_available()}, device {device}"
     )
     print(
-        f"{'eps':>6} {'method':<30} {'robust acc %':>12} {'± s.e.':>7} {'wall s':>7} "
-        f"{'speed-up':>8} {'CPU s':>7} {'speed-up':>8}"
+        f"model {args.model} ({layout} parameters, from {Path(ckpt).name}), {n} {ds.name} test "
+        f"images {tuple(x.shape[1:])}, L∞ PGD-{args.steps}, α = 1/255, random start, batch "
+        f"{args.batch_size}; clean accuracy {100 * clean.float().mean().item():.2f} %; "
+        f"median of {args.repeats} rounds, methods interleaved (order rotated each round)"
     )
-    totals = {k: [0.0, 0.0] for k in names}
-    work = [0.0, 0.0]
-    for eps_text in args.eps:
-        eps = float(Fraction(eps_text))
-        ours_full = PGD(model, eps=eps, alpha=alpha, steps=args.steps, early_stop=False, seed=0)
-        ours = PGD(model, eps=eps, alpha=alpha, steps=args.steps, early_stop=True, seed=0)
-        methods = dict(zip(names, [make_baseline(eps), ours_full, ours]))
-        times: dict[str, list[float]] = {k: [] for k in methods}
-        cpu_times: dict[str, list[float]] = {k: [] for k in methods}
-        accs: dict[str, float] = {}
-        for _ in range(args.repeats):
-            for name, fn in methods.items():
-                torch.manual_seed(0)
+
+    eps_values = [float(Fraction(e)) for e in args.eps]
+    methods = list(args.methods)
+    attacks = {(e, m): make(m, e) for e in eps_values for m in methods}
+    cpu: dict[tuple[float, str], list[float]] = {k: [] for k in attacks}
+    wall: dict[tuple[float, str], list[float]] = {k: [] for k in attacks}
+    ok: dict[tuple[float, str], torch.Tensor] = {}
+    for r in range(args.repeats):
+        order = methods[r % len(methods) :] + methods[: r % len(methods)]
+        for e in eps_values:
+            for m in order:
+                torch.manual_seed(0)  # torchattacks draws its random start from the global RNG
                 if device.type == "cuda":
                     torch.cuda.synchronize()
                 t0, c0 = time.perf_counter(), time.process_time()
-                adv = run_batches(fn, x, y, args.batch_size)
+                adv = run_batches(attacks[e, m], x, y, args.batch_size)
                 if device.type == "cuda":
                     torch.cuda.synchronize()
-                times[name].append(time.perf_counter() - t0)
-                cpu_times[name].append(time.process_time() - c0)
-                assert (adv - x).abs().max() <= eps + 1e-6 and adv.min() >= 0 and adv.max() <= 1
-                ok = accuracy(model, adv, y, args.batch_size) & clean
-                accs[name] = ok.float().mean().item()
-        full_work = ours_full.gradient_evaluations + ours_full.forward_evaluations / 3
-        es_work = ours.gradient_evaluations + ours.forward_evaluations / 3
-        work[0] += full_work
-        work[1] += es_work
-        base_t, base_c = min(times[baseline_name]), min(cpu_times[baseline_name])
-        for name in names:
-            a = accs[name]
-            se = math.sqrt(a * (1 - a) / n)
-            t, ct = min(times[name]), min(cpu_times[name])
-            totals[name][0] += t
-            totals[name][1] += ct
-            print(
-                f"{eps_text:>6} {name:<30} {100 * a:12.2f} {100 * se:7.2f} {t:7.2f} "
-                f"{base_t / t:7.2f}x {ct:7.2f} {base_c / ct:7.2f}x"
-            )
-        diff = abs(accs[names[2]] - accs[baseline_name])
-        p_ = accs[baseline_name]
-        se_diff = math.sqrt(2 * max(p_ * (1 - p_), 1 / n) / n)
-        print(
-            f"{'':>6} |Δ robust acc| resode vs baseline {100 * diff:.2f} points "
-            f"(2 s.e. of a difference {200 * se_diff:.2f}); early stopping does "
-            f"{100 * es_work / full_work:.0f} % of the full run's work (1 forward = 1/3 of a "
-            "forward+backward); median wall "
-            + ", ".join(f"{statistics.median(times[k]):.2f}" for k in names)
-        )
-    print(f"early stopping, whole eps list: {100 * work[1] / work[0]:.0f} % of the full work")
-    bt, bc = totals[baseline_name]
+                wall[e, m].append(time.perf_counter() - t0)
+                cpu[e, m].append(time.process_time() - c0)
+                assert (adv - x).abs().max() <= e + 1e-6 and adv.min() >= 0 and adv.max() <= 1
+                ok[e, m] = correct(model, adv, y, args.batch_size) & clean
+
+    base = methods[0]
     print(
-        "total over the eps list: "
-        + "; ".join(
-            f"{k} {t:.1f} s wall ({bt / t:.2f}x), {c:.1f} s CPU ({bc / c:.2f}x)"
-            for k, (t, c) in totals.items()
-        )
+        f"\n{'eps':>6} {'method':<16} {'robust acc %':>12} {'± s.e.':>7} {'≠ base':>6} "
+        f"{'CPU s':>7} {'speed-up':>8} {'wall s':>7} {'speed-up':>8}"
     )
+    tot_cpu = dict.fromkeys(methods, 0.0)
+    tot_wall = dict.fromkeys(methods, 0.0)
+    for e, text in zip(eps_values, args.eps):
+        bc, bw = statistics.median(cpu[e, base]), statistics.median(wall[e, base])
+        for m in methods:
+            a = ok[e, m].float().mean().item()
+            se = math.sqrt(a * (1 - a) / n)
+            differ = int((ok[e, m] != ok[e, base]).sum())
+            c, w = statistics.median(cpu[e, m]), statistics.median(wall[e, m])
+            tot_cpu[m] += c
+            tot_wall[m] += w
+            print(
+                f"{text:>6} {m:<16} {100 * a:12.2f} {100 * se:7.2f} {differ:6d} "
+                f"{c:7.2f} {bc / c:7.2f}x {w:7.2f} {bw / w:7.2f}x"
+            )
+    print(f"{'total':>6}")
+    for m in methods:
+        print(
+            f"{'':>6} {m:<16} {'':>12} {'':>7} {'':>6} {tot_cpu[m]:7.2f} "
+            f"{tot_cpu[base] / tot_cpu[m]:7.2f}x {tot_wall[m]:7.2f} "
+            f"{tot_wall[base] / tot_wall[m]:7.2f}x"
+        )
+    for m in methods[1:]:
+        per_round = [
+            sum(cpu[e, base][r] for e in eps_values) / sum(cpu[e, m][r] for e in eps_values)
+            for r in range(args.repeats)
+        ]
+        print(
+            f"CPU-time ratio {base} / {m} per round (paired): "
+            + ", ".join(f"{v:.2f}" for v in per_round)
+            + f"; median {statistics.median(per_round):.2f}x"
+        )
+    for m in methods:
+        if m.startswith("resode"):
+            done = sum(attacks[e, m].gradient_evaluations for e in eps_values)
+            full = args.repeats * len(eps_values) * n * args.steps
+            print(
+                f"{m}: {100 * done / full:.1f} % of the forward+backward passes of a full run "
+                "(early stopping skips misclassified samples)"
+            )
     return 0
 
 
