@@ -3,22 +3,66 @@
 Public API, re-exported from the modules that define it:
 
 * models: :func:`create_model`, :func:`list_models`, :func:`register_model`
-* checkpoints: :func:`save_checkpoint`, :func:`load_checkpoint`
+* checkpoints: :func:`save_checkpoint`, :func:`load_checkpoint`, :class:`Checkpoint`
+* training: :class:`TrainConfig`, :func:`train`, :func:`evaluate`, :func:`get_preset`
 * errors: :class:`ResodeError`
+
+and the feature packages, imported on first use: :mod:`resode.data`, :mod:`resode.nn`,
+:mod:`resode.attacks`, :mod:`resode.corruptions`, :mod:`resode.robustness`,
+:mod:`resode.analysis`, :mod:`resode.ode`, :mod:`resode.reproduce`.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from resode._version import __version__
 from resode.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from resode.errors import ResodeError
 from resode.registry import create_model, list_models, register_model
 
+_LAZY = {
+    "TrainConfig": "resode.training",
+    "train": "resode.training",
+    "evaluate": "resode.training",
+    "get_preset": "resode.training",
+}
+_SUBPACKAGES = (
+    "analysis",
+    "attacks",
+    "corruptions",
+    "data",
+    "nn",
+    "ode",
+    "reproduce",
+    "robustness",
+    "training",
+)
+
 __all__ = [
     "Checkpoint",
     "ResodeError",
+    "TrainConfig",
     "__version__",
     "create_model",
+    "evaluate",
+    "get_preset",
     "list_models",
     "load_checkpoint",
     "register_model",
     "save_checkpoint",
+    "train",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"resode.{name}")
+    raise AttributeError(f"module 'resode' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__) | set(_SUBPACKAGES))
