@@ -111,6 +111,8 @@ class CifarConfig(Config):
     test_subset: int | None = option(None, "use only N test images", min=1)
     image_size: int | None = option(None, "resize images", min=4)
     data_root: str | None = option(None, "data folder")
+    augment: bool | None = option(None, "override the preset's crop+flip augmentation")
+    lr: float | None = option(None, "override the preset's learning rate", min=0.0)
     seeds: int = option(1, "runs per cell (the paper reports the median of 5)", min=1)
     seed: int = option(0, "first seed", min=0)
     device: str = option("auto", "device for training")
@@ -133,6 +135,7 @@ SHORT_PRESETS: dict[str, dict[str, Any]] = {
         "train_subset": 1024,
         "test_subset": 360,
         "image_size": 8,
+        "augment": False,  # the CIFAR crop (padding 4) would destroy 8×8 digits
     },
 }
 

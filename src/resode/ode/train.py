@@ -168,6 +168,7 @@ def train_gd(
     on_snapshot: Callable[[int, torch.Tensor, torch.Tensor], None] | None = None,
     progress: bool = False,
     desc: str | None = None,
+    threads: int | None = 1,
 ) -> GDResult:
     """Full-batch GD for ``iterations`` steps; residual rate L^e·lr, embedding rate lr.
 
@@ -176,6 +177,9 @@ def train_gd(
     at which (V, W) with a seed dim, (S, L, q, m) and (S, L, m, q), are copied into
     ``result.snapshots`` (and passed to ``on_snapshot``). x: (n, d) shared or (S, n, d);
     y: (n, d') or (S, n, d'); the model's dtype is used. The model is updated in place.
+    ``threads``: torch intra-op threads during training (restored afterwards; None: unchanged).
+    The per-layer matmuls are tiny, so threads gain nothing, and on a busy machine OpenMP
+    synchronisation made 2 threads 27× slower than 1 (measured: 2.4 s vs 88 ms per iteration).
     """
     import time
 
@@ -204,6 +208,9 @@ def train_gd(
     Vl, Wl = layer_major(V).clone(), layer_major(W).clone()  # working copies, written back
     workspace: dict[str, Any] = {}
     diff_ws: dict[str, torch.Tensor] = {}
+    old_threads = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
     start = time.perf_counter()
     bar = tqdm(range(iterations + 1), desc=desc or f"GD L={L}", disable=not progress, leave=False)
     try:
@@ -270,6 +277,7 @@ def train_gd(
                 if progress and t % 50 == 0:
                     bar.set_postfix(loss=f"{float(g.loss.mean()):.3g}")
     finally:
+        torch.set_num_threads(old_threads)
         with torch.no_grad():
             V.copy_(layer_major(Vl))
             W.copy_(layer_major(Wl))
