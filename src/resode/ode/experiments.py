@@ -779,6 +779,8 @@ def cifar_grid(config: CifarConfig, out_dir: str | Path, *, progress: bool = Tru
                     "test_subset",
                     "image_size",
                     "data_root",
+                    "augment",
+                    "lr",
                 ):
                     if getattr(config, key) is not None:
                         overrides[key] = getattr(config, key)
