@@ -1,0 +1,51 @@
+"""Run every benchmark in this folder with its default settings and collect the JSON results.
+
+    .venv/bin/python benchmarks/run_all.py [--out benchmarks/results]
+
+Each benchmark measures its baseline in the same run and prints ratios; speed is never asserted
+in the test suite. ``bench_attacks.py`` compares against torchattacks, a benchmark-only
+dependency installed without its torchvision requirement:
+``.venv/bin/pip install --no-deps torchattacks``; without it, the attack benchmark is skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+# benchmark -> its option for a JSON results file (None: it prints its table only)
+BENCHMARKS = {
+    "bench_training.py": "--out",
+    "bench_attacks.py": None,
+    "bench_depth_sweep.py": "--json",
+}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(HERE / "results"), help="folder for the JSON files")
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    failed = []
+    for name, json_flag in BENCHMARKS.items():
+        if name == "bench_attacks.py" and importlib.util.find_spec("torchattacks") is None:
+            print(f"skipping {name}: pip install --no-deps torchattacks to run it")
+            continue
+        print(f"== {name}", flush=True)
+        cmd = [sys.executable, str(HERE / name)]
+        if json_flag:
+            cmd += [json_flag, str(out / f"{Path(name).stem}.json")]
+        if subprocess.run(cmd, check=False).returncode != 0:
+            failed.append(name)
+    if failed:
+        print(f"failed: {', '.join(failed)}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
