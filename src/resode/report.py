@@ -177,7 +177,8 @@ def _inline(text: str) -> str:
 
 
 def write_json(path: str | Path, obj: Any) -> Path:
-    """Write ``obj`` as indented JSON (tensors and arrays become lists, paths strings)."""
+    """Write ``obj`` as indented JSON (tensors and arrays become lists, NumPy scalars numbers,
+    anything else its ``str``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(obj, indent=2, default=_json_default))
@@ -205,10 +206,10 @@ def _json_default(obj: Any) -> Any:
 
         if isinstance(obj, torch.Tensor):
             return obj.tolist()
-        if isinstance(obj, np.ndarray | np.generic):
+        if isinstance(obj, np.ndarray):
             return obj.tolist()
     except ImportError:  # pragma: no cover
-        pass
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"cannot serialise {type(obj).__name__} to JSON")
+        np = None  # type: ignore[assignment]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return str(obj)  # paths, dtypes, enums: their readable form

@@ -8,7 +8,6 @@ images are a seeded random subset of the test split (the same for every model of
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,11 +136,6 @@ def test_batch(
     idx = torch.randperm(total, generator=torch.Generator().manual_seed(seed))[:k]
     sub = ds.subset(idx)
     return sub.images, sub.labels
-
-
-def write_json(obj: Any, path: Path) -> Path:
-    path.write_text(json.dumps(obj, indent=2, default=str))
-    return path
 
 
 def md_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

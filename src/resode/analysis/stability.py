@@ -29,7 +29,6 @@ accurate to ~1e-12 rather than ~1e-4.
 from __future__ import annotations
 
 import copy
-import csv
 import dataclasses
 import json
 import math
@@ -44,6 +43,7 @@ from torch import nn
 
 from resode.config import Config, option
 from resode.errors import ResodeError
+from resode.report import write_csv
 
 Block = Callable[[torch.Tensor], torch.Tensor]
 
@@ -252,18 +252,7 @@ class StabilityResult:
         return out
 
     def to_csv(self, path: str | Path) -> Path:
-        return write_csv(self.rows(), path)
-
-
-def write_csv(rows: list[dict[str, Any]], path: str | Path) -> Path:
-    """Write dict rows (the first row's keys are the header) to ``path``."""
-    path = Path(path)
-    with path.open("w", newline="") as fh:
-        if rows:
-            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-    return path
+        return write_csv(path, self.rows())
 
 
 # ----------------------------------------------------------------------------------------------

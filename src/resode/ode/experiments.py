@@ -9,8 +9,6 @@ to a CPU-minutes check.
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 import time
 from dataclasses import dataclass
@@ -21,6 +19,7 @@ import numpy as np
 
 from resode.config import Config, option
 from resode.errors import ResodeError
+from resode.report import write_csv, write_json
 
 if TYPE_CHECKING:  # torch is imported inside the functions: the CLI reads the configs cheaply
     import torch
@@ -142,26 +141,6 @@ SHORT_PRESETS: dict[str, dict[str, Any]] = {
 
 # --------------------------------------------------------------------------------------------
 # output helpers
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    def default(o: Any) -> Any:
-        if isinstance(o, np.ndarray):
-            return o.tolist()
-        if isinstance(o, (np.floating, np.integer)):
-            return o.item()
-        raise TypeError(type(o).__name__)
-
-    path.write_text(json.dumps(data, indent=2, default=default, allow_nan=True) + "\n")
-
-
-def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    with path.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def _plt():
@@ -378,8 +357,8 @@ def depth_sweep(
         "l2_distance_slope_T": dist_fit,
         "seconds": time.perf_counter() - start,
     }
-    _write_json(out / "depth_sweep.json", summary)
-    _write_csv(out / "depth_sweep.csv", csv_rows)
+    write_json(out / "depth_sweep.json", summary)
+    write_csv(out / "depth_sweep.csv", csv_rows)
     _plot_depth_sweep(out, config, depths, times, runs, distances, final_fit, ref_L)
     _markdown_depth_sweep(out / "depth_sweep.md", summary, depths)
     return summary
@@ -551,8 +530,8 @@ def long_time(config: LongTimeConfig, out_dir: str | Path, *, progress: bool = T
         for t in range(0, T + 1, stride)
         for s in range(config.seeds)
     ]
-    _write_json(out / "long_time.json", summary)
-    _write_csv(out / "long_time.csv", rows)
+    write_json(out / "long_time.json", summary)
+    write_csv(out / "long_time.csv", rows)
     plt = _plt()
     fig, axes = plt.subplots(1, 3, figsize=(14, 4))
     cmap = plt.get_cmap("viridis")
@@ -673,8 +652,8 @@ def relu_counterexample(
         "odd_layers_unchanged": all(r["odd_max_abs_change"] == 0.0 for r in results.values()),
         "even_layers_at_w_star": all(r["even_minus_w_star"] < 1e-3 for r in results.values()),
     }
-    _write_json(out / "relu_counterexample.json", summary)
-    _write_csv(out / "relu_counterexample.csv", rows)
+    write_json(out / "relu_counterexample.json", summary)
+    write_csv(out / "relu_counterexample.csv", rows)
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5.5, 4.2))
     for L in results:
@@ -806,8 +785,8 @@ def cifar_grid(config: CifarConfig, out_dir: str | Path, *, progress: bool = Tru
         "cells": cells,
         "paper_table1": "papers.md §B.4 (median of 5, CIFAR-10, L = 256, 180 epochs)",
     }
-    _write_json(out / "cifar.json", summary)
-    _write_csv(
+    write_json(out / "cifar.json", summary)
+    write_csv(
         out / "cifar.csv",
         [
             {

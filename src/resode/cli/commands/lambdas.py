@@ -37,10 +37,10 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from resode.analysis.coefficients import lambda_report
     from resode.analysis.plots import plot_lambda_trajectories, plot_lambdas
-    from resode.analysis.report import load_inputs, md_table, write_json
-    from resode.analysis.stability import write_csv
+    from resode.analysis.report import load_inputs, md_table
     from resode.checkpoint import Checkpoint
     from resode.errors import ResodeError
+    from resode.report import write_csv, write_json
 
     inputs = load_inputs(args, data=False)
     histories = args.history or [None] * len(inputs)
@@ -61,8 +61,8 @@ def run(args: argparse.Namespace) -> int:
         written.append(plot_lambdas([r for r in reports if r.lambdas], out / "lambdas.png"))
     if any(len(r.trajectory) for r in reports):
         written.append(plot_lambda_trajectories(reports, out / "lambda_trajectory.png"))
-    write_json({"models": [r.to_dict() for r in reports]}, out / "lambdas.json")
-    write_csv([row for r in reports for row in r.rows()], out / "lambdas.csv")
+    write_json(out / "lambdas.json", {"models": [r.to_dict() for r in reports]})
+    write_csv(out / "lambdas.csv", [row for r in reports for row in r.rows()])
     lines = ["# Learned interpolation coefficients λ_n", ""]
     rows = []
     for r in reports:

@@ -59,9 +59,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from resode.analysis.landscape import LandscapeConfig, analyze_landscape
     from resode.analysis.plots import plot_landscape_1d, plot_landscape_2d
-    from resode.analysis.report import load_inputs, md_table, write_json
-    from resode.analysis.stability import write_csv
+    from resode.analysis.report import load_inputs, md_table
     from resode.config import config_from_args
+    from resode.report import write_csv, write_json
 
     cfg = config_from_args(LandscapeConfig, args)
     inputs = load_inputs(args, n_samples=cfg.n_samples, seed=cfg.seed)
@@ -88,15 +88,15 @@ def run(args: argparse.Namespace) -> int:
         written.append(plot_landscape_1d(results, out / f"landscape_{space}_1d.png", space=space))
         written.append(plot_landscape_2d(results, out / f"landscape_{space}_2d.png", space=space))
     write_json(
+        out / "landscape.json",
         {
             "config": cfg.to_dict(),
             "space": args.space,
             "seed": cfg.seed,
             "models": [r.to_dict() for r in results],
         },
-        out / "landscape.json",
     )
-    write_csv([row for r in results for row in r.rows()], out / "landscape.csv")
+    write_csv(out / "landscape.csv", [row for r in results for row in r.rows()])
     (out / "landscape.md").write_text(summary_markdown(results, spaces, md_table))
     for r in results:
         parts = [f"{r.model}: clean loss {r.clean_loss:.4g}"]

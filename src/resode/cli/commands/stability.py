@@ -34,9 +34,10 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from resode.analysis.plots import plot_stability
-    from resode.analysis.report import load_inputs, md_table, write_json
-    from resode.analysis.stability import StabilityConfig, analyze_stability, write_csv
+    from resode.analysis.report import load_inputs, md_table
+    from resode.analysis.stability import StabilityConfig, analyze_stability
     from resode.config import config_from_args
+    from resode.report import write_csv, write_json
 
     cfg = config_from_args(StabilityConfig, args)
     inputs = load_inputs(args, n_samples=cfg.n_samples, seed=cfg.seed)
@@ -52,10 +53,10 @@ def run(args: argparse.Namespace) -> int:
         results.append(res)
     plot_stability(results, out / "stability.png")
     write_json(
-        {"config": cfg.to_dict(), "seed": cfg.seed, "models": [r.to_dict() for r in results]},
         out / "stability.json",
+        {"config": cfg.to_dict(), "seed": cfg.seed, "models": [r.to_dict() for r in results]},
     )
-    write_csv([row for r in results for row in r.rows()], out / "stability.csv")
+    write_csv(out / "stability.csv", [row for r in results for row in r.rows()])
     (out / "stability.md").write_text(summary_markdown(results, md_table))
     for r in results:
         print(
