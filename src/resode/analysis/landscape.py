@@ -27,7 +27,6 @@ Grid coordinates are ``radius·(2i/(n−1) − 1)``, so for odd n the middle poi
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ from torch import nn
 
 from resode.config import Config, option
 from resode.errors import ResodeError
+from resode.report import write_json
 
 
 @dataclass
@@ -288,9 +288,7 @@ class LandscapeResult:
         return cls(**data)
 
     def to_json(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.write_text(json.dumps(self.to_dict(), indent=2))
-        return path
+        return write_json(path, self.to_dict())
 
     def rows(self) -> list[dict[str, Any]]:
         """One CSV row per point of every 1D curve."""

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,7 +42,7 @@ from torch import nn
 
 from resode.config import Config, option
 from resode.errors import ResodeError
-from resode.report import write_csv
+from resode.report import write_csv, write_json
 
 Block = Callable[[torch.Tensor], torch.Tensor]
 
@@ -221,9 +220,7 @@ class StabilityResult:
         return cls(**data)
 
     def to_json(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.write_text(json.dumps(self.to_dict(), indent=2))
-        return path
+        return write_json(path, self.to_dict())
 
     def rows(self) -> list[dict[str, Any]]:
         """One row per layer n = 0..B: block metrics of block n (empty for n = B) and drift."""

@@ -80,8 +80,6 @@ class AutoAttack(Attack):
         t: torch.Tensor | None,
         generator: torch.Generator | None,
     ) -> torch.Tensor:
-        if x0.shape[0] == 0:
-            return x0.clone()
         if x0.ndim != 4:
             raise ResodeError(f"AutoAttack needs images (N, C, H, W), got shape {tuple(x0.shape)}")
         logits = self.logits(x0[:1])

@@ -199,7 +199,8 @@ class Attack:
                     raise ResodeError(
                         "target_labels given to an untargeted attack; pass targeted=True"
                     )
-                adv = self._perturb(x, y, t, generator)
+                # an empty batch has nothing to attack: every attack returns it unchanged
+                adv = x.clone() if x.shape[0] == 0 else self._perturb(x, y, t, generator)
         fmt = (
             torch.channels_last
             if images.ndim == 4

@@ -33,8 +33,6 @@ class FGSM(Attack):
         t: torch.Tensor | None,
         generator: torch.Generator | None,
     ) -> torch.Tensor:
-        if x0.shape[0] == 0:
-            return x0.clone()
         _, logits, grad = self.loss_and_grad(x0, y, t)
         adv = self.project(self.step(x0, grad, self.eps), x0)
         if self.early_stop:

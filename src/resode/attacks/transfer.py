@@ -65,8 +65,6 @@ class TransferAttack(Attack):
         t: torch.Tensor | None,
         generator: torch.Generator | None,
     ) -> torch.Tensor:
-        if x0.shape[0] == 0:
-            return x0.clone()
         adv = self.surrogate_attack(x0, y, generator=generator).to(x0.device)
         adv = self.project(adv, x0)
         if self.early_stop:
