@@ -30,11 +30,11 @@ def test_report_renders_every_block_and_embeds_images(tmp_path: Path) -> None:
     rep.table([{"model": "resnet20", "acc": 0.91234567}, {"model": "inresnet20", "acc": 0.5}])
     png = _png(tmp_path / "plot.png")
     rep.figure(png, "a plot")
-    rep.claim("damping helps", "not reproduced", "0.5 < 0.91")
+    rep.claim("damping helps", "contradicted", "0.5 < 0.91")
     md, htm = rep.write()
     text = md.read_text()
     assert "| model | acc |" in text and "| resnet20 | 0.9123 |" in text
-    assert "![a plot](plot.png)" in text and "**NOT REPRODUCED**" in text
+    assert "![a plot](plot.png)" in text and "**CONTRADICTED**" in text
     page = htm.read_text()
     assert "Title &lt;&amp;&gt;" in page and "<b>high</b>" in page
     # self-contained: the image bytes are inside the page, and nothing points outside it

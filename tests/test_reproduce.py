@@ -1,31 +1,24 @@
-"""``resode reproduce``: the tiny preset end to end, report structure, verdict logic, CLI errors."""
+"""``resode reproduce``: the tiny preset end to end, determinism, resume, report structure, CLI."""
 
 from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from resode.cli import main
-from resode.errors import ResodeError
-from resode.reproduce import (
-    PRESETS,
-    SECTIONS,
-    VERDICTS,
-    ReproduceConfig,
-    _check_resume,
-    comparable_verdict,
-    compare,
-    describe_presets,
-    get_preset,
-    improvement_verdict,
-    mean_std,
-)
+from resode.errors import ConfigError, ResodeError
+from resode.reproduce import ReproduceConfig, get_preset
+from resode.reproduce.job import check_out_dir
+from resode.reproduce.report import SECTIONS
+from resode.verdicts import VERDICTS
 
 # ---------------------------------------------------------------------------------------------
-# the tiny preset, run once for the module
+# the tiny preset, run once for the module (local executor: two worker processes)
 
 
 @pytest.fixture(scope="module")
@@ -36,56 +29,72 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+def numbers(run: Path) -> dict:
+    """Every number of a run's results.json except timings, dates and paths."""
+    res = json.loads((run / "results.json").read_text())
+    drop = {"seconds", "wall_seconds", "environment", "tasks", "checkpoint", "train_seconds"}
+
+    def clean(obj):  # type: ignore[no-untyped-def]
+        if isinstance(obj, dict):
+            return {k: clean(v) for k, v in obj.items() if k not in drop}
+        if isinstance(obj, list):
+            return [clean(v) for v in obj]
+        return obj
+
+    return clean(res)
+
+
 @pytest.mark.slow
 def test_tiny_report_has_every_section_in_order(tiny_run: Path) -> None:
     md = (tiny_run / "report.md").read_text()
     headings = [m.group(1).strip() for m in re.finditer(r"^#{2,3} (.+)$", md, flags=re.M)]
-    assert headings == list(SECTIONS)
+    assert headings == [s[0] for s in SECTIONS]
     html = (tiny_run / "report.html").read_text()
-    for section in SECTIONS:
+    for section, _, _ in SECTIONS:
         assert f">{section}</h" in html.replace("&amp;", "&")
 
 
 @pytest.mark.slow
 def test_tiny_results_hold_every_model_and_seed(tiny_run: Path) -> None:
     cfg = get_preset("tiny")
+    pa = cfg.paper_a
     results = json.loads((tiny_run / "results.json").read_text())
     assert results["config"] == cfg.to_dict()
+    assert results["failed"] == {}
     runs = results["paper_a"]["runs"]
     assert sorted((r["model"], r["seed"]) for r in runs) == sorted(
-        (m, s) for m in cfg.models for s in cfg.seeds
+        (m, s) for m in pa.models for s in pa.seeds
     )
     for r in runs:
-        assert 0.0 <= r["clean"] <= 1.0
-        assert set(r["corruptions"]) == set(cfg.corruptions)
-        for accs in r["corruptions"].values():
-            assert set(accs) == {*map(str, cfg.severities), "pooled"}
-            # pooled = mean over the severities (same number of images at each)
-            sev = [accs[str(s)] for s in cfg.severities]
+        rob = r["robustness"]
+        assert 0.0 <= rob["clean"] <= 1.0
+        assert set(rob["corruptions"]) == set(pa.corruptions)
+        for accs in rob["corruptions"].values():
+            assert set(accs) == {*map(str, pa.severities), "pooled"}
+            sev = [accs[str(s)] for s in pa.severities]  # same number of images at each
             assert accs["pooled"] == pytest.approx(sum(sev) / len(sev))
-        assert set(r["attacks"]) == set(cfg.attacks)
-        for lev, rob in r["robust"].items():  # worst case ≤ every attack and ≤ clean
-            assert rob <= min(r["attacks"][a][lev] for a in cfg.attacks) + 1e-12
-            assert rob <= r["clean_attack_subset"] + 1e-12
-        assert Path(r["checkpoint"]).is_file()
-        assert r["train_config"]["seed"] == r["seed"]
-    # summary mean/std agree with the per-seed values
-    summary = results["paper_a"]["summary"]
-    for m in cfg.models:
-        vals = [r["clean"] for r in runs if r["model"] == m]
-        assert summary[m]["clean"]["mean"] == pytest.approx(mean_std(vals)[0])
-        assert summary[m]["clean"]["std"] == pytest.approx(mean_std(vals)[1])
-    # the damped models carry λ, the ResNet does not
-    assert set(results["paper_a"]["lambdas"]) == {"inresnet20", "lambda_inresnet20"}
-    assert sorted(r["lam"] for r in results["lambda_sweep"]["rows"]) == sorted(cfg.sweep_lambdas)
+        assert set(rob["attacks"]) == set(pa.attacks)
+        for lev, acc in rob["robust"].items():  # worst case ≤ every attack and ≤ clean
+            assert acc <= min(rob["attacks"][a][lev] for a in pa.attacks) + 1e-12
+            assert acc <= rob["clean_attack_subset"] + 1e-12
+        m = r["metrics"]
+        assert m["noise_drop"] == pytest.approx(m["clean"] - m["noise_pooled"])
+        assert 0.0 <= m["robust_auc"] <= rob["clean_attack_subset"] + 1e-12
+        assert (tiny_run / "paper_a" / f"{r['model']}-seed{r['seed']}" / "last.pt").is_file()
+        assert bool(r["lambdas"]) == (r["model"] != "resnet20")  # the ResNet has no λ
+    assert sorted(r["lam"] for r in results["paper_a"]["sweep"]) == sorted(cfg.sweep.lambdas)
     sweep = results["paper_b"]["sweep"]
-    assert set(sweep) == set(cfg.b_inits)
+    assert set(sweep) == set(cfg.paper_b.inits)
     for e in sweep.values():
-        assert e["depths"] == sorted(cfg.b_depths)
-        assert all(len(v) == cfg.b_seeds for v in e["max_dz"])
+        assert e["depths"] == sorted(cfg.paper_b.depths)
+        assert all(len(v) == cfg.paper_b.seeds for v in e["max_dz"])
     claims = results["claims"]
-    assert len(claims) == 8
-    assert all(c["verdict"] in VERDICTS for c in claims)
+    # 7 paper-A claims × 2 damped models, 2 paper-B slope claims
+    assert len(claims) == 7 * 2 + 2
+    for c in claims:
+        assert c["verdict"] in VERDICTS
+        for key in ("effect", "ci", "margin", "min_detectable_effect", "n_seeds", "test"):
+            assert key in c
 
 
 @pytest.mark.slow
@@ -100,16 +109,8 @@ def test_tiny_html_is_self_contained_and_plots_exist(tiny_run: Path) -> None:
     assert len(pngs) == len(srcs)
     for p in pngs:
         assert (tiny_run / p).is_file()
-    for name in (
-        "results.json",
-        "claims.csv",
-        "paper_a_summary.csv",
-        "paper_a_runs.csv",
-        "paper_b_depth_sweep.csv",
-        "reproduce_config.yaml",
-    ):
+    for name in ("results.json", "claims.csv", "paper_a_runs.csv", "paper_b_depth_sweep.csv"):
         assert (tiny_run / name).is_file(), name
-    # the recorded config round-trips to the preset
     assert ReproduceConfig.from_yaml(tiny_run / "reproduce_config.yaml") == get_preset("tiny")
 
 
@@ -119,6 +120,45 @@ def test_tiny_folder_is_not_overwritten_without_resume(tiny_run: Path) -> None:
     assert code == 2
 
 
+@pytest.mark.slow
+def test_resume_reuses_every_finished_task(tiny_run: Path, tmp_path: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_run, copy)
+    args = ["reproduce", "--preset", "tiny", "--out", str(copy), "--no-progress", "--resume"]
+    assert main([*args, "--executor", "serial"]) == 0
+    tasks = json.loads((copy / "results.json").read_text())["tasks"]
+    assert tasks and all(t["reused"] for t in tasks.values())
+    assert numbers(copy) == numbers(tiny_run) | {"config": numbers(copy)["config"]}
+
+
+def _busy_core() -> subprocess.Popen:
+    """A process that keeps one core busy until it is killed."""
+    return subprocess.Popen([sys.executable, "-c", "while True: pass"])
+
+
+@pytest.mark.slow
+def test_same_preset_gives_the_same_numbers_on_a_busy_machine(
+    tiny_run: Path, tmp_path: Path
+) -> None:
+    """Determinism: rerun the tiny preset in this process (serial executor) while another
+    process keeps a core busy: every number of results.json equals the first run's (two worker
+    processes, quiet machine). Results depend on config and seeds only."""
+    busy = _busy_core()
+    try:
+        out = tmp_path / "again"
+        args = ["reproduce", "--preset", "tiny", "--out", str(out), "--no-progress"]
+        assert main([*args, "--executor", "serial"]) == 0
+    finally:
+        busy.kill()
+        busy.wait()
+    first, second = numbers(tiny_run), numbers(out)
+    first["config"].pop("executor")
+    second["config"].pop("executor")
+    assert second == first
+
+
 # ---------------------------------------------------------------------------------------------
 # fast checks
 
@@ -126,68 +166,81 @@ def test_tiny_folder_is_not_overwritten_without_resume(tiny_run: Path) -> None:
 def test_bad_preset_is_a_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["reproduce", "--preset", "nope"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "unknown preset 'nope'" in err and "tiny" in err
+    assert err.count("\n") == 1 and "unknown reproduce preset 'nope'" in err and "tiny" in err
 
 
-def test_list_presets_and_describe(capsys: pytest.CaptureFixture[str]) -> None:
+def test_every_preset_is_a_valid_config_with_its_description(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from resode.presets import list_presets
+
     assert main(["reproduce", "--list-presets"]) == 0
     out = capsys.readouterr().out
-    described = describe_presets()
-    assert [d["name"] for d in described] == list(PRESETS)
-    for d in described:
-        assert d["name"] in out and d["expected_wall_time"] and d["compare_with"]
-        get_preset(d["name"])  # every preset is a valid config
-    full = {d["name"]: d for d in described}
-    assert "93.57" in full["cifar10-paper-a"]["compare_with"]  # papers.md, He et al. ResNet-110
-    assert "85.7" in full["cifar10-table1"]["compare_with"]  # papers.md Table 1, GELU i.i.d.
+    presets = list_presets("reproduce")
+    assert {p.name for p in presets} >= {"default", "tiny", "paper-b-full", "cifar10-table1"}
+    for p in presets:
+        cfg = get_preset(p.name)
+        assert cfg.preset == p.name
+        assert out.count(f"{p.name}: ") == 1
+        # every key the file sets is in effect (a typo would be a ConfigError, a silent default
+        # would not): the nested values equal the file's
+        for part, keys in p.config.items():
+            for key, value in keys.items():
+                got = getattr(getattr(cfg, part), key)
+                assert got == pytest.approx(_pixels(value)), (p.name, part, key)
 
 
-def test_compare_counts_only_differences_beyond_two_standard_errors() -> None:
-    a, b = [0.90, 0.92, 0.91], [0.80, 0.81, 0.79]
-    c = compare(a, b)
-    se = (mean_std(a)[1] ** 2 / 3 + mean_std(b)[1] ** 2 / 3) ** 0.5
-    assert c["diff"] == pytest.approx(0.11) and c["se"] == pytest.approx(se)
-    assert c["outcome"] == "better"
-    assert compare(b, a)["outcome"] == "worse"
-    assert compare(b, a, higher_is_better=False)["outcome"] == "better"
-    # overlapping spreads: a tie
-    assert compare([0.90, 0.80, 0.85], [0.86, 0.84, 0.85])["outcome"] == "tie"
-    # a single seed falls back to the binomial standard error √(p(1−p)/n)
-    one = compare([0.95], [0.8], n_eval=100)
-    assert one["se"] == pytest.approx((0.95 * 0.05 / 100 + 0.8 * 0.2 / 100) ** 0.5)
-    assert one["outcome"] == "better"
-    assert compare([0.82], [0.80], n_eval=100)["outcome"] == "tie"
+def _pixels(value):  # type: ignore[no-untyped-def]
+    from resode.config import parse_pixels
+
+    if isinstance(value, list):
+        return [_pixels(v) for v in value]
+    return parse_pixels(value) if isinstance(value, str) and "/" in value else value
 
 
-def test_verdict_rules() -> None:
-    assert improvement_verdict(["better", "better"]) == "reproduced"
-    assert improvement_verdict(["better", "tie"]) == "mixed"
-    assert improvement_verdict(["tie", "worse"]) == "not reproduced"
-    tie = {"outcome": "tie", "diff": -0.02}
-    worse = {"outcome": "worse", "diff": -0.05}
-    slightly = {"outcome": "worse", "diff": -0.005}  # significant but under 1 point
-    assert comparable_verdict([tie, slightly]) == "reproduced"
-    assert comparable_verdict([tie, worse]) == "mixed"
-    assert comparable_verdict([worse, worse]) == "not reproduced"
+def test_dotted_cli_options_reach_the_nested_config(tmp_path: Path) -> None:
+    import argparse
+
+    from resode.cli.commands import reproduce as cmd
+    from resode.config import config_from_args
+
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers()
+    cmd.register(sub)
+    args = parser.parse_args(
+        ["reproduce", "--paper-a.eps", "4/255", "0.05", "--paper-b.seeds", "4", "--threads", "1"]
+    )
+    base = get_preset("tiny").to_dict()
+    cfg = config_from_args(ReproduceConfig, args, base=base)
+    assert cfg.paper_a.eps == pytest.approx([4 / 255, 0.05])
+    assert cfg.paper_b.seeds == 4
+    assert cfg.paper_a.seeds == [0, 1]  # the rest of the preset is kept
+    with pytest.raises(SystemExit):
+        parser.parse_args(["reproduce", "--paper-a.eps", "8/0"])
 
 
-def test_resume_checks(tmp_path: Path) -> None:
+def test_out_dir_checks(tmp_path: Path) -> None:
     cfg = get_preset("tiny")
-    _check_resume(cfg, tmp_path, resume=False)  # empty folder: fine
+    check_out_dir(cfg, tmp_path, resume=False)  # empty folder: fine
     cfg.to_yaml(tmp_path / "reproduce_config.yaml")
     with pytest.raises(ResodeError, match="--resume"):
-        _check_resume(cfg, tmp_path, resume=False)
-    _check_resume(cfg, tmp_path, resume=True)  # same settings: continue
-    with pytest.raises(ResodeError, match="epochs"):
-        _check_resume(cfg.replace(epochs=2), tmp_path, resume=True)
+        check_out_dir(cfg, tmp_path, resume=False)
+    check_out_dir(cfg, tmp_path, resume=True)  # same settings: continue
+    check_out_dir(cfg.replace(executor="serial", workers=3), tmp_path, resume=True)
+    with pytest.raises(ResodeError, match="paper_a"):
+        check_out_dir(cfg.replace(paper_a={**cfg.paper_a.to_dict(), "epochs": 2}), tmp_path, True)
+    file = tmp_path / "file"
+    file.write_text("x")
+    with pytest.raises(ResodeError, match="is a file"):
+        check_out_dir(cfg, file, resume=False)
 
 
 def test_config_validation() -> None:
-    from resode.errors import ConfigError
-
     with pytest.raises(ConfigError, match="seeds"):
-        get_preset("tiny", seeds=[0, 0])
-    with pytest.raises(ConfigError, match="sweep_lambdas"):
-        get_preset("tiny", sweep_lambdas=[1.5])
-    with pytest.raises(ConfigError, match="b_depths"):
-        get_preset("tiny", b_depths=[8])
+        get_preset("tiny", paper_a={"seeds": [0, 0]})
+    with pytest.raises(ConfigError, match="lambdas"):
+        get_preset("tiny", sweep={"lambdas": [1.5]})
+    with pytest.raises(ConfigError, match="depths"):
+        get_preset("tiny", paper_b={"depths": [8]})
+    with pytest.raises(ConfigError, match="unknown key paper_a.epoch"):
+        get_preset("tiny", paper_a={"epoch": 3})

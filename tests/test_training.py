@@ -160,7 +160,7 @@ def test_preset_yaml_round_trip(tmp_path: Path) -> None:
 
 
 def test_unknown_preset_and_bad_values() -> None:
-    with pytest.raises(ResodeError, match=r"valid presets: .*digits"):
+    with pytest.raises(ResodeError, match=r"valid train presets: .*digits"):
         get_preset("nope")
     with pytest.raises(ConfigError, match="lr"):
         get_preset("digits", lr=-1.0)
@@ -286,6 +286,6 @@ def test_cli_train_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "valid models" in err and "inresnet20" in err
     assert main(["train", "--preset", "nope", "--out", str(tmp_path / "y")]) == 2
-    assert "valid presets" in capsys.readouterr().err
+    assert "valid train presets" in capsys.readouterr().err
     assert main(["train", "--preset", "digits", "--lr", "-1", "--out", str(tmp_path / "z")]) == 2
     assert "lr" in capsys.readouterr().err

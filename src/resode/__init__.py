@@ -4,12 +4,15 @@ Public API, re-exported from the modules that define it:
 
 * models: :func:`create_model`, :func:`list_models`, :func:`register_model`
 * checkpoints: :func:`save_checkpoint`, :func:`load_checkpoint`, :class:`Checkpoint`
-* training: :class:`TrainConfig`, :func:`train`, :func:`evaluate`, :func:`get_preset`
+* training: :class:`TrainConfig`, :func:`train`, :func:`evaluate`
+* presets: :func:`get_preset` (every named preset of every kind, :mod:`resode.presets`)
 * errors: :class:`ResodeError`
 
 and the feature packages, imported on first use: :mod:`resode.data`, :mod:`resode.nn`,
 :mod:`resode.attacks`, :mod:`resode.corruptions`, :mod:`resode.robustness`,
-:mod:`resode.analysis`, :mod:`resode.ode`, :mod:`resode.reproduce`.
+:mod:`resode.analysis`, :mod:`resode.ode`, :mod:`resode.reproduce`, and the infrastructure:
+:mod:`resode.presets`, :mod:`resode.runtime`, :mod:`resode.evalset`, :mod:`resode.grid`,
+:mod:`resode.verdicts`, :mod:`resode.report`.
 """
 
 from __future__ import annotations
@@ -26,18 +29,23 @@ _LAZY = {
     "TrainConfig": "resode.training",
     "train": "resode.training",
     "evaluate": "resode.training",
-    "get_preset": "resode.training",
+    "get_preset": "resode.presets",
 }
 _SUBPACKAGES = (
     "analysis",
     "attacks",
     "corruptions",
     "data",
+    "evalset",
+    "grid",
     "nn",
     "ode",
+    "presets",
     "reproduce",
     "robustness",
+    "runtime",
     "training",
+    "verdicts",
 )
 
 __all__ = [

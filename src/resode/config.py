@@ -41,8 +41,13 @@ def option(
     max_exclusive: bool = False,
     choices: tuple[Any, ...] | None = None,
     cli: bool = True,
+    pixels: bool = False,
 ) -> Any:
-    """A dataclass field with help text and validation bounds (mutable defaults are copied)."""
+    """A dataclass field with help text and validation bounds (mutable defaults are copied).
+
+    ``pixels=True`` marks a pixel-valued number (or list of numbers) such as an attack radius: it
+    also accepts fractions like ``"8/255"`` from YAML files and the command line.
+    """
     meta = {
         "help": help,
         "min": min,
@@ -51,6 +56,7 @@ def option(
         "max_exclusive": max_exclusive,
         "choices": choices,
         "cli": cli,
+        "pixels": pixels,
     }
     if isinstance(default, (list, dict)):
         value = default
@@ -65,6 +71,34 @@ def _type_name(tp: Any) -> str:
     if isinstance(tp, type):
         return tp.__name__
     return str(tp).replace("typing.", "")
+
+
+def parse_pixels(text: str | float | int) -> float:
+    """A pixel value: ``8/255`` → 0.03137…, ``0.03`` → 0.03 (numbers pass through).
+
+    Raises :class:`ConfigError` naming the accepted forms.
+    """
+    if isinstance(text, bool):
+        raise ConfigError(f"invalid pixel value {text!r}; write a number like 0.031 or 8/255")
+    if isinstance(text, (int, float)):
+        return float(text)
+    from fractions import Fraction
+
+    try:
+        s = str(text).strip()
+        value = float(Fraction(s)) if "/" in s else float(s)
+    except (ValueError, ZeroDivisionError) as exc:
+        raise ConfigError(
+            f"invalid pixel value {text!r}; write a number like 0.031 or a fraction like 8/255"
+        ) from exc
+    return value
+
+
+def _argparse_pixels(text: str) -> float:
+    try:
+        return parse_pixels(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def _is_optional(tp: Any) -> tuple[bool, Any]:
@@ -130,6 +164,18 @@ def _coerce(key: str, value: Any, tp: Any) -> Any:
     return value
 
 
+def _pixels_value(key: str, value: Any) -> Any:
+    """Fractions such as ``"8/255"`` (alone or in a list) → floats; anything else unchanged."""
+    try:
+        if isinstance(value, str):
+            return parse_pixels(value)
+        if isinstance(value, (list, tuple)):
+            return [parse_pixels(v) if isinstance(v, str) else v for v in value]
+    except ConfigError as exc:
+        raise ConfigError(f"{key}: {exc}") from exc
+    return value
+
+
 def _check_range(key: str, value: Any, meta: Mapping[str, Any]) -> None:
     values = value if isinstance(value, (list, tuple)) else [value]
     for v in values:
@@ -163,7 +209,10 @@ class Config:
         hints = typing.get_type_hints(type(self))
         for f in dataclasses.fields(self):
             key = prefix + f.name
-            value = _coerce(key, getattr(self, f.name), hints[f.name])
+            value = getattr(self, f.name)
+            if f.metadata.get("pixels"):
+                value = _pixels_value(key, value)
+            value = _coerce(key, value, hints[f.name])
             _check_range(key, value, f.metadata)
             object.__setattr__(self, f.name, value)
         self.check()
@@ -187,7 +236,11 @@ class Config:
                     f"unknown key {prefix}{key!s} in {cls.__name__}; valid keys: {', '.join(valid)}"
                 )
         hints = typing.get_type_hints(cls)
-        kwargs = {k: _coerce(prefix + k, v, hints[k]) for k, v in data.items()}
+        pixel_keys = {f.name for f in dataclasses.fields(cls) if f.metadata.get("pixels")}
+        kwargs = {
+            k: _coerce(prefix + k, _pixels_value(prefix + k, v) if k in pixel_keys else v, hints[k])
+            for k, v in data.items()
+        }
         try:
             return cls(**kwargs)
         except TypeError as exc:  # a required field is missing
@@ -217,16 +270,8 @@ class Config:
 
     @classmethod
     def from_yaml(cls: type[C], path: str | Path) -> C:
-        import yaml
-
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file {str(path)!r} does not exist")
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"config file {str(path)!r} is not valid YAML: {exc}") from exc
-        return cls.from_dict(data)
+        """Read a YAML file of this config's keys (or a preset file with a ``config:`` entry)."""
+        return cls.from_dict(config_file_mapping(path))
 
     def to_yaml(self, path: str | Path | None = None) -> str:
         import yaml
@@ -242,52 +287,116 @@ def _flag(name: str) -> str:
 
 
 def add_config_arguments(
-    parser: argparse.ArgumentParser, cls: type[Config], *, exclude: tuple[str, ...] = ()
+    parser: argparse.ArgumentParser,
+    cls: type[Config],
+    *,
+    exclude: tuple[str, ...] = (),
+    prefix: str = "",
 ) -> None:
-    """Add one ``--kebab-case`` option per field of ``cls`` (default ``None`` = not given)."""
+    """Add one ``--kebab-case`` option per field of ``cls`` (default ``None`` = not given).
+
+    A nested config field ``paper_a: PaperAConfig`` becomes dotted options ``--paper-a.epochs``
+    (stored under the dotted key ``paper_a.epochs``); ``exclude`` takes dotted keys too.
+    """
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
-        if f.name in exclude or not f.metadata.get("cli", True):
+        key = prefix + f.name
+        if key in exclude or not f.metadata.get("cli", True):
             continue
         _, tp = _is_optional(hints[f.name])
-        origin = get_origin(tp)
-        default = f.default if f.default is not dataclasses.MISSING else None
-        if f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
-            default = f.default_factory()  # type: ignore[misc]
-        help_text = f"{f.metadata.get('help', '')} (default: {default})"
-        kw: dict[str, Any] = {"default": None, "help": help_text, "dest": f.name}
+        if isinstance(tp, type) and issubclass(tp, Config):
+            add_config_arguments(parser, tp, exclude=exclude, prefix=key + ".")
+            continue
+        kw = _argument_kwargs(f, tp)
+        if kw is None:
+            continue
+        kw["dest"] = key
         if tp is bool:
-            parser.add_argument(_flag(f.name), action=argparse.BooleanOptionalAction, **kw)
-            continue
-        if origin in (list, tuple):
-            args = get_args(tp)
-            kw["nargs"] = "+"
-            kw["type"] = args[0] if args and args[0] in (int, float, str) else str
-        elif origin is Literal:
-            kw["choices"] = get_args(tp)
-            kw["type"] = type(get_args(tp)[0])
-        elif tp in (int, float, str):
-            kw["type"] = tp
+            parser.add_argument(_flag(key), action=argparse.BooleanOptionalAction, **kw)
         else:
-            continue
-        if f.metadata.get("choices") and "choices" not in kw:
-            kw["choices"] = f.metadata["choices"]
-        parser.add_argument(_flag(f.name), metavar=f.name.upper(), **kw)
+            parser.add_argument(_flag(key), metavar=f.name.upper(), **kw)
+
+
+def _argument_kwargs(f: dataclasses.Field, tp: Any) -> dict[str, Any] | None:
+    """argparse keyword arguments of one field (None: not settable from the command line)."""
+    origin = get_origin(tp)
+    default = f.default if f.default is not dataclasses.MISSING else None
+    if f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+        default = f.default_factory()  # type: ignore[misc]
+    kw: dict[str, Any] = {
+        "default": None,
+        "help": f"{f.metadata.get('help', '')} (default: {default})",
+    }
+    if tp is bool:
+        return kw
+    if origin in (list, tuple):
+        args = get_args(tp)
+        kw["nargs"] = "+"
+        kw["type"] = args[0] if args and args[0] in (int, float, str) else str
+        if f.metadata.get("pixels"):
+            kw["type"] = _argparse_pixels
+    elif origin is Literal:
+        kw["choices"] = get_args(tp)
+        kw["type"] = type(get_args(tp)[0])
+    elif f.metadata.get("pixels"):
+        kw["type"] = _argparse_pixels
+    elif tp in (int, float, str):
+        kw["type"] = tp
+    else:
+        return None
+    if f.metadata.get("choices") and "choices" not in kw:
+        kw["choices"] = f.metadata["choices"]
+    return kw
+
+
+def merge_nested(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` updated by ``over``, recursing into nested mappings (a preset + a user's YAML)."""
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
+            out[k] = merge_nested(out[k], v)
+        else:
+            out[k] = v
+    return out
 
 
 def config_from_args(
     cls: type[C], args: argparse.Namespace, base: Mapping[str, Any] | None = None
 ) -> C:
-    """``base`` (e.g. a preset), then ``args.config`` YAML if given, then explicit CLI options."""
+    """``base`` (e.g. a preset), then ``args.config`` YAML if given, then explicit CLI options
+    (dotted keys such as ``paper_a.epochs`` go into the nested config)."""
     data: dict[str, Any] = dict(base or {})
     path = getattr(args, "config", None)
     if path:
-        data.update(_yaml_mapping(path))
-    for key in cls.field_names():
-        value = getattr(args, key, None)
-        if value is not None:
+        data = merge_nested(data, config_file_mapping(path))
+    for key, value in vars(args).items():
+        if value is None:
+            continue
+        head, _, rest = key.partition(".")
+        if head not in cls.field_names():
+            continue
+        if rest:
+            data = merge_nested(data, _dotted(key, value))
+        else:
             data[key] = value
     return cls.from_dict(data)
+
+
+def _dotted(key: str, value: Any) -> dict[str, Any]:
+    """``("a.b.c", v)`` → ``{"a": {"b": {"c": v}}}``."""
+    out: Any = value
+    for part in reversed(key.split(".")):
+        out = {part: out}
+    return out
+
+
+def config_file_mapping(path: str | Path) -> dict[str, Any]:
+    """The keys of a YAML config file: a plain mapping of config keys, or a preset file
+    (``resode presets --show``) whose ``config:`` entry holds them."""
+    data = _yaml_mapping(path)
+    if "config" in data and isinstance(data["config"], Mapping) and "kind" in data:
+        return dict(data["config"])
+    return data
 
 
 def _yaml_mapping(path: str | Path) -> dict[str, Any]:
@@ -297,6 +406,10 @@ def _yaml_mapping(path: str | Path) -> dict[str, Any]:
         data = yaml.safe_load(Path(path).read_text()) or {}
     except FileNotFoundError as exc:
         raise ConfigError(f"config file {str(path)!r} does not exist") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"config file {str(path)!r} cannot be read ({type(exc).__name__}); give a YAML file"
+        ) from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"config file {str(path)!r} is not valid YAML: {exc}") from exc
     if not isinstance(data, dict):

@@ -104,3 +104,21 @@ def create_model(name: str, **kwargs: Any) -> nn.Module:
         raise ResodeError(f"cannot build model {name!r} with {kwargs}: {exc}") from exc
     model.resode_spec = {"name": name, "kwargs": dict(kwargs)}
     return model
+
+
+_DISPLAY_PREFIXES = (
+    ("lambda_inresnext", "λ-In-ResNeXt-"),
+    ("inresnext", "In-ResNeXt-"),
+    ("resnext", "ResNeXt-"),
+    ("lambda_inresnet", "λ-In-ResNet-"),
+    ("inresnet", "In-ResNet-"),
+    ("resnet", "ResNet-"),
+)
+
+
+def display_name(name: str) -> str:
+    """A registered model's name as papers write it: ``lambda_inresnet20`` → ``λ-In-ResNet-20``."""
+    for prefix, label in _DISPLAY_PREFIXES:
+        if name.startswith(prefix):
+            return label + name[len(prefix) :]
+    return name

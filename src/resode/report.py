@@ -26,9 +26,49 @@ td:first-child,th:first-child{text-align:left}
 figure{margin:1em 0}img{max-width:100%;border:1px solid #ddd}
 figcaption{font-size:0.9em;color:#555}
 .claim{padding:6px 10px;margin:6px 0;border-left:5px solid #999;background:#fafafa}
-.yes{border-color:#2a9d2a}.no{border-color:#c0392b}.mixed{border-color:#d4a017}
+.reproduced{border-color:#2a9d2a}.contradicted{border-color:#c0392b}
+.inconclusive{border-color:#d4a017}.missing{border-color:#777}
 code,pre{background:#f4f4f4;padding:1px 4px}pre{padding:8px;overflow-x:auto}
 """
+
+
+_VERDICT_CLASSES = ("reproduced", "contradicted", "inconclusive")
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (ddof = 1; 0 for one value; NaN for none) of the finite
+    values."""
+    vals = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    if not vals:
+        return math.nan, math.nan
+    m = sum(vals) / len(vals)
+    if len(vals) < 2:
+        return m, 0.0
+    return m, math.sqrt(sum((v - m) ** 2 for v in vals) / (len(vals) - 1))
+
+
+def fmt_pct(m: float | None, s: float | None = None) -> str:
+    """An accuracy (fraction) in percent with two decimals: ``98.51`` or ``98.51 ± 0.32``."""
+    if m is None or (isinstance(m, float) and math.isnan(m)):
+        return "–"
+    if s is None or math.isnan(s):
+        return f"{100 * m:.2f}"
+    return f"{100 * m:.2f} ± {100 * s:.2f}"
+
+
+def fmt_num(m: float | None, s: float | None = None, digits: int = 3) -> str:
+    """A number with ``digits`` significant digits, optionally ``± s``."""
+    if m is None or math.isnan(m):
+        return "–"
+    if s is None or math.isnan(s):
+        return f"{m:.{digits}g}"
+    return f"{m:.{digits}g} ± {s:.2g}"
+
+
+def fmt_mean_std(values: Sequence[float], *, pct: bool = False, digits: int = 3) -> str:
+    """``mean ± std`` of ``values`` as a percentage or a number."""
+    m, s = mean_std(values)
+    return fmt_pct(m, s) if pct else fmt_num(m, s, digits)
 
 
 def format_value(value: Any, digits: int = 4) -> str:
@@ -82,7 +122,7 @@ class Report:
         self.blocks.append(_Block("figure", {"path": Path(path), "caption": caption}))
 
     def claim(self, claim: str, verdict: str, evidence: str) -> None:
-        """A paper claim, its verdict ("reproduced", "not reproduced", "mixed") and the numbers."""
+        """A paper claim, its verdict (computed by :mod:`resode.verdicts`) and the numbers."""
         self.blocks.append(
             _Block("claim", {"claim": claim, "verdict": verdict, "evidence": evidence})
         )
@@ -143,7 +183,7 @@ class Report:
                     f"<figcaption>{esc(p['caption'])}</figcaption></figure>"
                 )
             elif b.kind == "claim":
-                cls = {"reproduced": "yes", "not reproduced": "no"}.get(p["verdict"], "mixed")
+                cls = p["verdict"] if p["verdict"] in _VERDICT_CLASSES else "missing"
                 parts.append(
                     f'<div class="claim {cls}"><b>{esc(p["verdict"].upper())}</b>: '
                     f"{_inline(p['claim'])}<br><small>{_inline(p['evidence'])}</small></div>"

@@ -71,11 +71,17 @@ class RobustnessConfig(Config):
     )
     norm: Literal["Linf", "L2"] = option("Linf", "threat model of the attacks")
     eps: list[float] | None = option(
-        None, "attack radii in pixel units (default: CIFAR {1,2,4,8}/255, digits {2,4,8,16}/255)"
+        None,
+        "attack radii in pixel units, e.g. 2/255 4/255 or 0.5 for L2 "
+        "(default: CIFAR {1,2,4,8}/255, digits {2,4,8,16}/255)",
+        pixels=True,
     )
     steps: int = option(20, "IFGSM/PGD iterations", min=0)
     alpha: float | None = option(
-        None, "IFGSM/PGD step size (default: 1/255 for L∞, 2.5·eps/steps for L2)", min=0.0
+        None,
+        "IFGSM/PGD step size (default: 1/255 for L∞, 2.5·eps/steps for L2)",
+        min=0.0,
+        pixels=True,
     )
     restarts: int = option(1, "PGD random restarts (per-sample worst case kept)", min=1)
     early_stop: bool = option(True, "stop attacking a sample once it is misclassified")

@@ -50,7 +50,10 @@ class LandscapeConfig(Config):
     batch_size: int = option(256, "images per forward pass", min=1)
     grid: int = option(21, "grid points per axis (odd puts the origin on the grid)", min=2)
     input_radius: float = option(
-        16 / 255, "input-space half-width r: a, b ∈ [−r, r] (pixels in [0, 1])", min=0.0
+        16 / 255,
+        "input-space half-width r, e.g. 16/255: a, b ∈ [−r, r] (pixels in [0, 1])",
+        min=0.0,
+        pixels=True,
     )
     param_radius: float = option(1.0, "parameter-space half-width: α, β ∈ [−R, R]", min=0.0)
     clip: bool = option(True, "clip perturbed images to [0, 1]")

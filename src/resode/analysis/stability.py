@@ -19,7 +19,12 @@ eval mode (batch norm is then a fixed affine map, so every sample is processed i
   product of the per-block *geometric* means over samples, which equals the geometric mean over
   samples of the per-sample products (a bound on how a perturbation of h_0 can grow);
 * **feature drift** D_n = ‖h_n(x + η) − h_n(x)‖ / ‖h_n(x)‖ for n = 0..B, η Gaussian noise
-  (x + η clipped to [0, 1]) and η adversarial (FGSM or PGD from :mod:`resode.attacks`).
+  (x + η clipped to [0, 1]) and η adversarial (FGSM or PGD from :mod:`resode.attacks`);
+* the **scale-normalised gain** G_n = a_n / ρ_n with ρ_n = ‖h_{n+1}‖/‖h_n‖ per sample: the growth
+  of the *relative* perturbation ‖Δh_{n+1}‖/‖h_{n+1}‖ ÷ ‖δ‖/‖h_n‖. The amplification a_n mixes
+  how a block stretches perturbations with how it rescales the state (damping shrinks ‖h‖, so a
+  smaller ∏ a_n can be a smaller state rather than a more stable map); G_n and the drift D_n are
+  invariant to that scale, and ∏_{m≤n} G_m = ∏ a_m / (‖h_{n+1}‖/‖h_0‖) (geometric means).
 
 Per-sample norms are Euclidean norms over all of a sample's features. Block-level measurements
 run in float64 by default (a double copy of the model) so the finite-difference quotients are
@@ -60,9 +65,11 @@ class StabilityConfig(Config):
     power_tol: float = option(
         1e-4, "stop power iteration when every σ changed by less than this (relative)", min=0.0
     )
-    noise_std: float = option(0.08, "σ of the Gaussian input noise η (pixels in [0, 1])", min=0.0)
+    noise_std: float = option(
+        0.08, "σ of the Gaussian input noise η (pixels in [0, 1])", min=0.0, pixels=True
+    )
     attack: str = option("fgsm", "adversarial η for the drift", choices=("fgsm", "pgd"))
-    eps: float = option(8 / 255, "L∞ radius of the adversarial η", min=0.0)
+    eps: float = option(8 / 255, "L∞ radius of the adversarial η, e.g. 8/255", min=0.0, pixels=True)
     pgd_steps: int = option(10, "PGD steps (when attack = pgd)", min=1)
     float64: bool = option(True, "run block-level measurements on a float64 copy of the model")
     seed: int = option(0, "seed of the random directions and noise")
@@ -204,6 +211,11 @@ class StabilityResult:
     cum_amp_random: list[float]
     cum_amp_attack: list[float]
     cum_sigma_max: list[float]
+    norm_ratio_geomean: list[float]
+    gain_random_geomean: list[float]
+    gain_attack_geomean: list[float]
+    cum_gain_random: list[float]
+    cum_gain_attack: list[float]
     drift_noise_mean: list[float]
     drift_noise_std: list[float]
     drift_adv_mean: list[float]
@@ -234,6 +246,11 @@ class StabilityResult:
             "cum_amp_random",
             "cum_amp_attack",
             "cum_sigma_max",
+            "norm_ratio_geomean",
+            "gain_random_geomean",
+            "gain_attack_geomean",
+            "cum_gain_random",
+            "cum_gain_attack",
         ]
         out = []
         for n in range(len(self.blocks) + 1):
@@ -323,87 +340,134 @@ def analyze_stability(
     images, labels = images[:n], labels[:n]
     was_training = model.training
     model.eval()
+    acc = _Accumulator(len(model.blocks))
     try:
         ana = copy.deepcopy(model).double() if cfg.float64 else model
         ana.eval()
-        dev = next(iter(model.parameters())).device
-        dtype = next(iter(ana.parameters())).dtype
         gen = torch.Generator().manual_seed(cfg.seed)
-        nb = len(model.blocks)
-        amp_r: list[list[torch.Tensor]] = [[] for _ in range(nb)]
-        amp_a: list[list[torch.Tensor]] = [[] for _ in range(nb)]
-        sig: list[list[torch.Tensor]] = [[] for _ in range(nb)]
-        drift_n: list[torch.Tensor] = []
-        drift_a: list[torch.Tensor] = []
         starts = range(0, n, cfg.batch_size)
         for s in tqdm(starts, desc=f"stability {name}", disable=not progress, leave=False):
-            x = images[s : s + cfg.batch_size].to(dev)
-            y = labels[s : s + cfg.batch_size].to(dev)
-            xa = x.to(dtype)
-            states, grads = attack_directions(ana, xa, y)
-            for i, block in enumerate(ana.blocks):
-                h = states[i]
-                d_rand = random_direction(h, cfg.delta_scale, gen)
-                g = grads[i]
-                zero = _norms(g) == 0
-                if bool(zero.any()):
-                    g = torch.where(_bcast(zero, g), d_rand, g)
-                d_att = scale_to_relative(g, h, cfg.delta_scale)
-                amp_r[i].append(block_amplification(block, h, d_rand).cpu())
-                amp_a[i].append(block_amplification(block, h, d_att).cpu())
-                sig[i].append(
-                    block_sigma_max(
-                        block, h, iters=cfg.power_iters, tol=cfg.power_tol, generator=gen
-                    ).cpu()
-                )
-            # feature drift on the original model (its own dtype)
-            noise = torch.randn(x.shape, generator=gen, dtype=x.dtype).to(dev) * cfg.noise_std
-            x_noise = (x + noise).clamp(0.0, 1.0)
-            drift_n.append(feature_drift(model, x, x_noise).cpu())
-            if adversarial is not None:
-                x_adv = adversarial(model, x, y)
-            else:
-                x_adv = make_adversarial(model, x, y, cfg.attack, cfg.eps, steps=cfg.pgd_steps)
-            model.eval()
-            drift_a.append(feature_drift(model, x, x_adv.detach()).cpu())
+            x = images[s : s + cfg.batch_size]
+            y = labels[s : s + cfg.batch_size]
+            _measure_blocks(ana, x, y, cfg, gen, acc)
+            _measure_drift(model, x, y, cfg, gen, acc, adversarial)
     finally:
         model.train(was_training)
+    return acc.result(name, block_lambdas(model), n, cfg)
 
-    def stats(chunks: list[list[torch.Tensor]]) -> tuple[list[float], list[float], list[float]]:
-        cat = [torch.cat(c).double() for c in chunks]
-        mean = [float(c.mean()) for c in cat]
-        std = [float(c.std(unbiased=False)) for c in cat]
-        geo = [_geomean(c) for c in cat]
-        return mean, std, geo
 
-    ar = stats(amp_r)
-    aa = stats(amp_a)
-    sm = stats(sig)
-    dn = torch.cat(drift_n).double()
-    da = torch.cat(drift_a).double()
-    return StabilityResult(
-        model=name,
-        blocks=[f"blocks.{i}" for i in range(nb)],
-        lambdas=block_lambdas(model),
-        amp_random_mean=ar[0],
-        amp_random_std=ar[1],
-        amp_random_geomean=ar[2],
-        amp_attack_mean=aa[0],
-        amp_attack_std=aa[1],
-        amp_attack_geomean=aa[2],
-        sigma_max_mean=sm[0],
-        sigma_max_std=sm[1],
-        sigma_max_geomean=sm[2],
-        cum_amp_random=_cumprod(ar[2]),
-        cum_amp_attack=_cumprod(aa[2]),
-        cum_sigma_max=_cumprod(sm[2]),
-        drift_noise_mean=dn.mean(0).tolist(),
-        drift_noise_std=dn.std(0, unbiased=False).tolist(),
-        drift_adv_mean=da.mean(0).tolist(),
-        drift_adv_std=da.std(0, unbiased=False).tolist(),
-        n_samples=n,
-        config=cfg.to_dict(),
-    )
+@dataclass
+class _Accumulator:
+    """Per-block, per-sample measurements collected batch by batch."""
+
+    blocks: int
+    amp_r: list[list[torch.Tensor]] = field(default_factory=list)
+    amp_a: list[list[torch.Tensor]] = field(default_factory=list)
+    sig: list[list[torch.Tensor]] = field(default_factory=list)
+    ratio: list[list[torch.Tensor]] = field(default_factory=list)
+    drift_n: list[torch.Tensor] = field(default_factory=list)
+    drift_a: list[torch.Tensor] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for lst in (self.amp_r, self.amp_a, self.sig, self.ratio):
+            lst.extend([] for _ in range(self.blocks))
+
+    def result(
+        self, name: str, lambdas: list[float | None], n: int, cfg: StabilityConfig
+    ) -> StabilityResult:
+        ar, aa, sm = _stats(self.amp_r), _stats(self.amp_a), _stats(self.sig)
+        gain_r = _stats([[a / r for a, r in zip(ac, rc)] for ac, rc in zip(self.amp_r, self.ratio)])
+        gain_a = _stats([[a / r for a, r in zip(ac, rc)] for ac, rc in zip(self.amp_a, self.ratio)])
+        dn = torch.cat(self.drift_n).double()
+        da = torch.cat(self.drift_a).double()
+        return StabilityResult(
+            model=name,
+            blocks=[f"blocks.{i}" for i in range(self.blocks)],
+            lambdas=lambdas,
+            amp_random_mean=ar[0],
+            amp_random_std=ar[1],
+            amp_random_geomean=ar[2],
+            amp_attack_mean=aa[0],
+            amp_attack_std=aa[1],
+            amp_attack_geomean=aa[2],
+            sigma_max_mean=sm[0],
+            sigma_max_std=sm[1],
+            sigma_max_geomean=sm[2],
+            cum_amp_random=_cumprod(ar[2]),
+            cum_amp_attack=_cumprod(aa[2]),
+            cum_sigma_max=_cumprod(sm[2]),
+            norm_ratio_geomean=_stats(self.ratio)[2],
+            gain_random_geomean=gain_r[2],
+            gain_attack_geomean=gain_a[2],
+            cum_gain_random=_cumprod(gain_r[2]),
+            cum_gain_attack=_cumprod(gain_a[2]),
+            drift_noise_mean=dn.mean(0).tolist(),
+            drift_noise_std=dn.std(0, unbiased=False).tolist(),
+            drift_adv_mean=da.mean(0).tolist(),
+            drift_adv_std=da.std(0, unbiased=False).tolist(),
+            n_samples=n,
+            config=cfg.to_dict(),
+        )
+
+
+def _stats(chunks: list[list[torch.Tensor]]) -> tuple[list[float], list[float], list[float]]:
+    """Arithmetic mean, std and geometric mean over samples, per block."""
+    cat = [torch.cat(c).double() for c in chunks]
+    mean = [float(c.mean()) for c in cat]
+    std = [float(c.std(unbiased=False)) for c in cat]
+    geo = [_geomean(c) for c in cat]
+    return mean, std, geo
+
+
+def _measure_blocks(
+    ana: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    cfg: StabilityConfig,
+    gen: torch.Generator,
+    acc: _Accumulator,
+) -> None:
+    """Amplification (random and attack δ), σ_max and the norm ratio of every block."""
+    dev = next(iter(ana.parameters())).device
+    dtype = next(iter(ana.parameters())).dtype
+    states, grads = attack_directions(ana, x.to(dev).to(dtype), y.to(dev))
+    for i, block in enumerate(ana.blocks):
+        h = states[i]
+        d_rand = random_direction(h, cfg.delta_scale, gen)
+        g = grads[i]
+        zero = _norms(g) == 0
+        if bool(zero.any()):
+            g = torch.where(_bcast(zero, g), d_rand, g)
+        d_att = scale_to_relative(g, h, cfg.delta_scale)
+        acc.amp_r[i].append(block_amplification(block, h, d_rand).cpu())
+        acc.amp_a[i].append(block_amplification(block, h, d_att).cpu())
+        acc.sig[i].append(
+            block_sigma_max(block, h, iters=cfg.power_iters, tol=cfg.power_tol, generator=gen).cpu()
+        )
+        denom = _norms(h)
+        acc.ratio[i].append((_norms(states[i + 1]) / torch.where(denom > 0, denom, 1.0)).cpu())
+
+
+def _measure_drift(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    cfg: StabilityConfig,
+    gen: torch.Generator,
+    acc: _Accumulator,
+    adversarial: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor] | None,
+) -> None:
+    """Feature drift under Gaussian noise and the adversarial η, on the model's own dtype."""
+    dev = next(iter(model.parameters())).device
+    x, y = x.to(dev), y.to(dev)
+    noise = torch.randn(x.shape, generator=gen, dtype=x.dtype).to(dev) * cfg.noise_std
+    acc.drift_n.append(feature_drift(model, x, (x + noise).clamp(0.0, 1.0)).cpu())
+    if adversarial is not None:
+        x_adv = adversarial(model, x, y)
+    else:
+        x_adv = make_adversarial(model, x, y, cfg.attack, cfg.eps, steps=cfg.pgd_steps)
+    model.eval()
+    acc.drift_a.append(feature_drift(model, x, x_adv.detach()).cpu())
 
 
 def _cumprod(values: list[float]) -> list[float]:

@@ -32,7 +32,6 @@ import csv
 import io
 import json
 import math
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -52,6 +51,7 @@ from resode.checkpoint import (
 )
 from resode.config import Config, option
 from resode.errors import CheckpointError, ConfigError, NumericalError, ResodeError
+from resode.runtime import resolve_threads, select_device
 from resode.training import distributed as ddp
 
 CHECKPOINT_NAME = "last.pt"
@@ -105,7 +105,8 @@ class TrainConfig(Config):
     compile: bool = option(False, "torch.compile the model (CUDA; slow start-up)")
     threads: int | None = option(
         None,
-        "CPU threads (default: torch's choice, lowered to the idle cores of a busy machine)",
+        "CPU threads (default: torch's default for this machine, one per physical core; fixed, "
+        "never chosen from the machine's load, so reruns give the same numbers)",
         min=1,
     )
     deterministic: bool = option(False, "deterministic algorithms (cuDNN) for exact reruns")
@@ -152,26 +153,6 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
     return torch.Generator().manual_seed((seed * 1_000_003 + epoch) % (2**63))
 
 
-def select_device(name: str = "auto") -> torch.device:
-    """``auto`` → CUDA if available, else MPS, else CPU; otherwise ``torch.device(name)``."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError as exc:
-        raise ConfigError(f"device = {name!r} is not a device; use auto, cpu, cuda or mps") from exc
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device = {name!r} but CUDA is not available; use --device auto or cpu")
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise ConfigError(f"device = {name!r} but MPS is not available; use --device auto or cpu")
-    return device
-
-
 def amp_dtype(config: TrainConfig, device: torch.device) -> torch.dtype | None:
     """Autocast dtype: only on CUDA (on CPU bf16 autocast is slower for these small convs)."""
     if device.type != "cuda" or config.amp == "off":
@@ -189,46 +170,6 @@ def use_channels_last(config: TrainConfig, device: torch.device) -> bool:
     if config.channels_last is not None:
         return config.channels_last
     return device.type in ("cuda", "cpu")
-
-
-def busy_cpus(interval: float = 0.2) -> float | None:
-    """CPUs kept busy by *other* processes right now: Δ(non-idle jiffies)/Δ(all) · cpu_count
-    from ``/proc/stat`` over ``interval`` seconds while this process sleeps (None off Linux)."""
-
-    def sample() -> tuple[int, int]:
-        with open("/proc/stat") as fh:
-            fields = [int(v) for v in fh.readline().split()[1:]]
-        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-        return sum(fields[:8]) - idle, sum(fields[:8])
-
-    try:
-        busy0, total0 = sample()
-        time.sleep(interval)
-        busy1, total1 = sample()
-    except (OSError, ValueError, IndexError):
-        return None
-    if total1 <= total0:
-        return None
-    return (busy1 - busy0) / (total1 - total0) * (os.cpu_count() or 1)
-
-
-def auto_threads() -> int:
-    """torch's default thread count, lowered to the number of idle cores.
-
-    idle = round(cpu_count − busy), busy measured by :func:`busy_cpus` (or, off Linux, the
-    1-minute load average). OpenMP threads that share a core with another busy process spin at
-    every barrier: on a shared 2-core machine 2 threads were 9× slower than 1
-    (benchmarks/bench_training.py), so a busy machine gets fewer threads.
-    """
-    n = torch.get_num_threads()
-    busy = busy_cpus()
-    if busy is None:
-        try:
-            busy = os.getloadavg()[0]
-        except (AttributeError, OSError):
-            return n
-    idle = int((os.cpu_count() or n) - busy + 0.5)
-    return max(1, min(n, idle))
 
 
 def lambda_values(model: nn.Module) -> dict[str, list[float]]:
@@ -456,8 +397,7 @@ def train(
     if info.enabled and device.type == "cuda":
         device = torch.device("cuda", info.local_rank)
     old_threads = torch.get_num_threads()
-    if device.type == "cpu":
-        torch.set_num_threads(config.threads if config.threads is not None else auto_threads())
+    torch.set_num_threads(resolve_threads(config.threads))
     old_cudnn = (torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = not config.deterministic

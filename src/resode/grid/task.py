@@ -1,0 +1,171 @@
+"""A task: one self-contained cell of an experiment grid, with its own folder, config and seed.
+
+A :class:`Task` names a function by import path (``"module:function"``) and holds JSON-able
+parameters, so any process — a local worker, a Slurm array job — can run it from the task alone::
+
+    outcome = run_task(task, root)   # calls fn(params, root / task.key) → dict
+
+Guarantees of :func:`run_task`:
+
+* **deterministic**: the task runs with ``task.threads`` torch threads (default 1), whatever the
+  machine's load, so its numbers depend on its parameters only;
+* **resumable**: the result is written atomically to ``<folder>/result.json`` together with the
+  digest of (fn, params); a task whose folder already holds the result for the same digest is
+  not run again (``reused``); a task killed midway leaves what its function checkpointed
+  (e.g. the training engine's ``last.pt``) and continues from there when run again;
+* **exclusive**: an advisory file lock on ``<folder>/.lock`` makes a second copy of the same task
+  (a resubmitted job while the first still runs) wait and then reuse the first one's result;
+* **failures are data**: a user error (:class:`~resode.errors.ResodeError`) or a crash is returned
+  as a failed :class:`TaskOutcome` (and written to ``<folder>/error.json``), never raised, so a
+  grid reports every failed cell by name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib
+import json
+import os
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from resode.errors import ResodeError
+
+RESULT_FILE = "result.json"
+ERROR_FILE = "error.json"
+LOCK_FILE = ".lock"
+
+
+@dataclass(frozen=True)
+class Task:
+    """One grid cell: ``fn(params, folder) -> dict`` run in ``root / key``."""
+
+    key: str
+    fn: str
+    params: dict[str, Any] = field(default_factory=dict)
+    threads: int = 1
+    label: str = ""
+
+    def digest(self) -> str:
+        """SHA-256 of the function and its parameters: a changed config reruns the task."""
+        text = json.dumps({"fn": self.fn, "params": self.params}, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Task:
+        return cls(**data)
+
+
+@dataclass
+class TaskOutcome:
+    """What happened to a task: ``done`` (with its result) or ``failed`` (with the error)."""
+
+    key: str
+    status: Literal["done", "failed"]
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    user_error: bool = False
+    reused: bool = False
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "done"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def resolve(path: str) -> Callable[[dict[str, Any], Path], dict[str, Any]]:
+    """The function named ``"package.module:function"``."""
+    module, _, name = path.partition(":")
+    if not module or not name:
+        raise ValueError(f"task function {path!r} must be written 'module:function'")
+    return getattr(importlib.import_module(module), name)
+
+
+@contextlib.contextmanager
+def folder_lock(folder: Path) -> Iterator[None]:
+    """An exclusive advisory lock on ``folder/.lock`` (blocking; a no-op where fcntl is missing)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    with open(folder / LOCK_FILE, "a+") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _write_json_atomic(path: Path, obj: Any) -> None:
+    from resode.checkpoint import atomic_write_bytes
+
+    text = json.dumps(obj, indent=2, default=str, allow_nan=True)
+    atomic_write_bytes(path, lambda fh: fh.write(text.encode()))
+
+
+def cached_outcome(task: Task, root: str | Path) -> TaskOutcome | None:
+    """The stored result of ``task`` (same digest) without running anything, else None."""
+    path = Path(root) / task.key / RESULT_FILE
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if data.get("digest") != task.digest():
+        return None
+    return TaskOutcome(task.key, "done", data["result"], reused=True, seconds=data["seconds"])
+
+
+def run_task(task: Task, root: str | Path) -> TaskOutcome:
+    """Run ``task`` in ``root / task.key`` unless its result is already there (see module doc)."""
+    from resode.runtime import torch_threads
+
+    folder = Path(root) / task.key
+    with folder_lock(folder):
+        cached = cached_outcome(task, root)
+        if cached is not None:
+            return cached
+        (folder / ERROR_FILE).unlink(missing_ok=True)
+        t0 = time.perf_counter()
+        try:
+            fn = resolve(task.fn)
+            with torch_threads(task.threads):
+                result = fn(dict(task.params), folder)
+        except ResodeError as exc:
+            msg = " ".join(str(exc).split())
+            _write_json_atomic(folder / ERROR_FILE, {"kind": "user", "error": msg})
+            return TaskOutcome(task.key, "failed", error=msg, user_error=True)
+        except Exception as exc:  # a crash of one cell must not take the grid down
+            msg = f"{type(exc).__name__}: {exc}"
+            _write_json_atomic(
+                folder / ERROR_FILE,
+                {"kind": "crash", "error": msg, "traceback": traceback.format_exc()},
+            )
+            return TaskOutcome(task.key, "failed", error=msg)
+        seconds = time.perf_counter() - t0
+        _write_json_atomic(
+            folder / RESULT_FILE,
+            {
+                "digest": task.digest(),
+                "task": task.to_dict(),
+                "result": result,
+                "seconds": seconds,
+                "pid": os.getpid(),
+            },
+        )
+        return TaskOutcome(task.key, "done", result, seconds=seconds)
+
+
+__all__ = ["Task", "TaskOutcome", "cached_outcome", "folder_lock", "resolve", "run_task"]

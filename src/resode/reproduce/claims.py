@@ -1,0 +1,199 @@
+"""The claims of both papers, each judged by :mod:`resode.verdicts` on the measured per-seed values.
+
+Every claim declares its direction and the smallest effect it needs (the margin); the verdict —
+``reproduced``, ``contradicted`` or ``inconclusive`` — is computed from the confidence interval of
+the effect over training seeds (Welch's t with Satterthwaite degrees of freedom; the models are
+trained independently, so the design is unpaired), never typed by hand. Paper A claims compare
+each damped model with the baseline (the first model), one row per damped model:
+
+=======================  =======================================================  ==========
+claim                    measured on (per seed)                                    margin
+=======================  =======================================================  ==========
+noise robustness         accuracy lost to noise: clean − noisy (pooled over       1 point
+                         types and severities), each model against its own clean
+adversarial robustness   mean robust accuracy over [0, ε_max] (area under the     1 point
+                         worst-case-over-attacks curve, :func:`robust_auc`)
+stability (3 readings)   relative feature drift of h_B under noise and under      ratio 1.1
+                         FGSM; scale-normalised amplification ∏ G_n (random δ)
+flatter landscape        loss rise along sign(∇ₓL) up to ε_max                     ratio 1.1
+clean accuracy           equivalence of clean accuracy                            ±1 point
+=======================  =======================================================  ==========
+
+Paper B claims are judged on the fitted slope's interval (:func:`resode.verdicts.judge_interval`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from resode.registry import display_name
+from resode.reproduce.config import ReproduceConfig
+from resode.verdicts import Claim, Judgement, judge, judge_interval
+
+# ---- paper A -----------------------------------------------------------------------------------
+NOISE = Claim(
+    "noise_drop",
+    "Damping improves accuracy under stochastic noise (a smaller drop from its own clean accuracy)",
+    "less",
+    margin=1.0,
+    unit="points",
+)
+ADVERSARIAL = Claim(
+    "robust_auc",
+    "Damping improves accuracy under adversarial attacks (mean robust accuracy over [0, ε_max])",
+    "greater",
+    margin=1.0,
+    unit="points",
+)
+DRIFT_NOISE = Claim(
+    "drift_noise",
+    "Damping improves Lyapunov stability: lower relative drift ‖Δh_B‖/‖h_B‖ under random noise",
+    "less",
+    margin=1.1,
+    scale="log",
+)
+DRIFT_ADV = Claim(
+    "drift_adv",
+    "Damping improves Lyapunov stability: lower relative drift ‖Δh_B‖/‖h_B‖ under FGSM",
+    "less",
+    margin=1.1,
+    scale="log",
+)
+GAIN = Claim(
+    "normalised_gain",
+    "Damping improves Lyapunov stability: lower scale-normalised amplification ∏ G_n (random δ)",
+    "less",
+    margin=1.1,
+    scale="log",
+)
+LANDSCAPE = Claim(
+    "loss_rise_adv",
+    "The loss landscape along the attack direction is flatter with damping",
+    "less",
+    margin=1.1,
+    scale="log",
+)
+CLEAN = Claim(
+    "clean_equivalent",
+    "Clean accuracy is comparable (damping costs no clean accuracy)",
+    "equivalent",
+    margin=1.0,
+    unit="points",
+)
+
+#: claim → (metric of paper_a.metrics, factor to the claim's unit)
+PAPER_A: tuple[tuple[Claim, str, float], ...] = (
+    (NOISE, "noise_drop", 100.0),
+    (ADVERSARIAL, "robust_auc", 100.0),
+    (DRIFT_NOISE, "stability/drift_noise_last", 1.0),
+    (DRIFT_ADV, "stability/drift_adv_last", 1.0),
+    (GAIN, "stability/cum_gain_random", 1.0),
+    (LANDSCAPE, "landscape/loss_rise_adv", 1.0),
+    (CLEAN, "clean", 100.0),
+)
+
+# ---- paper B -----------------------------------------------------------------------------------
+TIED_SLOPE = Claim(
+    "tied_slope",
+    "Smooth (weight-tied) initialisation stays smooth: max_k‖Z_{k+1}−Z_k‖ ∝ 1/L (log-log slope −1)",
+    "equivalent",
+    margin=0.25,
+    reference=-1.0,
+)
+IID_SLOPE = Claim(
+    "iid_slope",
+    "I.i.d. initialisation stays rough: max_k‖Z_{k+1}−Z_k‖ does not shrink with L (slope 0)",
+    "equivalent",
+    margin=0.25,
+    reference=0.0,
+)
+SLOPE_CLAIMS = {"tied": TIED_SLOPE, "iid": IID_SLOPE}
+
+
+@dataclass
+class ClaimResult:
+    """One judged claim: which paper, which model (paper A), the judgement and a sentence."""
+
+    part: str
+    claim: Claim
+    judgement: Judgement
+    evidence: str
+    model: str | None = None
+
+    @property
+    def verdict(self) -> str:
+        return self.judgement.verdict
+
+    @property
+    def title(self) -> str:
+        return f"{self.claim.text}" + (f" — {display_name(self.model)}" if self.model else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "part": self.part,
+            "claim": self.claim.name,
+            "text": self.claim.text,
+            "model": self.model,
+            "evidence": self.evidence,
+            **self.judgement.to_dict(),
+        }
+
+
+def paper_a_claims(cfg: ReproduceConfig, a: Any) -> list[ClaimResult]:
+    """Every paper-A claim for every damped model against the baseline (the first model)."""
+    models = [m for m in cfg.paper_a.models if a.by_model(m)]
+    if len(models) < 2 or models[0] != cfg.paper_a.models[0]:
+        return []
+    base, out = models[0], []
+    for claim, metric, factor in PAPER_A:
+        b = [factor * v for v in a.values(base, metric)]
+        if not b:
+            continue
+        for m in models[1:]:
+            t = [factor * v for v in a.values(m, metric)]
+            j = judge(claim, t, b)
+            missing = [k for k in a.failed if f"/{m}-seed" in k or f"/{base}-seed" in k]
+            note = f" Missing runs (failed): {', '.join(missing)}." if missing else ""
+            out.append(
+                ClaimResult(
+                    "A",
+                    claim,
+                    j,
+                    f"{display_name(m)} vs {display_name(base)}: {j.reason}{note}",
+                    model=m,
+                )
+            )
+    return out
+
+
+def paper_b_claims(cfg: ReproduceConfig, b: Any) -> list[ClaimResult]:
+    """The depth-sweep slope claims (one per initialisation with a fitted slope)."""
+    out = []
+    for init, claim in SLOPE_CLAIMS.items():
+        e = b.sweep.get(init)
+        if not e or not e.get("fit"):
+            continue
+        fit = e["fit"]
+        j = judge_interval(
+            claim,
+            fit["slope"],
+            fit["ci_low"],
+            fit["ci_high"],
+            n=int(fit["n_points"]),
+            test=f"t interval of the log-log least-squares slope over {fit['n_points']} points",
+        )
+        depths = ", ".join(map(str, e["depths"]))
+        out.append(
+            ClaimResult(
+                "B",
+                claim,
+                j,
+                f"L ∈ {{{depths}}}, T = {cfg.paper_b.iterations}, {cfg.paper_b.seeds} seeds: "
+                f"{j.reason}",
+            )
+        )
+    return out
+
+
+__all__ = ["PAPER_A", "SLOPE_CLAIMS", "ClaimResult", "paper_a_claims", "paper_b_claims"]

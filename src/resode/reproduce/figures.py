@@ -1,0 +1,285 @@
+"""The figures of ``resode reproduce`` (PNG, Agg backend), drawn from collected results only.
+
+Each function takes the typed results of :mod:`resode.reproduce.paper_a` / ``paper_b`` /
+``claims`` and a path, and returns the path it wrote.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from resode.registry import display_name
+from resode.report import mean_std
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Any, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    _plt().close(fig)
+    return path
+
+
+def _errorbars(ax: Any, xs: list[float], per_seed: list[list[float]], label: str) -> None:
+    ms = [100 * mean_std(v)[0] for v in per_seed]
+    ss = [100 * mean_std(v)[1] for v in per_seed]
+    ax.errorbar(xs, ms, yerr=ss, marker="o", capsize=3, label=label)
+
+
+def noise_figure(
+    models: list[str], a: Any, corruptions: list[str], severities: list[int], path: Path
+) -> Path:
+    """Noise accuracy against severity, one panel per corruption (mean ± std over seeds)."""
+    plt = _plt()
+    fig, axes = plt.subplots(
+        1, len(corruptions), figsize=(4 * len(corruptions), 3.6), squeeze=False
+    )
+    for ax, c in zip(axes[0], corruptions):
+        for m in models:
+            runs = a.by_model(m)
+            vals = [
+                [r.result["robustness"]["corruptions"][c][str(s)] for r in runs] for s in severities
+            ]
+            _errorbars(ax, list(severities), vals, display_name(m))
+        ax.set_title(c.replace("_", " "))
+        ax.set_xlabel("severity")
+        ax.set_ylabel("accuracy (%)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle("Stochastic noise: mean ± std over seeds")
+    return _save(fig, path)
+
+
+def attack_figure(models: list[str], a: Any, attacks: list[str], path: Path) -> Path:
+    """Accuracy under each attack and the worst case against ε (mean ± std over seeds)."""
+    plt = _plt()
+    panels = [*attacks, "robust"]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.6), squeeze=False)
+    xs = [e * 255 for e in a.eps]
+    for ax, atk in zip(axes[0], panels):
+        for m in models:
+            runs = a.by_model(m)
+            if atk == "robust":
+                vals = [
+                    [r.result["robustness"]["robust"][lev] for r in runs] for lev in a.eps_labels
+                ]
+            else:
+                vals = [
+                    [r.result["robustness"]["attacks"][atk][lev] for r in runs]
+                    for lev in a.eps_labels
+                ]
+            _errorbars(ax, xs, vals, display_name(m))
+        ax.set_title(atk.upper() if atk != "robust" else "worst case over attacks")
+        ax.set_xlabel("ε (×1/255, L∞)")
+        ax.set_ylabel("accuracy (%)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle("Adversarial attacks: mean ± std over seeds")
+    return _save(fig, path)
+
+
+def sweep_figure(a: Any, depth: int, epochs: int | None, path: Path) -> Path:
+    """Clean, noise and robust accuracy against the fixed λ."""
+    plt = _plt()
+    lams = sorted({r.result["lam"] for r in a.sweep})
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    keys = sorted({k for r in a.sweep for k in r.metrics if k.endswith("_mean")} - {"robust_mean"})
+    for key, label in (
+        ("clean", "clean"),
+        ("noise_pooled", "noise (pooled)"),
+        *[(k, k.replace("_mean", "").upper() + " (mean over ε)") for k in keys],
+        ("robust_mean", "robust: worst case (mean over ε)"),
+    ):
+        ys = [
+            mean_std([r.metrics.get(key, math.nan) for r in a.sweep if r.result["lam"] == lam])[0]
+            for lam in lams
+        ]
+        if all(math.isfinite(y) for y in ys):
+            ax.plot(lams, [100 * y for y in ys], "-o", label=label)
+    ax.set_xlabel("fixed λ (0 = ResNet, 1 = plain CNN)")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title(f"Fixed-λ sweep: pre-act ResNet-{depth}, {epochs} epochs")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def claims_figure(claims: list[Any], path: Path) -> Path:
+    """Forest plot: each claim's effect with its confidence interval, the ± margin band around the
+    reference (grey) and the reference itself; the colour is the verdict."""
+    plt = _plt()
+    fig, axes = plt.subplots(len(claims), 1, figsize=(8, 0.6 * len(claims) + 1.2), squeeze=False)
+    for ax, c in zip(axes[:, 0], claims):
+        _claim_axis(ax, c.judgement)
+        model = f" · {display_name(c.model)}" if c.model else ""
+        ax.set_title(f"{c.claim.name}{model}: {c.judgement.verdict}", fontsize=8, loc="left")
+    fig.suptitle(
+        "Effects with confidence intervals; grey: ± margin around the reference", fontsize=9
+    )
+    return _save(fig, path)
+
+
+_COLOURS = {"reproduced": "#2a9d2a", "contradicted": "#c0392b", "inconclusive": "#d4a017"}
+
+
+def _claim_axis(ax: Any, j: Any) -> None:
+    log = j.scale == "log"
+    ref = 1.0 if log else j.reference
+    band = (ref / j.margin, ref * j.margin) if log else (ref - j.margin, ref + j.margin)
+    pts = [p for p in (j.effect, *j.ci, *band) if math.isfinite(p) and (p > 0 or not log)]
+    lo, hi = min(pts), max(pts)
+    if log:
+        ax.set_xscale("log")
+        pad = (hi / lo) ** 0.1
+        ax.set_xlim(lo / pad, hi * pad)
+    else:
+        pad = 0.1 * (hi - lo) or 1.0
+        ax.set_xlim(lo - pad, hi + pad)
+    ax.axvspan(*band, color="#ddd", zorder=0)
+    ax.axvline(ref, color="#555", lw=0.8)
+    col = _COLOURS.get(j.verdict, "#777")
+    xmin, xmax = ax.get_xlim()  # an infinite interval is drawn across the whole axis
+    ax.plot([max(j.ci[0], xmin), min(j.ci[1], xmax)], [0, 0], color=col, lw=3)
+    if math.isfinite(j.effect):
+        ax.plot([j.effect], [0], "o", color=col)
+    ax.set_yticks([])
+    ax.tick_params(labelsize=7)
+
+
+def stability_figure(a: Any, models: list[str], seed: int, path: Path) -> Path | None:
+    """Per-block stability panels of one seed (resode.analysis.plots.plot_stability)."""
+    from resode.analysis.plots import plot_stability
+    from resode.analysis.stability import StabilityResult
+
+    results = []
+    for m in models:
+        run = next((r for r in a.by_model(m) if r.seed == seed), None)
+        if run is None or not (run.folder / "stability.json").exists():
+            continue
+        st = StabilityResult.from_dict(json.loads((run.folder / "stability.json").read_text()))
+        st.model = display_name(m)
+        results.append(st)
+    return plot_stability(results, path) if results else None
+
+
+def landscape_figures(a: Any, models: list[str], seed: int, out: Path) -> dict[str, Path]:
+    """1D and 2D input-space landscapes of one seed."""
+    from resode.analysis.landscape import LandscapeResult
+    from resode.analysis.plots import plot_landscape_1d, plot_landscape_2d
+
+    results = []
+    for m in models:
+        run = next((r for r in a.by_model(m) if r.seed == seed), None)
+        if run is None or not (run.folder / "landscape.json").exists():
+            continue
+        la = LandscapeResult.from_dict(json.loads((run.folder / "landscape.json").read_text()))
+        la.model = display_name(m)
+        results.append(la)
+    if not results:
+        return {}
+    return {
+        "landscape_1d": plot_landscape_1d(results, out / "paper_a_landscape_1d.png"),
+        "landscape_2d": plot_landscape_2d(results, out / "paper_a_landscape_2d.png"),
+    }
+
+
+def lambda_figures(a: Any, models: list[str], seed: int, out: Path) -> dict[str, Path]:
+    """Learned λ per block and λ over training, one seed (resode.analysis)."""
+    from resode.analysis.coefficients import lambda_report
+    from resode.analysis.plots import plot_lambda_trajectories, plot_lambdas
+
+    reports = []
+    for m in models:
+        run = next((r for r in a.by_model(m) if r.seed == seed), None)
+        if run is None or not run.result.get("lambdas"):
+            continue
+        reports.append(
+            lambda_report(run.folder / run.result["train"]["checkpoint"], name=display_name(m))
+        )
+    if not reports:
+        return {}
+    figs = {"lambdas": plot_lambdas(reports, out / "paper_a_lambdas.png")}
+    with contextlib.suppress(ValueError):  # no λ logged per epoch
+        figs["lambda_traj"] = plot_lambda_trajectories(
+            reports, out / "paper_a_lambda_trajectories.png"
+        )
+    return figs
+
+
+def depth_sweep_figure(b: Any, path: Path) -> Path:
+    """Fig. 1 (left): max‖ΔZ‖ against L per init with the fitted power law; L·max against L."""
+    import numpy as np
+
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for init, e in b.sweep.items():
+        Ls = np.asarray(e["depths"], dtype=float)
+        v = np.asarray(e["max_dz"])
+        fit = e["fit"]
+        label = init
+        if fit is not None:
+            label += f": slope {fit['slope']:.2f} [{fit['ci_low']:.2f}, {fit['ci_high']:.2f}]"
+        line = axes[0].loglog(Ls, v.mean(1), "o", label=label)
+        for j in range(v.shape[1]):
+            axes[0].loglog(Ls, v[:, j], ".", color=line[0].get_color(), alpha=0.3)
+        if fit is not None:
+            axes[0].loglog(
+                Ls, np.exp(fit["intercept"]) * Ls ** fit["slope"], "-", color=line[0].get_color()
+            )
+        axes[1].loglog(Ls, np.asarray(e["L_max_dz"]).mean(1), "-o", label=init)
+    axes[0].set_xlabel("depth L")
+    axes[0].set_ylabel("max_{k, t≤T} ‖Z_{k+1} − Z_k‖_F")
+    axes[0].set_title("Fig. 1 (left): weight increments vs depth")
+    axes[1].set_xlabel("depth L")
+    axes[1].set_ylabel("L · max ‖ΔZ‖")
+    axes[1].set_title("L·max (constant ⇔ slope −1)")
+    for ax in axes:
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def weights_figure(b: Any, path: Path) -> Path:
+    """Entry (0, 0) of W_k (at init and trained) and of V_k against s = k/L, per init."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for init, e in b.weights.items():
+        L = e["depth"]
+        s = [(k + 1) / L for k in range(L)]
+        line = axes[0].plot(s, e["W"], "-", lw=1.2, label=f"{init}: trained")
+        axes[0].plot(s, e["W_init"], ":", lw=1, color=line[0].get_color(), label=f"{init}: init")
+        axes[1].plot(s, e["V"], "-", lw=1.2, label=f"{init}: trained (V = 0 at init)")
+    e0 = next(iter(b.weights.values()))
+    for ax, name in zip(axes, ("W_k[0, 0]", "V_k[0, 0]")):
+        ax.set_xlabel("s = k / L")
+        ax.set_ylabel(name)
+        ax.set_title(f"{name} against layer (L = {e0['depth']}, T = {e0['iterations']})")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+__all__ = [
+    "attack_figure",
+    "claims_figure",
+    "depth_sweep_figure",
+    "lambda_figures",
+    "landscape_figures",
+    "noise_figure",
+    "stability_figure",
+    "sweep_figure",
+    "weights_figure",
+]

@@ -1,0 +1,257 @@
+"""The ``resode reproduce`` job: build the grid of tasks, run it, judge the claims, report.
+
+    tasks  = paper_a.tasks + paper_a.sweep_tasks + paper_b.tasks + paper_b.table1_tasks
+    outcomes = executor.run(tasks)           # each task: own folder, fixed threads, resumable
+    a, b   = paper_a.collect(outcomes), paper_b.collect(outcomes)
+    claims = claims.paper_a_claims(a) + claims.paper_b_claims(b)   # resode.verdicts
+    figures, results.json, claims.csv, report.{md,html}
+
+A run folder is resumable: a finished task is reused, an unfinished one continues from its
+checkpoint; everything after the tasks is recomputed from their results.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from resode.errors import ResodeError
+from resode.reproduce import claims as claims_mod
+from resode.reproduce import figures as fig
+from resode.reproduce import paper_a, paper_b
+from resode.reproduce.config import ReproduceConfig
+from resode.reproduce.report import ReportContext, build_report
+
+CONFIG_FILE = "reproduce_config.yaml"
+
+
+@dataclass
+class ReproduceResult:
+    """What :func:`run_reproduce` produced: the folder, the numbers and the judged claims."""
+
+    out_dir: Path
+    results: dict[str, Any]
+    claims: list[claims_mod.ClaimResult]
+    seconds: float
+    failed: dict[str, str] = field(default_factory=dict)
+    files: list[Path] = field(default_factory=list)
+
+
+def default_out_dir() -> Path:
+    return Path("runs") / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+def latest_run(root: str | Path = "runs") -> Path:
+    """The newest ``runs/<timestamp>`` holding a reproduce config (for ``--resume``)."""
+    cands = sorted(p.parent for p in Path(root).glob(f"*/{CONFIG_FILE}"))
+    if not cands:
+        raise ResodeError(
+            f"--resume found no earlier reproduce run under {str(root)!r}; pass --out DIR of the "
+            "run to continue"
+        )
+    return cands[-1]
+
+
+def check_out_dir(cfg: ReproduceConfig, out: Path, resume: bool) -> None:
+    """Refuse to overwrite a finished run, or to resume one made with other settings."""
+    if out.exists() and not out.is_dir():
+        raise ResodeError(f"--out {str(out)!r} is a file; choose a folder")
+    path = out / CONFIG_FILE
+    if not path.exists():
+        return
+    if not resume:
+        raise ResodeError(
+            f"{str(out)!r} already holds a reproduce run; pass --resume to continue it or choose "
+            "another --out folder"
+        )
+    old = ReproduceConfig.from_yaml(path)
+    keep = ("executor", "workers")  # where the tasks run does not change their results
+    diff = [k for k in cfg.field_names() if k not in keep and getattr(old, k) != getattr(cfg, k)]
+    if diff:
+        raise ResodeError(
+            f"--resume: the run in {str(out)!r} used other settings ({', '.join(diff)}); rerun "
+            f"with --preset {old.preset} and the same options, or choose another --out"
+        )
+
+
+def all_tasks(cfg: ReproduceConfig) -> list[Any]:
+    """Every task of the job, in the order they are submitted."""
+    return (
+        paper_a.tasks(cfg)
+        + paper_a.sweep_tasks(cfg)
+        + paper_b.tasks(cfg)
+        + paper_b.table1_tasks(cfg)
+    )
+
+
+def run_reproduce(
+    config: ReproduceConfig | None = None,
+    out_dir: str | Path | None = None,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+) -> ReproduceResult:
+    """Run the whole job of ``config`` into ``out_dir`` (default ``runs/<timestamp>``)."""
+    from resode.grid import make_executor
+    from resode.presets import find_preset
+    from resode.runtime import environment
+
+    cfg = config or _default_config()
+    out = Path(out_dir) if out_dir is not None else default_out_dir()
+    check_out_dir(cfg, out, resume)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ResodeError(
+            f"cannot create --out {str(out)!r} ({exc.strerror}); choose another folder"
+        ) from exc
+    cfg.to_yaml(out / CONFIG_FILE)
+    t0 = time.perf_counter()
+    executor = make_executor(cfg.executor, workers=cfg.workers)
+    tasks = all_tasks(cfg)
+    outcomes = executor.run(tasks, out, progress=progress, desc="reproduce")
+    a = paper_a.collect(cfg, outcomes, out)
+    b = paper_b.collect(cfg, outcomes, out)
+    judged = (claims_mod.paper_a_claims(cfg, a) if a else []) + (
+        claims_mod.paper_b_claims(cfg, b) if b else []
+    )
+    failed = {k: o.error or "failed" for k, o in outcomes.items() if not o.ok}
+    env = environment()
+    env["workers"] = getattr(executor, "workers", 1)
+    figures = make_figures(cfg, a, b, judged, out)
+    seconds = time.perf_counter() - t0
+    results = results_dict(cfg, env, seconds, a, b, judged, failed, outcomes)
+    write_outputs(out, results, a, b, judged)
+    info = {}
+    with contextlib.suppress(ResodeError):
+        info = find_preset("reproduce", cfg.preset).info()
+    ctx = ReportContext(cfg, out, env, seconds, a, b, judged, figures, failed, info)
+    build_report(ctx).write("report")
+    files = sorted(p for p in out.glob("*") if p.is_file())
+    return ReproduceResult(out, results, judged, seconds, failed, files)
+
+
+def _default_config() -> ReproduceConfig:
+    from resode.presets import get_preset
+
+    cfg = get_preset("default", kind="reproduce")
+    assert isinstance(cfg, ReproduceConfig)
+    return cfg
+
+
+def make_figures(
+    cfg: ReproduceConfig, a: Any, b: Any, judged: list[Any], out: Path
+) -> dict[str, Path]:
+    """Every figure the report shows (skipping the parts that did not run)."""
+    figs: dict[str, Path] = {}
+    if judged:
+        figs["claims"] = fig.claims_figure(judged, out / "claims.png")
+    if a is not None and a.runs:
+        pa = cfg.paper_a
+        models = [m for m in pa.models if a.by_model(m)]
+        seed = a.runs[0].seed
+        if pa.corruptions:
+            figs["noise"] = fig.noise_figure(
+                models, a, pa.corruptions, pa.severities, out / "paper_a_noise.png"
+            )
+        if pa.attacks:
+            figs["adversarial"] = fig.attack_figure(
+                models, a, pa.attacks, out / "paper_a_adversarial.png"
+            )
+        figs.update(fig.lambda_figures(a, models, seed, out))
+        st = fig.stability_figure(a, models, seed, out / "paper_a_stability.png")
+        if st is not None:
+            figs["stability"] = st
+        figs.update(fig.landscape_figures(a, models, seed, out))
+        if a.sweep:
+            figs["sweep"] = fig.sweep_figure(
+                a, cfg.sweep.depth, cfg.sweep.epochs or pa.epochs, out / "paper_a_lambda_sweep.png"
+            )
+    if b is not None:
+        if b.sweep:
+            figs["depth_sweep"] = fig.depth_sweep_figure(b, out / "paper_b_depth_sweep.png")
+        if b.weights:
+            figs["weights"] = fig.weights_figure(b, out / "paper_b_weights.png")
+        if b.long_time is not None:
+            figs["long_time"] = b.long_time["figure"]
+    return figs
+
+
+def results_dict(
+    cfg: ReproduceConfig,
+    env: dict[str, Any],
+    seconds: float,
+    a: Any,
+    b: Any,
+    judged: list[Any],
+    failed: dict[str, str],
+    outcomes: dict[str, Any],
+) -> dict[str, Any]:
+    """Everything ``results.json`` holds: config, environment, every task result, claims."""
+    res: dict[str, Any] = {
+        "config": cfg.to_dict(),
+        "environment": env,
+        "wall_seconds": seconds,
+        "claims": [c.to_dict() for c in judged],
+        "failed": failed,
+        "tasks": {k: {"reused": o.reused, "seconds": o.seconds} for k, o in outcomes.items()},
+    }
+    if a is not None:
+        res["paper_a"] = {
+            "eps": a.eps,
+            "eps_labels": a.eps_labels,
+            "n_test": a.n_test,
+            "n_attack": a.n_attack,
+            "runs": [{"metrics": r.metrics, **r.result} for r in a.runs],
+            "sweep": [{"metrics": r.metrics, **r.result} for r in a.sweep],
+        }
+    if b is not None:
+        res["paper_b"] = {
+            "sweep": b.sweep,
+            "weights": b.weights,
+            "long_time": {k: v for k, v in (b.long_time or {}).items() if k != "figure"},
+            "table1": b.table1,
+        }
+    return res
+
+
+def write_outputs(out: Path, results: dict[str, Any], a: Any, b: Any, judged: list[Any]) -> None:
+    """``results.json`` and the CSV tables next to it."""
+    from resode.report import write_csv, write_json
+
+    write_json(out / "results.json", results)
+    write_csv(out / "claims.csv", [c.to_dict() for c in judged])
+    if a is not None:
+        write_csv(
+            out / "paper_a_runs.csv",
+            [{"model": r.model, "seed": r.seed, **r.metrics} for r in a.runs],
+        )
+        if a.sweep:
+            write_csv(
+                out / "paper_a_lambda_sweep.csv",
+                [{"lam": r.result["lam"], "seed": r.seed, **r.metrics} for r in a.sweep],
+            )
+    if b is not None and b.sweep:
+        write_csv(
+            out / "paper_b_depth_sweep.csv",
+            [
+                {
+                    "init": init,
+                    "depth": L,
+                    "seed": j,
+                    "max_dz": v,
+                    "L_max_dz": e["L_max_dz"][i][j],
+                    "final_loss": e["final_loss"][i][j],
+                }
+                for init, e in b.sweep.items()
+                for i, L in enumerate(e["depths"])
+                for j, v in enumerate(e["max_dz"][i])
+            ],
+        )
+
+
+__all__ = ["ReproduceResult", "check_out_dir", "latest_run", "run_reproduce"]

@@ -1,0 +1,473 @@
+"""Paper A as a grid of tasks, and what the job makes of their results.
+
+One task per (model, seed) trains the model (:func:`resode.training.train`), evaluates it on the
+shared test subset (:func:`resode.robustness.evaluate_models`: the same noisy images and attack
+starts for every model, since every random stream is seeded from the run's seed and a key naming
+the stream, never from the model), reads its learned λ against their initial values, and runs the
+stability and input-landscape analyses. One task per (λ, seed) of the fixed-λ sweep trains and
+evaluates ``preact_resnet(depth, damping="fixed", lam=λ)``. Each task runs in its own folder with
+a fixed thread count (:mod:`resode.grid`); :func:`collect` turns their JSON results into a
+:class:`PaperAResult`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from resode.grid import Task, TaskOutcome
+from resode.registry import display_name as pretty_model
+from resode.reproduce.config import ReproduceConfig
+
+CELL_FN = "resode.reproduce.paper_a:run_cell"
+
+
+# --------------------------------------------------------------------------------------------
+# building the tasks
+
+
+def _train_config(
+    cfg: ReproduceConfig,
+    model: str,
+    seed: int,
+    *,
+    epochs: int | None,
+    model_kwargs: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The TrainConfig (as a dict) of one run: the paper-A training preset with this job's
+    data set, seed, device, thread count and overrides."""
+    from resode.training import get_preset
+
+    pa = cfg.paper_a
+    over: dict[str, Any] = {
+        "model": model,
+        "seed": seed,
+        "dataset": pa.dataset,
+        "device": cfg.device,
+        "threads": cfg.threads,
+        "eval_every": 10**6,  # the test split is evaluated once, at the last epoch
+        "data_root": pa.data_root,
+        "image_size": pa.image_size,
+        "epochs": epochs,
+        "batch_size": pa.batch_size,
+        "train_subset": pa.train_subset,
+    }
+    if model_kwargs:
+        over["model_kwargs"] = model_kwargs
+    return get_preset(pa.train_preset, **over).to_dict()
+
+
+def _evalset_params(cfg: ReproduceConfig) -> dict[str, Any]:
+    pa = cfg.paper_a
+    return {
+        "dataset": pa.dataset,
+        "root": pa.data_root,
+        "image_size": pa.image_size,
+        "n": pa.test_subset,
+        "seed": cfg.seed,
+    }
+
+
+def robustness_config(cfg: ReproduceConfig, **over: Any) -> dict[str, Any]:
+    """The RobustnessConfig (as a dict) of the job's evaluation."""
+    from resode.robustness import RobustnessConfig
+
+    pa = cfg.paper_a
+    data = {
+        "dataset": pa.dataset,
+        "n_samples": None,
+        "batch_size": pa.eval_batch_size,
+        "attacks": list(pa.attacks) or ["none"],
+        "eps": pa.eps,
+        "steps": pa.attack_steps,
+        "corruptions": list(pa.corruptions) or ["none"],
+        "severities": list(pa.severities),
+        "seed": cfg.seed,
+        "device": cfg.device,
+    }
+    data.update(over)
+    return RobustnessConfig.from_dict(data).to_dict()
+
+
+def analysis_configs(cfg: ReproduceConfig, eps: list[float]) -> tuple[dict, dict]:
+    """The StabilityConfig and LandscapeConfig (as dicts) of the per-run analyses."""
+    from resode.analysis import LandscapeConfig, StabilityConfig
+
+    pa = cfg.paper_a
+    n = pa.analysis_samples
+    scfg = StabilityConfig(
+        n_samples=n,
+        batch_size=min(64, n),
+        power_iters=pa.power_iters,
+        eps=max(eps) if eps else 8 / 255,
+        seed=cfg.seed,
+        attack="fgsm",
+        float64=pa.analysis_float64,
+    )
+    lcfg = LandscapeConfig(
+        n_samples=n,
+        batch_size=n,
+        grid=pa.landscape_grid,
+        input_radius=max(eps) if eps else 16 / 255,
+        seed=cfg.seed,
+    )
+    return scfg.to_dict(), lcfg.to_dict()
+
+
+def resolved_eps(cfg: ReproduceConfig) -> list[float]:
+    from resode.robustness import RobustnessConfig
+
+    rcfg = RobustnessConfig.from_dict(robustness_config(cfg))
+    return rcfg.resolved_eps(cfg.paper_a.dataset)
+
+
+def tasks(cfg: ReproduceConfig) -> list[Task]:
+    """One task per (model, seed): train, evaluate, λ, stability, landscape."""
+    pa = cfg.paper_a
+    if not pa.enabled:
+        return []
+    stab, land = analysis_configs(cfg, resolved_eps(cfg))
+    out = []
+    for model in pa.models:
+        for seed in pa.seeds:
+            params = {
+                "model": model,
+                "seed": seed,
+                "train": _train_config(cfg, model, seed, epochs=pa.epochs),
+                "evalset": _evalset_params(cfg),
+                "robustness": robustness_config(cfg),
+                "attack_subset": pa.attack_subset,
+                "stability": stab,
+                "landscape": land,
+            }
+            out.append(
+                Task(
+                    key=f"paper_a/{model}-seed{seed}",
+                    fn=CELL_FN,
+                    params=params,
+                    threads=cfg.threads,
+                    label=f"{pretty_model(model)} seed {seed}",
+                )
+            )
+    return out
+
+
+def sweep_tasks(cfg: ReproduceConfig) -> list[Task]:
+    """One task per (λ, seed) of the fixed-λ sweep: train and evaluate, no analyses."""
+    sw, pa = cfg.sweep, cfg.paper_a
+    if not (pa.enabled and sw.enabled and sw.lambdas):
+        return []
+    rob = robustness_config(
+        cfg,
+        attacks=list(sw.attacks) or ["none"],
+        eps=sw.eps if sw.eps is not None else pa.eps,
+        severities=list(sw.severities),
+    )
+    out = []
+    for lam in sw.lambdas:
+        for seed in sw.seeds:
+            kw = {"depth": sw.depth, "damping": "fixed", "lam": float(lam)}
+            params = {
+                "model": "preact_resnet",
+                "seed": seed,
+                "lam": float(lam),
+                "train": _train_config(
+                    cfg, "preact_resnet", seed, epochs=sw.epochs or pa.epochs, model_kwargs=kw
+                ),
+                "evalset": _evalset_params(cfg),
+                "robustness": rob,
+                "attack_subset": pa.attack_subset,
+                "stability": None,
+                "landscape": None,
+            }
+            out.append(
+                Task(
+                    key=f"sweep/lam{lam:g}-seed{seed}",
+                    fn=CELL_FN,
+                    params=params,
+                    threads=cfg.threads,
+                    label=f"λ = {lam:g} seed {seed}",
+                )
+            )
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# running one task (in a worker process)
+
+
+def run_cell(params: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """Train (or finish, or reuse) one run in ``folder``, then evaluate and analyse it."""
+    import time
+
+    from resode.checkpoint import load_checkpoint
+    from resode.evalset import load_evalset
+    from resode.training import TrainConfig, train
+
+    t0 = time.perf_counter()
+    tcfg = TrainConfig.from_dict(params["train"])
+    trained = train(tcfg, folder, resume=True, progress=False)
+    train_seconds = time.perf_counter() - t0
+    last = trained.history[-1] if trained.history else {}
+    ck = load_checkpoint(trained.checkpoint_path)
+    model = ck.model
+    ev = load_evalset(**params["evalset"])
+    out: dict[str, Any] = {
+        "model": params["model"],
+        "seed": params["seed"],
+        "train": {
+            "checkpoint": trained.checkpoint_path.name,
+            "seconds": train_seconds,
+            "epochs": last.get("epoch"),
+            "train_acc": last.get("train_acc"),
+            "test_acc_full": last.get("test_acc"),
+            "threads": tcfg.threads,
+        },
+        "n_test": len(ev),
+        "robustness": _evaluate(model, ev, params),
+        "lambdas": _lambdas(ck),
+    }
+    if "lam" in params:
+        out["lam"] = params["lam"]
+    if params.get("stability"):
+        out["stability"] = _stability(model, ev, params["stability"], folder)
+    if params.get("landscape"):
+        out["landscape"] = _landscape(model, ev, params["landscape"], folder)
+    return out
+
+
+def _evaluate(model: Any, ev: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """Clean and noise accuracy on every evaluated image; the attacks on the first
+    ``attack_subset`` of them (with the clean accuracy on that part, for the robust curve)."""
+    import time
+
+    from resode.robustness import RobustnessConfig, evaluate_models
+
+    rcfg = RobustnessConfig.from_dict(params["robustness"])
+    head = ev.head(params.get("attack_subset"))
+    t0 = time.perf_counter()
+    noise = evaluate_models(
+        [("m", model)],
+        ev.images,
+        ev.labels,
+        rcfg.replace(attacks=[]),
+        dataset=ev.dataset,
+        progress=False,
+    )[0]
+    t1 = time.perf_counter()
+    if rcfg.attacks:
+        att = evaluate_models(
+            [("m", model)],
+            head.images,
+            head.labels,
+            rcfg.replace(corruptions=[]),
+            dataset=ev.dataset,
+            progress=False,
+        )[0]
+        attacks, robust, clean_att = att.attacks, att.robust, att.clean
+    else:
+        attacks, robust, clean_att = {}, {}, noise.clean
+    return {
+        "n": noise.n,
+        "n_attack": len(head),
+        "clean": noise.clean,
+        "clean_attack_subset": clean_att,
+        "corruptions": noise.corruptions,
+        "attacks": attacks,
+        "robust": robust,
+        "eps": rcfg.resolved_eps(ev.dataset),
+        "seconds": {"noise": t1 - t0, "attacks": time.perf_counter() - t1},
+    }
+
+
+def _lambdas(ck: Any) -> dict[str, Any]:
+    """Learned λ per damped block (mean over channels) and their values at initialisation
+    (the same model rebuilt with the run's seed: the engine seeds before building it)."""
+    import torch
+
+    from resode.registry import create_model
+    from resode.training.engine import lambda_values
+
+    final = lambda_values(ck.model)
+    if not final:
+        return {}
+    seed = int((ck.payload.get("config") or {}).get("seed", 0))
+    torch.manual_seed(seed)
+    spec = ck.payload["model"]
+    init = lambda_values(create_model(spec["name"], **spec["kwargs"]))
+
+    def mean(v: list[float]) -> float:
+        return sum(v) / len(v)
+
+    return {
+        "final": {k: mean(v) for k, v in final.items()},
+        "init": {k: mean(v) for k, v in init.items()},
+    }
+
+
+def _stability(model: Any, ev: Any, scfg: dict[str, Any], folder: Path) -> dict[str, float]:
+    """Scalar stability summaries; the full per-block result goes to ``stability.json``."""
+    from resode.analysis import StabilityConfig, analyze_stability
+
+    cfg = StabilityConfig.from_dict(scfg)
+    st = analyze_stability(model, ev.images, ev.labels, cfg, name="model")
+    st.to_json(folder / "stability.json")
+    return {
+        "cum_amp_random": st.cum_amp_random[-1],
+        "cum_amp_attack": st.cum_amp_attack[-1],
+        "cum_gain_random": st.cum_gain_random[-1],
+        "cum_gain_attack": st.cum_gain_attack[-1],
+        "state_growth": math.prod(st.norm_ratio_geomean),
+        "cum_sigma_max": st.cum_sigma_max[-1],
+        "drift_noise_last": st.drift_noise_mean[-1],
+        "drift_adv_last": st.drift_adv_mean[-1],
+    }
+
+
+def _landscape(model: Any, ev: Any, lcfg: dict[str, Any], folder: Path) -> dict[str, float]:
+    """Loss rise along the attack and a random direction; the grids go to ``landscape.json``."""
+    from resode.analysis import LandscapeConfig, analyze_landscape
+
+    cfg = LandscapeConfig.from_dict(lcfg)
+    la = analyze_landscape(model, ev.images, ev.labels, cfg, space="input", name="model")
+    la.to_json(folder / "landscape.json")
+
+    def rise(curve: dict[str, list[float]]) -> float:
+        coords, loss = curve["coords"], curve["loss"]
+        zero = min(range(len(coords)), key=lambda i: abs(coords[i]))
+        return max(loss[i] for i in range(len(coords)) if coords[i] >= 0) - loss[zero]
+
+    return {
+        "clean_loss": la.clean_loss,
+        "loss_rise_adv": rise(la.curves["input/adv"]),
+        "loss_rise_rand": rise(la.curves["input/rand"]),
+        "radius": cfg.input_radius,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# collecting the results
+
+
+@dataclass
+class RunRecord:
+    """One trained and evaluated run, with its derived scalar metrics (see :func:`metrics`)."""
+
+    model: str
+    seed: int
+    folder: Path
+    result: dict[str, Any]
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return pretty_model(self.model)
+
+
+@dataclass
+class PaperAResult:
+    """Every run of paper A (and of the sweep), the ε grid, and the cells that failed."""
+
+    runs: list[RunRecord]
+    sweep: list[RunRecord]
+    failed: dict[str, str]
+    eps: list[float]
+    eps_labels: list[str]
+    n_test: int
+    n_attack: int
+
+    def values(self, model: str, metric: str) -> list[float]:
+        """``metric`` of every seed of ``model`` (in seed order)."""
+        return [r.metrics[metric] for r in self.runs if r.model == model and metric in r.metrics]
+
+    def by_model(self, model: str) -> list[RunRecord]:
+        return [r for r in self.runs if r.model == model]
+
+
+def robust_auc(eps: list[float], robust: list[float], clean: float) -> float:
+    """Mean robust accuracy over [0, ε_max]: (1/ε_max)∫₀^{ε_max} acc(ε) dε by the trapezoid rule
+    through (0, clean accuracy of the attacked images) and the measured (ε_i, acc_i)."""
+    xs = [0.0, *eps]
+    ys = [clean, *robust]
+    area = sum((xs[i + 1] - xs[i]) * (ys[i + 1] + ys[i]) / 2 for i in range(len(xs) - 1))
+    return area / xs[-1] if xs[-1] > 0 else clean
+
+
+def metrics(result: dict[str, Any]) -> dict[str, float]:
+    """The scalar metrics of one run that summaries and claims use (accuracies as fractions):
+
+    clean, noise_pooled (mean over types of the pooled-over-severities accuracy), noise_drop
+    (clean − noise_pooled: each model against its own clean accuracy), ``<attack>_mean`` (mean
+    over ε), robust_mean, robust_auc (:func:`robust_auc`), λ summaries, and the stability and
+    landscape scalars of the run.
+    """
+    rob = result["robustness"]
+    m: dict[str, float] = {"clean": rob["clean"]}
+    corr = rob["corruptions"]
+    if corr:
+        m["noise_pooled"] = sum(c["pooled"] for c in corr.values()) / len(corr)
+        m["noise_drop"] = m["clean"] - m["noise_pooled"]
+    for atk, accs in rob["attacks"].items():
+        m[f"{atk}_mean"] = sum(accs.values()) / len(accs)
+    if rob["robust"]:
+        rv = list(rob["robust"].values())
+        m["robust_mean"] = sum(rv) / len(rv)
+        m["robust_auc"] = robust_auc(rob["eps"], rv, rob["clean_attack_subset"])
+    lam = result.get("lambdas") or {}
+    if lam:
+        fin, ini = list(lam["final"].values()), list(lam["init"].values())
+        m["lambda_mean"] = sum(fin) / len(fin)
+        m["lambda_init_mean"] = sum(ini) / len(ini)
+        m["lambda_change"] = sum(abs(a - b) for a, b in zip(fin, ini)) / len(fin)
+    for group in ("stability", "landscape"):
+        for k, v in (result.get(group) or {}).items():
+            m[f"{group}/{k}"] = float(v)
+    return m
+
+
+def collect(
+    cfg: ReproduceConfig, outcomes: dict[str, TaskOutcome], root: Path
+) -> PaperAResult | None:
+    """Turn the task outcomes into a :class:`PaperAResult` (None when paper A did not run)."""
+    from resode.robustness import eps_label
+
+    if not cfg.paper_a.enabled:
+        return None
+    runs, sweep, failed = [], [], {}
+    for key, oc in outcomes.items():
+        if not key.startswith(("paper_a/", "sweep/")):
+            continue
+        if not oc.ok:
+            failed[key] = oc.error or "failed"
+            continue
+        res = oc.result or {}
+        rec = RunRecord(res["model"], int(res["seed"]), root / key, res, metrics(res))
+        (sweep if key.startswith("sweep/") else runs).append(rec)
+    order = {m: i for i, m in enumerate(cfg.paper_a.models)}
+    runs.sort(key=lambda r: (order.get(r.model, 99), r.seed))
+    sweep.sort(key=lambda r: (r.result.get("lam", 0.0), r.seed))
+    eps = resolved_eps(cfg)
+    first = runs[0].result if runs else None
+    return PaperAResult(
+        runs=runs,
+        sweep=sweep,
+        failed=failed,
+        eps=eps,
+        eps_labels=[eps_label(e) for e in eps],
+        n_test=first["n_test"] if first else 0,
+        n_attack=first["robustness"]["n_attack"] if first else 0,
+    )
+
+
+__all__ = [
+    "PaperAResult",
+    "RunRecord",
+    "collect",
+    "metrics",
+    "robust_auc",
+    "run_cell",
+    "sweep_tasks",
+    "tasks",
+]

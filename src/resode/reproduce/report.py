@@ -1,0 +1,490 @@
+"""The report of ``resode reproduce``: one small writer per section; :data:`SECTIONS` is the order.
+
+Each writer takes the :class:`Report` and a :class:`ReportContext` (config, environment, typed
+results, judged claims, figure paths) and adds paragraphs, tables and figures; the heading is
+added from :data:`SECTIONS`, so it is typed once. Verdict words come from the judgements only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from resode.registry import display_name
+from resode.report import Report, fmt_mean_std, fmt_num, fmt_pct, mean_std
+from resode.reproduce.config import ReproduceConfig
+
+
+@dataclass
+class ReportContext:
+    cfg: ReproduceConfig
+    out: Path
+    env: dict[str, Any]
+    seconds: float
+    a: Any = None
+    b: Any = None
+    claims: list[Any] = field(default_factory=list)
+    figures: dict[str, Path] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+    preset_info: dict[str, str] = field(default_factory=dict)
+
+
+def _setup(rep: Report, ctx: ReportContext) -> None:
+    env, cfg = ctx.env, ctx.cfg
+    rep.paragraph(
+        f"Run on {env['date']} on {env['cpu']} ({env['cpu_count']} logical CPUs"
+        + (f", GPU {env['gpu']}" if env["gpu"] else "")
+        + f"), Python {env['python']}, torch {env['torch']}, resode {env['resode']}"
+        + (f", git commit `{env['git_commit']}`" if env["git_commit"] else "")
+        + f". Executor `{cfg.executor}` with {ctx.env.get('workers', '?')} worker(s), "
+        f"{cfg.threads} torch thread(s) per task (fixed: the numbers do not depend on the "
+        f"machine's load). Total wall time **{ctx.seconds / 60:.1f} min** ({ctx.seconds:.0f} s)."
+    )
+    info = ctx.preset_info
+    if info:
+        rep.paragraph(
+            f"Preset `{cfg.preset}`: {info.get('what', '')}. Compare with: "
+            f"{info.get('compare_with', '')}."
+        )
+    pa = cfg.paper_a
+    rep.paragraph(
+        f"Seeds: training {pa.seeds} (λ-sweep {cfg.sweep.seeds}); evaluation subset, noise, "
+        f"attack starts and analysis directions seed {cfg.seed}; paper B data seed {cfg.seed}, "
+        f"network seeds {cfg.seed}..{cfg.seed + cfg.paper_b.seeds - 1}. The full configuration "
+        "is in `reproduce_config.yaml` and `results.json`; every task's inputs and result are in "
+        "its folder (`paper_a/<model>-seed<s>/result.json`, next to the run's `config.yaml`)."
+    )
+    if ctx.a is not None and ctx.a.runs:
+        train = ctx.a.runs[0]
+        rep.table(
+            [
+                {
+                    "setting": "data set",
+                    "value": f"{pa.dataset} ({pa.image_size or 'native'} px), "
+                    f"test images evaluated: {ctx.a.n_test}, attacked: {ctx.a.n_attack}",
+                },
+                {"setting": "training", "value": _training_text(cfg, train)},
+                {"setting": "models", "value": ", ".join(display_name(m) for m in pa.models)},
+                {
+                    "setting": "attacks",
+                    "value": f"{', '.join(x.upper() for x in pa.attacks)}, L∞, "
+                    f"ε ∈ {{{', '.join(ctx.a.eps_labels)}}}, {pa.attack_steps} steps",
+                },
+                {
+                    "setting": "noise",
+                    "value": f"{', '.join(pa.corruptions)}; severities {pa.severities}",
+                },
+                {"setting": "task seconds (sum over runs)", "value": _task_seconds(ctx.a)},
+            ],
+            columns=["setting", "value"],
+        )
+
+
+def _task_seconds(a: Any) -> str:
+    train = sum(r.result["train"]["seconds"] for r in a.runs)
+    noise = sum(r.result["robustness"]["seconds"]["noise"] for r in a.runs)
+    attacks = sum(r.result["robustness"]["seconds"]["attacks"] for r in a.runs)
+    return f"training {train:.0f}, noise {noise:.0f}, attacks {attacks:.0f}"
+
+
+def _training_text(cfg: ReproduceConfig, run: Any) -> str:
+    from resode.training import TrainConfig
+
+    tc = (
+        TrainConfig.from_yaml(run.folder / "config.yaml")
+        if (run.folder / "config.yaml").exists()
+        else None
+    )
+    if tc is None:
+        return f"preset {cfg.paper_a.train_preset}"
+    return (
+        f"preset {cfg.paper_a.train_preset}: {tc.epochs} epochs, batch {tc.batch_size}, lr {tc.lr} "
+        f"({tc.schedule}), momentum {tc.momentum}, weight decay {tc.weight_decay}"
+    )
+
+
+def _verdicts(rep: Report, ctx: ReportContext) -> None:
+    if not ctx.claims:
+        rep.paragraph("No claim was judged in this preset.")
+        return
+    rep.paragraph(
+        "Each claim is judged from the confidence interval of its effect over training seeds "
+        "(`resode.verdicts`): **reproduced** when the interval lies on the claimed side, "
+        "**contradicted** when it excludes the smallest effect the claim needs (the margin), "
+        "**inconclusive** otherwise — then the minimum detectable effect of this run and the seeds "
+        "per model that would detect the margin are given."
+    )
+    rows = []
+    for c in ctx.claims:
+        j = c.judgement
+        rows.append(
+            {
+                "paper": c.part,
+                "claim": c.claim.name + (f" ({display_name(c.model)})" if c.model else ""),
+                "verdict": j.verdict,
+                "effect [CI]": _effect_text(j),
+                "margin": f"{j.margin:g} {j.unit}".strip(),
+                "MDE": f"{j.min_detectable_effect:.3g}",
+                "seeds": "/".join(map(str, j.n_seeds)),
+                "seeds to detect": str(j.seeds_needed) if j.seeds_needed is not None else "–",
+            }
+        )
+    rep.table(rows)
+    if "claims" in ctx.figures:
+        rep.figure(ctx.figures["claims"], "Effects with confidence intervals against the margins")
+    if ctx.failed:
+        rep.paragraph(
+            "Failed or missing cells (not averaged over silently): "
+            + "; ".join(f"`{k}`: {v}" for k, v in sorted(ctx.failed.items()))
+        )
+
+
+def _effect_text(j: Any) -> str:
+    lo, hi = j.ci
+    if j.scale == "log":
+        return f"×{j.effect:.3g} [{lo:.3g}, {hi:.3g}]"
+    return f"{j.effect:+.3g} [{lo:+.3g}, {hi:+.3g}]"
+
+
+def _paper_a(rep: Report, ctx: ReportContext) -> None:
+    if ctx.a is None:
+        rep.paragraph("Not run in this preset.")
+        return
+    rep.paragraph(
+        "Yang et al. 2020: the damped block x_{n+1} = (1 − λ_n)·x_n + f_n(x_n) interpolates "
+        "between a ResNet block (λ = 0) and a plain layer (λ = 1). Accuracies in %, mean ± "
+        f"std over {len(ctx.cfg.paper_a.seeds)} training seeds, every model on the same test "
+        "images, the same noise and the same attack starts."
+    )
+
+
+def _models(ctx: ReportContext) -> list[str]:
+    return [m for m in ctx.cfg.paper_a.models if ctx.a.by_model(m)]
+
+
+def _headline(rep: Report, ctx: ReportContext) -> None:
+    if ctx.a is None:
+        return
+    rows = []
+    for m in _models(ctx):
+        row = {"model": display_name(m), "clean": fmt_mean_std(ctx.a.values(m, "clean"), pct=True)}
+        for key, label in (
+            ("noise_pooled", "noise (pooled)"),
+            ("noise_drop", "drop to noise"),
+            ("robust_auc", "robust AUC"),
+            ("lambda_change", "mean |λ − λ₀|"),
+        ):
+            vals = ctx.a.values(m, key)
+            if vals:
+                row[label] = fmt_mean_std(vals, pct=key != "lambda_change")
+        rows.append(row)
+    rep.table(rows)
+    rep.paragraph(
+        "Robust AUC: mean over ε ∈ [0, ε_max] of the per-sample worst case over every attack "
+        "(trapezoid through the clean accuracy at ε = 0). Drop to noise: clean − noisy accuracy "
+        "of the same model."
+    )
+
+
+def _noise(rep: Report, ctx: ReportContext) -> None:
+    if ctx.a is None:
+        return
+    pa = ctx.cfg.paper_a
+    rows = []
+    for c in pa.corruptions:
+        for s in [*map(str, pa.severities), "pooled"]:
+            row = {"noise": c, "severity": s}
+            for m in _models(ctx):
+                vals = [r.result["robustness"]["corruptions"][c][s] for r in ctx.a.by_model(m)]
+                row[display_name(m)] = fmt_mean_std(vals, pct=True)
+            rows.append(row)
+    rep.table(rows)
+    if "noise" in ctx.figures:
+        rep.figure(ctx.figures["noise"], "Noise accuracy against severity (mean ± std over seeds)")
+
+
+def _adversarial(rep: Report, ctx: ReportContext) -> None:
+    if ctx.a is None:
+        return
+    rows = []
+    for atk in [*ctx.cfg.paper_a.attacks, "robust"]:
+        for lev in ctx.a.eps_labels:
+            row = {"attack": atk.upper() if atk != "robust" else "worst case", "ε": lev}
+            for m in _models(ctx):
+                rob = [r.result["robustness"] for r in ctx.a.by_model(m)]
+                vals = [
+                    x["robust"][lev] if atk == "robust" else x["attacks"][atk][lev] for x in rob
+                ]
+                row[display_name(m)] = fmt_mean_std(vals, pct=True)
+            rows.append(row)
+    rep.table(rows)
+    if "adversarial" in ctx.figures:
+        rep.figure(ctx.figures["adversarial"], "Accuracy under attack against ε")
+
+
+def _lambdas(rep: Report, ctx: ReportContext) -> None:
+    if ctx.a is None:
+        return
+    rows = []
+    for m in _models(ctx):
+        runs = [r for r in ctx.a.by_model(m) if r.result.get("lambdas")]
+        if not runs:
+            continue
+        for blk in runs[0].result["lambdas"]["final"]:
+            fin = [r.result["lambdas"]["final"][blk] for r in runs]
+            ini = [r.result["lambdas"]["init"][blk] for r in runs]
+            rows.append(
+                {
+                    "model": display_name(m),
+                    "block": blk,
+                    "λ at init": fmt_num(*mean_std(ini)),
+                    "λ trained": fmt_num(*mean_std(fin)),
+                    "change": fmt_num(*mean_std([a - b for a, b in zip(fin, ini)])),
+                }
+            )
+    if not rows:
+        rep.paragraph("No model with learnable damping in this preset.")
+        return
+    rep.paragraph(
+        "Learned λ_n per damped block against its initial value (λ = 0: ResNet block, 1: plain "
+        "layer); mean ± std over seeds. The first block and the downsampling blocks are not damped."
+    )
+    rep.table(rows)
+    for key, caption in (("lambdas", "Learned λ per block"), ("lambda_traj", "λ over epochs")):
+        if key in ctx.figures:
+            rep.figure(ctx.figures[key], f"{caption} (seed {ctx.cfg.paper_a.seeds[0]})")
+
+
+def _stability(rep: Report, ctx: ReportContext) -> None:
+    if ctx.a is None:
+        return
+    rep.paragraph(
+        "Scale-invariant readings judge the claim: the relative drift ‖h_B(x+η) − h_B(x)‖/‖h_B(x)‖ "
+        "of the last hidden state under Gaussian noise and under FGSM at ε_max, and the "
+        "scale-normalised amplification ∏_n G_n, G_n = (‖Δh_{n+1}‖/‖h_{n+1}‖)/(‖δ‖/‖h_n‖) for a "
+        "small random δ. The raw product of amplifications ∏ ‖g_n(h+δ) − g_n(h)‖/‖δ‖ also "
+        "contains the growth of the state ‖h_B‖/‖h_0‖, which damping shrinks; it is shown for "
+        "reference. Lower is more stable; mean ± std over seeds."
+    )
+    rows = []
+    for m in _models(ctx):
+        row = {"model": display_name(m)}
+        for key, label in (
+            ("drift_noise_last", "drift (noise)"),
+            ("drift_adv_last", "drift (FGSM)"),
+            ("cum_gain_random", "∏ G (random δ)"),
+            ("cum_gain_attack", "∏ G (attack δ)"),
+            ("cum_amp_random", "∏ amp (random δ)"),
+            ("state_growth", "‖h_B‖/‖h_0‖"),
+            ("cum_sigma_max", "∏ σ_max"),
+        ):
+            row[label] = fmt_mean_std(ctx.a.values(m, f"stability/{key}"))
+        rows.append(row)
+    rep.table(rows)
+    if "stability" in ctx.figures:
+        rep.figure(
+            ctx.figures["stability"], f"Stability per block (seed {ctx.cfg.paper_a.seeds[0]})"
+        )
+
+
+def _landscape(rep: Report, ctx: ReportContext) -> None:
+    if ctx.a is None:
+        return
+    r = ctx.a.runs[0].metrics.get("landscape/radius", 0.0) if ctx.a.runs else 0.0
+    rep.paragraph(
+        "Input-space loss L(x + a·d_adv + b·d_rand), d_adv = sign(∇ₓL) (the FGSM direction), "
+        f"d_rand a random sign vector, a, b ∈ [−{r * 255:.3g}, {r * 255:.3g}]/255. "
+        "'Rise' = max over a ≥ 0 of L(x + a·d) − L(x): lower is flatter."
+    )
+    rows = []
+    for m in _models(ctx):
+        rows.append(
+            {
+                "model": display_name(m),
+                "clean loss": fmt_mean_std(ctx.a.values(m, "landscape/clean_loss")),
+                "rise along d_adv": fmt_mean_std(ctx.a.values(m, "landscape/loss_rise_adv")),
+                "rise along d_rand": fmt_mean_std(ctx.a.values(m, "landscape/loss_rise_rand")),
+            }
+        )
+    rep.table(rows)
+    for key, caption in (
+        ("landscape_1d", "1D loss along d_adv and d_rand"),
+        ("landscape_2d", "2D input-space landscape"),
+    ):
+        if key in ctx.figures:
+            rep.figure(ctx.figures[key], f"{caption} (seed {ctx.cfg.paper_a.seeds[0]})")
+
+
+def _sweep(rep: Report, ctx: ReportContext) -> None:
+    if ctx.a is None or not ctx.a.sweep:
+        rep.paragraph("Not run in this preset.")
+        return
+    sw = ctx.cfg.sweep
+    rep.paragraph(
+        f"Pre-act ResNet-{sw.depth} with the same fixed λ in every damped block, seeds {sw.seeds}: "
+        "descriptive (no claim of the paper is judged on it)."
+    )
+    rows = []
+    for r in ctx.a.sweep:
+        row = {"λ": r.result["lam"], "seed": r.seed}
+        for key in (
+            "clean",
+            "noise_pooled",
+            *[f"{x}_mean" for x in sw.attacks],
+            "robust_mean",
+            "robust_auc",
+        ):
+            if key in r.metrics:
+                row[key] = fmt_pct(r.metrics[key])
+        rows.append(row)
+    rep.table(rows)
+    if "sweep" in ctx.figures:
+        rep.figure(ctx.figures["sweep"], "Clean and robust accuracy against the fixed λ")
+
+
+def _paper_a_claims(rep: Report, ctx: ReportContext) -> None:
+    _claims_of(rep, ctx, "A")
+
+
+def _claims_of(rep: Report, ctx: ReportContext, part: str) -> None:
+    claims = [c for c in ctx.claims if c.part == part]
+    if not claims:
+        rep.paragraph("No claim judged.")
+    for c in claims:
+        rep.claim(c.title, c.verdict, c.evidence)
+
+
+def _paper_b(rep: Report, ctx: ReportContext) -> None:
+    b = ctx.b
+    if b is None:
+        rep.paragraph("Not run in this preset.")
+        return
+    pb = ctx.cfg.paper_b
+    rep.paragraph(
+        "Marion et al. 2024: h_{k+1} = h_k + (1/L)·σ(h_k W_k) V_k (the official code's "
+        f"normalisation), GELU, full-batch GD on MSE with rate L × {pb.lr:g}; synthetic data "
+        f"n = {pb.n}, d = {pb.d}, m = {pb.m}, {'float64' if pb.float64 else 'float32'}, "
+        f"{pb.seeds} networks per depth. V_k = 0 at init; W_k tied (one draw for all k) or i.i.d."
+    )
+
+
+def _depth_sweep(rep: Report, ctx: ReportContext) -> None:
+    b = ctx.b
+    if b is None or not b.sweep:
+        return
+    rows = []
+    for init, e in b.sweep.items():
+        for i, L in enumerate(e["depths"]):
+            rows.append(
+                {
+                    "init": init,
+                    "L": L,
+                    "max ‖ΔZ‖": fmt_mean_std(e["max_dz"][i]),
+                    "L·max": fmt_mean_std(e["L_max_dz"][i]),
+                    "final loss": fmt_mean_std(e["final_loss"][i]),
+                }
+            )
+    rep.table(rows)
+    fits = [
+        {
+            "init": init,
+            "slope": f"{e['fit']['slope']:.3f}",
+            "95 % CI": f"[{e['fit']['ci_low']:.3f}, {e['fit']['ci_high']:.3f}]",
+            "R²": f"{e['fit']['r2']:.3f}",
+            "points": e["fit"]["n_points"],
+        }
+        for init, e in b.sweep.items()
+        if e.get("fit")
+    ]
+    rep.table(fits)
+    if "depth_sweep" in ctx.figures:
+        rep.figure(
+            ctx.figures["depth_sweep"],
+            f"max_(k, t≤{ctx.cfg.paper_b.iterations}) ‖Z_(k+1) − Z_k‖ against L, fitted power law",
+        )
+
+
+def _weights(rep: Report, ctx: ReportContext) -> None:
+    if "weights" in ctx.figures:
+        rep.figure(ctx.figures["weights"], "One entry of the trained W_k and V_k against s = k/L")
+
+
+def _long_time(rep: Report, ctx: ReportContext) -> None:
+    lt = ctx.b.long_time if ctx.b is not None else None
+    if lt is None:
+        return
+    rep.paragraph(
+        f"n = {lt['n']}, m = {lt['m']}, L = {lt['depth']}, tied init, rate {lt['depth']} × "
+        f"{lt['lr']:g}, {lt['iterations']} iterations (the paper: 80 000). Loss "
+        f"{lt['loss'][0]:.3g} → {lt['loss'][-1]:.3g}; minimum PL ratio {lt['pl_ratio_min']:.3g}."
+    )
+    if "long_time" in ctx.figures:
+        rep.figure(ctx.figures["long_time"], "Weights against layer during training, and the loss")
+
+
+def _table1(rep: Report, ctx: ReportContext) -> None:
+    t1 = ctx.b.table1 if ctx.b is not None else None
+    if t1 is None:
+        rep.paragraph("Not run in this preset.")
+        return
+    rep.table(
+        [
+            {**r, "train_acc": fmt_pct(r["train_acc"]), "test_acc": fmt_pct(r["test_acc"])}
+            for r in t1["rows"]
+        ]
+    )
+
+
+def _paper_b_claims(rep: Report, ctx: ReportContext) -> None:
+    _claims_of(rep, ctx, "B")
+
+
+def _files(rep: Report, ctx: ReportContext) -> None:
+    listing = sorted(str(p.relative_to(ctx.out)) for p in ctx.out.glob("*") if p.is_file())
+    listing += ["report.md", "report.html"]
+    rep.paragraph(
+        "In this folder: "
+        + ", ".join(f"`{f}`" for f in sorted(set(listing)))
+        + ". Each task's folder holds its inputs and result (`result.json`): "
+        "`paper_a/<model>-seed<s>/` (checkpoint, history, stability, landscape), "
+        "`sweep/lam<λ>-seed<s>/`, `paper_b/...`."
+    )
+
+
+Writer = Callable[[Report, ReportContext], None]
+
+#: (heading, level, writer) in report order
+SECTIONS: tuple[tuple[str, int, Writer], ...] = (
+    ("Setup", 2, _setup),
+    ("Verdicts", 2, _verdicts),
+    ("Paper A", 2, _paper_a),
+    ("Paper A: headline table", 3, _headline),
+    ("Paper A: stochastic noise", 3, _noise),
+    ("Paper A: adversarial attacks", 3, _adversarial),
+    ("Paper A: learned interpolation coefficients", 3, _lambdas),
+    ("Paper A: Lyapunov stability", 3, _stability),
+    ("Paper A: loss landscape", 3, _landscape),
+    ("Paper A: fixed-λ sweep", 3, _sweep),
+    ("Paper A: claims", 3, _paper_a_claims),
+    ("Paper B", 2, _paper_b),
+    ("Paper B: depth sweep", 3, _depth_sweep),
+    ("Paper B: weights against layer", 3, _weights),
+    ("Paper B: long-time training", 3, _long_time),
+    ("Paper B: Table 1", 3, _table1),
+    ("Paper B: claims", 3, _paper_b_claims),
+    ("Files", 2, _files),
+)
+
+
+def build_report(ctx: ReportContext) -> Report:
+    """The report with every section of :data:`SECTIONS`, in order."""
+    rep = Report(f"resode reproduce — preset {ctx.cfg.preset}", ctx.out)
+    for heading, level, writer in SECTIONS:
+        rep.heading(heading, level)
+        writer(rep, ctx)
+    return rep
+
+
+__all__ = ["SECTIONS", "ReportContext", "build_report"]

@@ -1,0 +1,141 @@
+"""The claims of ``resode reproduce`` on constructed per-seed results with known verdicts.
+
+Each claim must read the right metric in the right direction: a damped model that is clearly
+better on exactly that metric is ``reproduced``, clearly worse is ``contradicted``, and
+differences on other metrics do not move it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from resode.reproduce import get_preset
+from resode.reproduce.claims import (
+    ADVERSARIAL,
+    CLEAN,
+    DRIFT_ADV,
+    DRIFT_NOISE,
+    GAIN,
+    LANDSCAPE,
+    NOISE,
+    paper_a_claims,
+    paper_b_claims,
+)
+from resode.reproduce.paper_a import PaperAResult, RunRecord, robust_auc
+from resode.reproduce.paper_b import PaperBResult
+
+BASE = {
+    "clean": 0.95,
+    "noise_pooled": 0.85,
+    "noise_drop": 0.10,
+    "robust_auc": 0.60,
+    "stability/drift_noise_last": 0.20,
+    "stability/drift_adv_last": 0.50,
+    "stability/cum_gain_random": 2.0,
+    "landscape/loss_rise_adv": 1.0,
+}
+JITTER = (-0.002, 0.0, 0.002, 0.001, -0.001)  # seed-to-seed spread, same for every metric
+
+
+def _runs(model: str, metrics: dict[str, float]) -> list[RunRecord]:
+    out = []
+    for seed, j in enumerate(JITTER):
+        m = {k: v * (1 + j) for k, v in metrics.items()}
+        out.append(RunRecord(model, seed, Path("."), {}, m))
+    return out
+
+
+def _result(damped: dict[str, float]) -> PaperAResult:
+    runs = _runs("resnet20", BASE) + _runs("inresnet20", {**BASE, **damped})
+    return PaperAResult(runs, [], {}, [8 / 255], ["8/255"], 100, 100)
+
+
+def _verdicts(damped: dict[str, float]) -> dict[str, str]:
+    cfg = get_preset("tiny", paper_a={"models": ["resnet20", "inresnet20"]})
+    return {c.claim.name: c.verdict for c in paper_a_claims(cfg, _result(damped))}
+
+
+def test_identical_models_reproduce_only_equivalence() -> None:
+    v = _verdicts({})
+    assert v[CLEAN.name] == "reproduced"
+    for claim in (NOISE, ADVERSARIAL, DRIFT_NOISE, DRIFT_ADV, GAIN, LANDSCAPE):
+        assert v[claim.name] == "contradicted", claim.name  # zero effect excludes the margin
+
+
+@pytest.mark.parametrize(
+    ("claim", "metric", "better", "worse"),
+    [
+        (NOISE, "noise_drop", 0.05, 0.15),
+        (ADVERSARIAL, "robust_auc", 0.70, 0.50),
+        (DRIFT_NOISE, "stability/drift_noise_last", 0.10, 0.40),
+        (DRIFT_ADV, "stability/drift_adv_last", 0.25, 1.0),
+        (GAIN, "stability/cum_gain_random", 1.0, 4.0),
+        (LANDSCAPE, "landscape/loss_rise_adv", 0.5, 2.0),
+    ],
+)
+def test_each_claim_reads_its_metric_in_its_direction(
+    claim: object, metric: str, better: float, worse: float
+) -> None:
+    name = claim.name  # type: ignore[attr-defined]
+    assert _verdicts({metric: better})[name] == "reproduced"
+    assert _verdicts({metric: worse})[name] == "contradicted"
+    # the other claims do not move with this metric
+    for other, verdict in _verdicts({metric: better}).items():
+        if other not in (name, CLEAN.name):
+            assert verdict == "contradicted", (name, other)
+
+
+def test_noise_claim_is_judged_on_the_drop_not_on_raw_accuracy() -> None:
+    # damped: 3 points more clean accuracy and 3 points more noisy accuracy = the same drop
+    v = _verdicts({"clean": 0.98, "noise_pooled": 0.88})
+    assert v[NOISE.name] == "contradicted"
+    assert v[CLEAN.name] == "contradicted"  # 3 points is outside the ±1 point band
+
+
+def test_one_seed_is_never_significant() -> None:
+    cfg = get_preset("tiny", paper_a={"models": ["resnet20", "inresnet20"]})
+    runs = _runs("resnet20", BASE)[:1] + _runs("inresnet20", {**BASE, "robust_auc": 0.9})[:1]
+    judged = paper_a_claims(cfg, PaperAResult(runs, [], {}, [], [], 1, 1))
+    assert {c.verdict for c in judged} == {"inconclusive"}
+
+
+def test_missing_runs_are_named_in_the_evidence() -> None:
+    cfg = get_preset("tiny", paper_a={"models": ["resnet20", "inresnet20"]})
+    res = _result({"robust_auc": 0.7})
+    res.failed = {"paper_a/inresnet20-seed5": "worker process died"}
+    judged = paper_a_claims(cfg, res)
+    assert all("paper_a/inresnet20-seed5" in c.evidence for c in judged)
+
+
+def test_robust_auc_is_the_mean_accuracy_over_the_eps_range() -> None:
+    # constant accuracy: AUC is that accuracy; linear decay from 1 to 0 over [0, ε]: 1/2
+    assert robust_auc([0.1, 0.2], [0.8, 0.8], 0.8) == pytest.approx(0.8)
+    assert robust_auc([0.5, 1.0], [0.5, 0.0], 1.0) == pytest.approx(0.5)
+    assert robust_auc([2 / 255, 4 / 255], [0.9, 0.7], 1.0) == pytest.approx(
+        (2 * (1 + 0.9) / 2 + 2 * (0.9 + 0.7) / 2) / 4
+    )
+
+
+def test_slope_claims_follow_the_fitted_interval() -> None:
+    cfg = get_preset("tiny")
+
+    def fit(slope: float, half: float) -> dict:
+        return {
+            "slope": slope,
+            "ci_low": slope - half,
+            "ci_high": slope + half,
+            "n_points": 4,
+            "r2": 1.0,
+            "intercept": 0.0,
+        }
+
+    b = PaperBResult(
+        sweep={
+            "tied": {"fit": fit(-1.0, 0.05), "depths": [2, 8, 32, 128]},
+            "iid": {"fit": fit(-0.9, 0.05), "depths": [2, 8, 32, 128]},
+        }
+    )
+    v = {c.claim.name: c.verdict for c in paper_b_claims(cfg, b)}
+    assert v == {"tied_slope": "reproduced", "iid_slope": "contradicted"}
