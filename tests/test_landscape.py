@@ -214,7 +214,7 @@ def test_cli_landscape_end_to_end(tmp_path) -> None:
         "8",
         "--grid",
         "3",
-        "--radius",
+        "--input-radius",
         "8/255",
         "--device",
         "cpu",
@@ -232,5 +232,5 @@ def test_cli_landscape_end_to_end(tmp_path) -> None:
     after = resode.load_checkpoint(paths[1]).payload["state_dict"]  # file untouched
     assert all(torch.equal(before[k], after[k]) for k in before)
     with pytest.raises(SystemExit) as exc:  # argparse: one-line error, exit code 2
-        main(["landscape", *paths, "--out", str(out), "--radius", "abc"])
+        main(["landscape", *paths, "--out", str(out), "--input-radius", "abc"])
     assert exc.value.code == 2

@@ -242,5 +242,5 @@ def test_config_validation() -> None:
         get_preset("tiny", sweep={"lambdas": [1.5]})
     with pytest.raises(ConfigError, match="depths"):
         get_preset("tiny", paper_b={"depths": [8]})
-    with pytest.raises(ConfigError, match="unknown key paper_a.epoch"):
+    with pytest.raises(ConfigError, match=r"unknown key paper_a\.epoch"):
         get_preset("tiny", paper_a={"epoch": 3})

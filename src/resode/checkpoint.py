@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import pickle
 import tempfile
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -108,11 +107,32 @@ def save_checkpoint(
     return atomic_torch_save(payload, path)
 
 
+def _is_torch_file(path: Path) -> bool:
+    """A ``torch.save`` file starts with a zip header (format since torch 1.6) or a pickle
+    protocol byte (the legacy format)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+    except OSError as exc:
+        raise CheckpointError(f"checkpoint {str(path)!r} cannot be read ({exc.strerror})") from exc
+    if len(head) < 4:
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} is truncated or corrupt ({len(head)} bytes); use an "
+            "earlier checkpoint or re-run training with --resume"
+        )
+    return head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"
+
+
 def read_checkpoint(path: str | os.PathLike[str], *, map_location: Any = "cpu") -> dict[str, Any]:
     """Load and validate a checkpoint dict with ``weights_only=True`` (never runs pickled code)."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {str(path)!r} does not exist; check the path")
+    if not _is_torch_file(path):
+        raise CheckpointError(
+            f"{str(path)!r} is not a resode checkpoint (not a file written by torch.save); "
+            "create checkpoints with resode train or resode.save_checkpoint"
+        )
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -121,7 +141,7 @@ def read_checkpoint(path: str | os.PathLike[str], *, map_location: Any = "cpu") 
             "containers; resode refuses to load it (weights_only=True) because unpickling can run "
             "arbitrary code. Re-save it with resode.save_checkpoint from a trusted environment"
         ) from exc
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
+    except Exception as exc:  # torch's unpickler raises many types on damaged files
         raise CheckpointError(
             f"checkpoint {str(path)!r} is truncated or corrupt ({type(exc).__name__}); "
             "use an earlier checkpoint or re-run training with --resume"

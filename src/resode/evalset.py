@@ -1,11 +1,14 @@
 """Checkpoints → labelled models, and ONE seeded test subset shared by every command.
 
 ``resode robustness``, ``stability``, ``landscape`` and ``reproduce`` all choose the evaluated
-test images here, so the same ``--seed`` and ``--n-samples`` select the same images everywhere:
+test images here, so the same ``--seed`` selects the same images everywhere:
 
-    indices = sort(randperm_g(N)[:n]),   g seeded with derive_seed(seed, "subset")
+    indices = randperm_g(N)[:n],   g seeded with derive_seed(seed, "subset")
 
-(all N images when n is None or n ≥ N). Streams of random numbers that must be the same for every
+(all N images, in that order, when n is None or n ≥ N). Subsets of one seed are nested: the first
+k images of any larger subset are the subset of size k, so the 64 images ``resode stability
+--n-samples 64 --seed 0`` analyses are the first 64 that ``resode reproduce`` (seed 0) evaluates,
+attacks and analyses. Streams of random numbers that must be the same for every
 model of a paired comparison (corruption noise, attack starts, analysis directions) are seeded with
 :func:`derive_seed` from the run's seed and a key naming the stream.
 """
@@ -31,11 +34,10 @@ def derive_seed(seed: int, *key: object) -> int:
 
 
 def subset_indices(n_total: int, n: int | None, seed: int) -> torch.Tensor:
-    """Sorted indices of a seeded random subset of size ``n`` (all when ``n`` is None or ≥ N)."""
-    if n is None or n >= n_total:
-        return torch.arange(n_total)
+    """The first ``n`` entries of a seeded permutation of range(N) (all N when ``n`` is None)."""
     g = torch.Generator().manual_seed(derive_seed(seed, "subset"))
-    return torch.randperm(n_total, generator=g)[:n].sort().values
+    perm = torch.randperm(n_total, generator=g)
+    return perm if n is None else perm[:n]
 
 
 @dataclass

@@ -11,6 +11,7 @@ import base64
 import html
 import json
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,6 +70,19 @@ def fmt_mean_std(values: Sequence[float], *, pct: bool = False, digits: int = 3)
     """``mean ± std`` of ``values`` as a percentage or a number."""
     m, s = mean_std(values)
     return fmt_pct(m, s) if pct else fmt_num(m, s, digits)
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]], digits: int = 4) -> str:
+    """A GitHub Markdown table (floats with ``digits`` significant digits, None as –)."""
+
+    def cell(v: Any) -> str:
+        if isinstance(v, float):
+            return f"{v:.{digits}g}"
+        return "–" if v is None else str(v)
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
 
 
 def format_value(value: Any, digits: int = 4) -> str:
@@ -214,6 +228,33 @@ def _inline(text: str) -> str:
     out = html.escape(text)
     out = re.sub(r"`([^`]+)`", r"<code>\1</code>", out)
     return re.sub(r"\*\*([^*]+)\*\*", r"<b>\1</b>", out)
+
+
+def prepare_out_dir(path: str | Path, outputs: Sequence[str] = (), *, what: str = "report") -> Path:
+    """Check and create an output folder before any work is done, so a bad ``--out`` fails at
+    once with one line and nothing is half-written: a path that is a file, a folder that cannot be
+    created, or a folder already holding ``outputs`` of an earlier run (never overwritten)."""
+    from resode.errors import ResodeError
+
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise ResodeError(f"--out {str(out)!r} is a file, not a folder; choose a folder")
+    done = [name for name in outputs if (out / name).exists()]
+    if done:
+        raise ResodeError(
+            f"--out {str(out)!r} already holds a {what} ({done[0]}); choose another folder or "
+            "delete the old one"
+        )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ResodeError(
+            f"cannot create --out {str(out)!r} ({exc.strerror or type(exc).__name__}); "
+            "choose a folder you can write to"
+        ) from exc
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise ResodeError(f"--out {str(out)!r} is not writable; choose a folder you can write to")
+    return out
 
 
 def write_json(path: str | Path, obj: Any) -> Path:

@@ -383,6 +383,8 @@ def train(
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
     out_dir = Path(out_dir)
     ckpt_path = out_dir / CHECKPOINT_NAME
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ResodeError(f"--out {str(out_dir)!r} is a file, not a folder; choose a folder")
     if ckpt_path.exists() and not resume:
         raise ResodeError(
             f"{str(out_dir)!r} already holds a checkpoint ({CHECKPOINT_NAME}); pass --resume "
@@ -445,7 +447,9 @@ def _train(
     history: list[dict[str, Any]] = []
     start_epoch = 0
     if info.is_main:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        from resode.report import prepare_out_dir
+
+        prepare_out_dir(out_dir, what="training run")
         _remove_stale_temp_files(out_dir)
     if resume and ckpt_path.exists():
         payload = _load_resume_state(ckpt_path, config, model)

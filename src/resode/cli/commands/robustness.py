@@ -11,17 +11,6 @@ with --dataset/--image-size/--data-root. Writes results.json, results.csv and re
 from __future__ import annotations
 
 import argparse
-from fractions import Fraction
-
-
-def parse_eps(text: str) -> float:
-    """``8/255`` or ``0.0314`` → float (argparse type)."""
-    try:
-        return float(Fraction(text.strip())) if "/" in text else float(text)
-    except (ValueError, ZeroDivisionError) as exc:
-        raise argparse.ArgumentTypeError(
-            f"invalid eps {text!r}: write a fraction like 8/255 or a number like 0.031"
-        ) from exc
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -34,25 +23,17 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         description=__doc__.split("\n\n")[0],
     )
     parser.add_argument("checkpoints", nargs="+", metavar="CKPT", help="checkpoint files (.pt)")
-    parser.add_argument("--out", required=True, help="output folder for the report")
-    parser.add_argument("--config", help="YAML file with RobustnessConfig keys")
     parser.add_argument(
-        "--eps",
-        nargs="+",
-        type=parse_eps,
-        default=None,
-        dest="eps",
-        metavar="EPS",
-        help="attack radii in pixel units, e.g. 2/255 4/255 or 0.5 for L2 "
-        "(default: CIFAR {1,2,4,8}/255, digits {2,4,8,16}/255)",
+        "--out", required=True, help="output folder for the report (created; never overwritten)"
     )
+    parser.add_argument("--config", help="YAML file with RobustnessConfig keys")
     parser.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
         default=True,
         help="progress bars (default: on)",
     )
-    add_config_arguments(parser, RobustnessConfig, exclude=("eps",))
+    add_config_arguments(parser, RobustnessConfig)
     parser.set_defaults(func=run)
     return parser
 

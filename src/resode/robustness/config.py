@@ -1,0 +1,125 @@
+"""The options of a robustness evaluation (``resode robustness``, ``resode reproduce``).
+
+Default ε (L∞, pixel units): CIFAR {1, 2, 4, 8}/255, the paper's protocol (``papers.md`` A.4).
+Digits {2, 4, 8, 16}/255: the 8×8 digits have 17 grey levels, one level = 1/16 ≈ 16/255, so the
+range spans 1/8 of a native grey level up to one level. L2 defaults: CIFAR {0.125, 0.25, 0.5}
+(0.5 the common L2 budget), digits {0.25, 0.5, 1.0} (same per-pixel budget: digits has 256 values
+per image against CIFAR's 3072, so ×√12 ≈ 3.5 less energy at equal ε).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from resode.attacks import canonical_attack_name, check_eps
+from resode.config import Config, option
+from resode.corruptions import SEVERITIES, canonical_name, list_corruptions
+from resode.errors import ConfigError
+
+WHITE_BOX_ATTACKS = ("fgsm", "ifgsm", "pgd")
+DEFAULT_EPS_LINF = {
+    "digits": [2 / 255, 4 / 255, 8 / 255, 16 / 255],
+    "cifar": [1 / 255, 2 / 255, 4 / 255, 8 / 255],
+}
+DEFAULT_EPS_L2 = {"digits": [0.25, 0.5, 1.0], "cifar": [0.125, 0.25, 0.5]}
+
+
+@dataclass
+class RobustnessConfig(Config):
+    """Options of ``resode robustness`` (shared by the CLI and :func:`run_robustness`)."""
+
+    dataset: str | None = option(None, "data set (default: the one recorded in the checkpoint)")
+    data_root: str | None = option(None, "folder holding the data sets (default: checkpoint's)")
+    image_size: int | None = option(None, "resize images (default: the checkpoint's)", min=4)
+    n_samples: int | None = option(
+        1000, "evaluate on a seeded random subset of N test images (None: all)", min=1
+    )
+    batch_size: int = option(256, "evaluation batch size", min=1)
+    attacks: list[str] = option(
+        list(WHITE_BOX_ATTACKS), "white-box attacks: fgsm ifgsm pgd (or none)"
+    )
+    norm: Literal["Linf", "L2"] = option("Linf", "threat model of the attacks")
+    eps: list[float] | None = option(
+        None,
+        "attack radii in pixel units, e.g. 2/255 4/255 or 0.5 for L2 "
+        "(default: CIFAR {1,2,4,8}/255, digits {2,4,8,16}/255)",
+        pixels=True,
+    )
+    steps: int = option(20, "IFGSM/PGD iterations", min=0)
+    alpha: float | None = option(
+        None,
+        "IFGSM/PGD step size (default: 1/255 for L∞, 2.5·eps/steps for L2)",
+        min=0.0,
+        pixels=True,
+    )
+    step_rule: Literal["paper", "reach"] = option(
+        "paper",
+        "IFGSM/PGD step size when alpha is unset: paper = 1/255 (L∞; 2.5·ε/steps in L2); reach = "
+        "max(1/255, 2.5·ε/steps), which can reach the ε-boundary for any ε",
+    )
+    restarts: int = option(1, "PGD random restarts (per-sample worst case kept)", min=1)
+    early_stop: bool = option(True, "stop attacking a sample once it is misclassified")
+    autoattack: bool = option(False, "also run standard AutoAttack (needs resode[autoattack])")
+    surrogate: str | None = option(None, "surrogate checkpoint for a transfer attack")
+    transfer_attack: str = option("pgd", "attack run on the surrogate", choices=WHITE_BOX_ATTACKS)
+    corruptions: list[str] = option(
+        list_corruptions(),
+        "noise corruptions: gaussian_noise shot_noise impulse_noise speckle_noise (or none)",
+    )
+    severities: list[int] = option(list(SEVERITIES), "corruption severities", min=1, max=5)
+    corruption_source: Literal["generated", "files"] = option(
+        "generated", "generate the noise, or read the released CIFAR-10-C/100-C .npy files"
+    )
+    seed: int = option(0, "seed of the subset, the corruption noise and the attack starts", min=0)
+    device: str = option("auto", "auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps")
+    threads: int | None = option(None, "CPU threads for torch (default: torch's choice)", min=1)
+
+    def check(self) -> None:
+        if [a.lower() for a in self.attacks] == ["none"]:
+            self.attacks = []
+        if [c.lower() for c in self.corruptions] == ["none"]:
+            self.corruptions = []
+        attacks = []
+        for a in self.attacks:
+            name = canonical_attack_name(a)
+            if name not in WHITE_BOX_ATTACKS:
+                raise ConfigError(
+                    f"attacks = {a!r}: use --autoattack for AutoAttack and --surrogate CKPT for "
+                    f"the transfer attack; --attacks takes {', '.join(WHITE_BOX_ATTACKS)}"
+                )
+            if name not in attacks:
+                attacks.append(name)
+        self.attacks = attacks
+        corrs = []
+        for c in self.corruptions:
+            name = canonical_name(c)
+            if name not in corrs:
+                corrs.append(name)
+        self.corruptions = corrs
+        self.severities = sorted(set(self.severities))
+        if self.eps is not None:
+            if not self.eps:
+                raise ConfigError("eps must list at least one radius")
+            self.eps = sorted({check_eps(e, self.norm) for e in self.eps})
+        if self.alpha is not None and self.alpha <= 0:
+            raise ConfigError("alpha must be > 0")
+
+    def step_size(self, eps: float) -> float | None:
+        """α of the iterative attacks at radius ε: ``alpha`` if given, else the ``step_rule``
+        (None: the attack's own default, 1/255 in L∞ and 2.5·ε/steps in L2)."""
+        if self.alpha is not None:
+            return self.alpha
+        if self.step_rule == "reach":
+            return max(1 / 255, 2.5 * eps / max(self.steps, 1))
+        return None
+
+    def resolved_eps(self, dataset: str) -> list[float]:
+        """``eps`` if given, else the default list for ``dataset`` and ``norm``."""
+        if self.eps is not None:
+            return list(self.eps)
+        table = DEFAULT_EPS_LINF if self.norm == "Linf" else DEFAULT_EPS_L2
+        return list(table["digits" if dataset == "digits" else "cifar"])
+
+
+__all__ = ["DEFAULT_EPS_L2", "DEFAULT_EPS_LINF", "WHITE_BOX_ATTACKS", "RobustnessConfig"]

@@ -1,0 +1,92 @@
+"""``resode robustness`` as a library call: checkpoints → models and the shared test subset →
+:func:`~resode.robustness.evaluate.evaluate_models` → report files."""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+
+import torch
+
+from resode.errors import ResodeError
+from resode.robustness.config import RobustnessConfig
+from resode.robustness.evaluate import evaluate_models, load_corruption_set
+from resode.robustness.results import RobustnessResult
+
+
+def run_robustness(
+    checkpoints: list[str | Path],
+    out_dir: str | Path | None,
+    config: RobustnessConfig | None = None,
+    *,
+    progress: bool = True,
+) -> RobustnessResult:
+    """Load ``checkpoints``, evaluate them side by side on the seeded test subset
+    (:mod:`resode.evalset`), write ``results.json``, ``results.csv`` and ``report.md``."""
+    from resode.evalset import check_fits, load_models, models_and_evalset, trained_image_size
+    from resode.report import prepare_out_dir
+    from resode.runtime import environment, select_device, torch_threads
+
+    config = config or RobustnessConfig()
+    if not checkpoints:
+        raise ResodeError("give at least one checkpoint to evaluate")
+    if out_dir is not None:
+        prepare_out_dir(out_dir, RobustnessResult.FILES, what="robustness report")
+    device = select_device(config.device)
+    with torch_threads(config.threads):
+        models, ev = models_and_evalset(
+            checkpoints,
+            n=config.n_samples,
+            seed=config.seed,
+            dataset=config.dataset,
+            data_root=config.data_root,
+            image_size=config.image_size,
+            device=device,
+        )
+        surrogate = None
+        if config.surrogate is not None:
+            (sur,) = load_models([config.surrogate], device=device)
+            check_fits(sur.model, ev, config.surrogate, trained_image_size(sur.payload))
+            surrogate = sur.model
+        loader = None
+        if config.corruptions and config.corruption_source == "files":
+
+            def loader(name: str, severity: int) -> torch.Tensor:
+                return load_corruption_set(
+                    ev.dataset,
+                    name,
+                    severity,
+                    root=ev.data_root,
+                    image_size=ev.image_size,
+                    indices=torch.tensor(ev.indices),
+                    labels=ev.labels,
+                    shape=tuple(ev.images.shape[1:]),
+                )
+
+        results = evaluate_models(
+            [(m.label, m.model) for m in models],
+            ev.images,
+            ev.labels,
+            config,
+            dataset=ev.dataset,
+            surrogate=surrogate,
+            corruption_loader=loader,
+            progress=progress,
+            device=device,
+            checkpoints=[str(m.path) for m in models],
+        )
+        env = environment(device=device)
+    result = RobustnessResult(
+        config=config.replace(dataset=ev.dataset, image_size=ev.image_size, data_root=ev.data_root),
+        dataset=ev.dataset,
+        eps=config.resolved_eps(ev.dataset),
+        indices=ev.indices,
+        models=results,
+        environment={**env, "python": platform.python_version()},
+    )
+    if out_dir is not None:
+        result.write(out_dir)
+    return result
+
+
+__all__ = ["run_robustness"]
