@@ -133,9 +133,8 @@ def plain_epoch(
 def damping_cost(batch: int, image_size: int, channels: int, repeats: int, steps: int) -> dict:
     """Median train-step seconds of resnet20 and inresnet20 (resode's default memory format)."""
     import resode
-    from resode.training.engine import auto_threads
 
-    torch.set_num_threads(auto_threads())
+    torch.set_num_threads(1)  # one thread per run, as resode's grids run them
     kw = {"num_classes": 10, "in_channels": channels, "image_size": image_size}
     x0 = torch.rand(batch, channels, image_size, image_size)
     y = torch.randint(0, 10, (batch,))
@@ -190,9 +189,8 @@ def loop_speed(repeats: int, epochs: int) -> dict:
     import resode
     from resode.data import load
     from resode.training import get_preset, train
-    from resode.training.engine import auto_threads
 
-    config = get_preset("digits", model="resnet20", epochs=epochs, device="cpu")
+    config = get_preset("digits", model="resnet20", epochs=epochs, device="cpu", threads=1)
     kw = {"image_size": config.image_size} if config.image_size else {}
     train_ds, test_ds = load("digits", split="train", **kw), load("digits", split="test", **kw)
     ref = resode.create_model("resnet20", num_classes=10, in_channels=train_ds.in_channels)
@@ -205,7 +203,7 @@ def loop_speed(repeats: int, epochs: int) -> dict:
     threads_used: list[int] = []
     with tempfile.TemporaryDirectory() as tmp:
         for rep in range(repeats):
-            ours = auto_threads()  # what resode.train picks on this machine right now
+            ours = 1  # what a resode grid task uses (one thread per worker process)
             threads_used.append(ours)
             for variant, threads in (("plain", DEFAULT_THREADS), ("plain_same_threads", ours)):
                 torch.set_num_threads(threads)

@@ -31,7 +31,7 @@ from resode.errors import ConfigError, unknown_name_error
 
 #: preset kind → the config class its ``config:`` entry fills (module:class)
 KINDS: dict[str, str] = {
-    "train": "resode.training.engine:TrainConfig",
+    "train": "resode.training.config:TrainConfig",
     "reproduce": "resode.reproduce.config:ReproduceConfig",
 }
 _INFO_KEYS = ("description", "hardware", "expected_wall_time", "compare_with")

@@ -288,7 +288,7 @@ def _lambdas(ck: Any) -> dict[str, Any]:
     import torch
 
     from resode.registry import create_model
-    from resode.training.engine import lambda_values
+    from resode.training.history import lambda_values
 
     final = lambda_values(ck.model)
     if not final:

@@ -28,15 +28,11 @@ that step (``"skip"``: no parameter update; counted in the history as ``nan_skip
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
-import json
-import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -47,81 +43,24 @@ from resode.checkpoint import (
     load_state_dict_checked,
     read_checkpoint,
     save_checkpoint,
-    unwrap_model,
 )
-from resode.config import Config, option
-from resode.errors import CheckpointError, ConfigError, NumericalError, ResodeError
+from resode.errors import CheckpointError, NumericalError, ResodeError
 from resode.runtime import resolve_threads, select_device
 from resode.training import distributed as ddp
-
-CHECKPOINT_NAME = "last.pt"
-HISTORY_JSON = "history.json"
-HISTORY_CSV = "history.csv"
-CONFIG_YAML = "config.yaml"
-
-
-@dataclass
-class TrainConfig(Config):
-    """Everything that defines a training run (CLI options, YAML files and presets share it)."""
-
-    model: str = option("inresnet20", "registered model name (see `resode models`)")
-    model_kwargs: dict[str, Any] = option(
-        {},
-        "extra keyword arguments for create_model (num_classes, in_channels, image_size, "
-        "mean and std come from the data set unless given here)",
-        cli=False,
-    )
-    dataset: str = option("digits", "data set name (see `resode data`)")
-    data_root: str | None = option(None, "folder holding downloaded data sets")
-    download: bool = option(False, "download the data set if it is missing")
-    image_size: int | None = option(None, "resize images to this size", min=4)
-    train_subset: int | None = option(None, "use only the first N training images", min=1)
-    test_subset: int | None = option(None, "use only the first N test images", min=1)
-    epochs: int = option(160, "number of epochs", min=1)
-    batch_size: int = option(128, "global mini-batch size", min=1)
-    eval_batch_size: int = option(500, "batch size for evaluation", min=1)
-    lr: float = option(0.1, "initial learning rate", min=0.0, min_exclusive=True)
-    momentum: float = option(0.9, "SGD momentum", min=0.0, max=1.0, max_exclusive=True)
-    nesterov: bool = option(False, "Nesterov momentum")
-    weight_decay: float = option(1e-4, "L2 weight decay (all parameters, λ included)", min=0.0)
-    schedule: Literal["multistep", "cosine", "constant"] = option(
-        "multistep", "learning-rate schedule (per epoch)"
-    )
-    milestones: list[int] = option([80, 120], "multistep: epochs where lr is multiplied by gamma")
-    gamma: float = option(0.1, "multistep: lr factor at each milestone", min=0.0, max=1.0)
-    augment: bool = option(True, "random crop (after padding) and horizontal flip")
-    crop_padding: int = option(2, "augmentation: padding before the random crop", min=0)
-    padding_mode: Literal["reflect", "zero"] = option("reflect", "augmentation: padding mode")
-    flip: bool = option(True, "augmentation: random horizontal flip")
-    grad_clip: float | None = option(None, "clip the global gradient norm to this value", min=0.0)
-    seed: int = option(0, "random seed (initialisation, shuffling, augmentation)", min=0)
-    device: str = option("auto", "auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps")
-    channels_last: bool | None = option(
-        None, "channels-last memory format (default: on for CUDA and CPU, where it measured faster)"
-    )
-    amp: Literal["auto", "off", "bf16", "fp16"] = option(
-        "auto", "mixed precision autocast on CUDA (auto: bf16 where supported, else off)"
-    )
-    compile: bool = option(False, "torch.compile the model (CUDA; slow start-up)")
-    threads: int | None = option(
-        None,
-        "CPU threads (default: torch's default for this machine, one per physical core; fixed, "
-        "never chosen from the machine's load, so reruns give the same numbers)",
-        min=1,
-    )
-    deterministic: bool = option(False, "deterministic algorithms (cuDNN) for exact reruns")
-    sync_batchnorm: bool = option(True, "DDP on CUDA: convert BatchNorm to SyncBatchNorm")
-    eval_every: int = option(1, "evaluate on the test split every N epochs (and the last)", min=1)
-    nan_policy: Literal["stop", "skip"] = option(
-        "stop", "on a non-finite loss or gradient: stop with an error, or skip the step"
-    )
-    max_nan_skips: int = option(100, "nan_policy=skip: stop after this many skipped steps", min=0)
-
-    def check(self) -> None:
-        if any(b <= a for a, b in zip(self.milestones, self.milestones[1:])):
-            raise ConfigError(f"milestones = {self.milestones} must be strictly increasing")
-        if any(m < 1 for m in self.milestones):
-            raise ConfigError(f"milestones = {self.milestones} must be epochs >= 1")
+from resode.training.config import (
+    TrainConfig,
+    amp_dtype,
+    epoch_generator,
+    lr_at,
+    use_channels_last,
+)
+from resode.training.history import (
+    CHECKPOINT_NAME,
+    CONFIG_YAML,
+    lambda_values,
+    remove_stale_temp_files,
+    write_history,
+)
 
 
 @dataclass
@@ -136,49 +75,6 @@ class TrainResult:
 
 # --------------------------------------------------------------------------------------------
 # small pure helpers
-
-
-def lr_at(config: TrainConfig, epoch: int) -> float:
-    """Learning rate used during 0-based ``epoch`` (a pure function, so resume is exact)."""
-    if config.schedule == "multistep":
-        passed = sum(1 for m in config.milestones if epoch >= m)
-        return config.lr * config.gamma**passed
-    if config.schedule == "cosine":
-        return config.lr * 0.5 * (1.0 + math.cos(math.pi * epoch / config.epochs))
-    return config.lr
-
-
-def epoch_generator(seed: int, epoch: int) -> torch.Generator:
-    """The generator for shuffling and augmentation in ``epoch``: seeded by (seed, epoch)."""
-    return torch.Generator().manual_seed((seed * 1_000_003 + epoch) % (2**63))
-
-
-def amp_dtype(config: TrainConfig, device: torch.device) -> torch.dtype | None:
-    """Autocast dtype: only on CUDA (on CPU bf16 autocast is slower for these small convs)."""
-    if device.type != "cuda" or config.amp == "off":
-        return None
-    if config.amp == "fp16":
-        return torch.float16
-    if config.amp == "bf16" or torch.cuda.is_bf16_supported():
-        return torch.bfloat16
-    return None
-
-
-def use_channels_last(config: TrainConfig, device: torch.device) -> bool:
-    """Explicit setting, else on for CUDA and CPU (1.1-1.3x faster ResNet-20 train steps measured
-    on CPU with oneDNN, benchmarks/bench_training.py), off on MPS."""
-    if config.channels_last is not None:
-        return config.channels_last
-    return device.type in ("cuda", "cpu")
-
-
-def lambda_values(model: nn.Module) -> dict[str, list[float]]:
-    """Every damped block's λ as lists of floats (``{}`` for a model without damping)."""
-    inner = unwrap_model(model)
-    get = getattr(inner, "interpolation_coefficients", None)
-    if get is None:
-        return {}
-    return {k: [float(v) for v in t.detach().float().reshape(-1).cpu()] for k, t in get().items()}
 
 
 def load_datasets(config: TrainConfig) -> tuple[Any, Any]:
@@ -282,40 +178,6 @@ def _autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.Abs
 # output files
 
 
-def _history_csv(history: list[dict[str, Any]]) -> str:
-    keys = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds"]
-    keys.append("nan_skips")
-    blocks: list[str] = []
-    for row in history:
-        for b in row.get("lambdas", {}):
-            if b not in blocks:
-                blocks.append(b)
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(keys + [f"lambda.{b}" for b in blocks])
-    for row in history:
-        lam = row.get("lambdas", {})
-        cells = [row.get(k) for k in keys]
-        cells += [";".join(f"{v:.6g}" for v in lam.get(b, [])) for b in blocks]
-        writer.writerow(["" if c is None else c for c in cells])
-    return buf.getvalue()
-
-
-def write_history(out_dir: Path, history: list[dict[str, Any]]) -> None:
-    """Write ``history.json`` and ``history.csv`` atomically."""
-    text = json.dumps(history, indent=1)
-    atomic_write_bytes(out_dir / HISTORY_JSON, lambda fh: fh.write(text.encode()))
-    table = _history_csv(history)
-    atomic_write_bytes(out_dir / HISTORY_CSV, lambda fh: fh.write(table.encode()))
-
-
-def _remove_stale_temp_files(out_dir: Path) -> None:
-    """Temporary files of writes interrupted by a crash (``.last.pt.*.tmp`` and the like)."""
-    for name in (CHECKPOINT_NAME, HISTORY_JSON, HISTORY_CSV):
-        for tmp in out_dir.glob(f".{name}.*.tmp"):
-            tmp.unlink(missing_ok=True)
-
-
 # --------------------------------------------------------------------------------------------
 # resume
 
@@ -412,6 +274,29 @@ def train(
         ddp.cleanup(info)
 
 
+@dataclass
+class _Run:
+    """Everything one training run carries from epoch to epoch."""
+
+    config: TrainConfig
+    out_dir: Path
+    ckpt_path: Path
+    device: torch.device
+    info: ddp.DistInfo
+    train_ds: Any
+    test_ds: Any
+    model: nn.Module
+    train_model: nn.Module
+    params: list[torch.Tensor]
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    channels_last: bool
+    autocast: torch.dtype | None
+    history: list[dict[str, Any]]
+    start_epoch: int = 0
+    total_skips: int = 0
+
+
 def _train(
     config: TrainConfig,
     out_dir: Path,
@@ -423,13 +308,42 @@ def _train(
 ) -> TrainResult:
     from tqdm.auto import tqdm
 
+    run = _prepare(config, out_dir, ckpt_path, device, info, resume)
+    for epoch in range(run.start_epoch, config.epochs):
+        row = _train_epoch(run, epoch, progress)
+        if (epoch + 1) % config.eval_every == 0 or epoch + 1 == config.epochs:
+            row["test_loss"], row["test_acc"] = _evaluate_sharded(
+                run.model, run.test_ds, config, device, info, run.channels_last, run.autocast
+            )
+        row["lambdas"] = lambda_values(run.model)
+        run.history.append(row)
+        if info.is_main:
+            _save_state(run, epoch + 1)
+            write_history(out_dir, run.history)
+            if progress:
+                tqdm.write(_epoch_line(row, config.epochs))
+        ddp.barrier(info)
+    model = run.model
+    model.eval()
+    if run.channels_last:  # hand back the same layout a loaded checkpoint has
+        model.to(memory_format=torch.contiguous_format)
+    return TrainResult(model=model, history=run.history, checkpoint_path=ckpt_path, out_dir=out_dir)
+
+
+def _prepare(
+    config: TrainConfig,
+    out_dir: Path,
+    ckpt_path: Path,
+    device: torch.device,
+    info: ddp.DistInfo,
+    resume: bool,
+) -> _Run:
+    """Data, model (seeded), optimizer and AMP scaler; the state of ``last.pt`` on resume."""
     train_ds, test_ds = load_datasets(config)
     if device.type != "cpu":  # keep the whole (small) data set on the accelerator
         train_ds, test_ds = train_ds.to(device), test_ds.to(device)
-
     torch.manual_seed(config.seed)
-    model = build_model(config, train_ds)
-    model.to(device)
+    model = build_model(config, train_ds).to(device)
     channels_last = use_channels_last(config, device)
     if channels_last:
         model.to(memory_format=torch.channels_last)
@@ -443,140 +357,168 @@ def _train(
         nesterov=config.nesterov,
     )
     scaler = torch.amp.GradScaler("cuda", enabled=autocast is torch.float16)
-
-    history: list[dict[str, Any]] = []
-    start_epoch = 0
+    run = _Run(
+        config,
+        out_dir,
+        ckpt_path,
+        device,
+        info,
+        train_ds,
+        test_ds,
+        model,
+        model,
+        params,
+        optimizer,
+        scaler,
+        channels_last,
+        autocast,
+        history=[],
+    )
     if info.is_main:
         from resode.report import prepare_out_dir
 
         prepare_out_dir(out_dir, what="training run")
-        _remove_stale_temp_files(out_dir)
+        remove_stale_temp_files(out_dir)
     if resume and ckpt_path.exists():
-        payload = _load_resume_state(ckpt_path, config, model)
-        optimizer.load_state_dict(payload["optimizer"])
-        if payload.get("scaler"):
-            scaler.load_state_dict(payload["scaler"])
-        rng = payload.get("rng", {})
-        if "torch" in rng:
-            torch.set_rng_state(rng["torch"])
-        if "cuda" in rng and device.type == "cuda":
-            torch.cuda.set_rng_state_all(list(rng["cuda"]))
-        history = list(payload.get("history", []))
-        start_epoch = int(payload["epoch"])
+        _restore(run)
     ddp.barrier(info)  # every rank has read the checkpoint before rank 0 may overwrite it
     if info.is_main:
         text = config.to_yaml()
         atomic_write_bytes(out_dir / CONFIG_YAML, lambda fh: fh.write(text.encode()))
-
-    train_model = ddp.wrap_model(model, info, device, config.sync_batchnorm)
+    run.train_model = ddp.wrap_model(model, info, device, config.sync_batchnorm)
     if config.compile:
-        train_model = torch.compile(train_model)
+        run.train_model = torch.compile(run.train_model)
+    run.total_skips = sum(int(h.get("nan_skips", 0)) for h in run.history)
+    return run
 
-    total_skips = sum(int(h.get("nan_skips", 0)) for h in history)
-    for epoch in range(start_epoch, config.epochs):
-        t0 = time.perf_counter()
-        lr = lr_at(config, epoch)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        generator = epoch_generator(config.seed, epoch)
-        train_model.train()
-        sums = torch.zeros(3, dtype=torch.float64, device=device)  # Σ loss, #correct, n
-        skips = 0
-        steps = -(-len(train_ds) // config.batch_size)
-        bar = tqdm(
-            total=steps,
-            desc=f"epoch {epoch + 1}/{config.epochs}",
-            leave=False,
-            disable=not progress or not info.is_main,
-            dynamic_ncols=True,
-        )
-        for step, (x_all, y_all) in enumerate(_batches(train_ds, config, epoch, generator)):
-            b = len(y_all)
-            if b < info.world_size:
-                bar.update(1)
-                continue
-            part = ddp.shard(b, info)
-            x, y = x_all[part].to(device), y_all[part].to(device)
-            if channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            with _autocast(device, autocast):
-                logits = train_model(x)
-            loss_sum = F.cross_entropy(logits.float(), y, reduction="sum")
-            # (world/b)·Σ_local ℓ: after DDP's gradient average this is the global-batch mean.
-            loss = loss_sum * (info.world_size / b)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            if scaler.is_enabled():
-                scaler.unscale_(optimizer)
-                ok = torch.isfinite(loss_sum)  # the scaler itself skips inf/NaN gradients
-                if config.grad_clip is not None:
-                    torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
-            else:
-                ok = torch.isfinite(loss_sum) & _grads_finite(params, config.grad_clip)
-            ok = ddp.all_true(ok, info)
-            if not bool(ok):
-                if config.nan_policy == "stop":
-                    bar.close()
-                    last = str(ckpt_path) if ckpt_path.exists() else "none (no epoch finished)"
-                    raise NumericalError(
-                        f"non-finite loss or gradient at epoch {epoch + 1}, step {step + 1} "
-                        f"(loss {float(loss_sum.detach()) / max(len(y), 1):.4g}, lr {lr:g}); "
-                        f"last good checkpoint: {last}. Lower --lr, add --grad-clip or use "
-                        "--nan-policy skip"
-                    )
+
+def _restore(run: _Run) -> None:
+    """Weights, optimizer, scaler, RNG states and history of ``last.pt`` (exact resume)."""
+    payload = _load_resume_state(run.ckpt_path, run.config, run.model)
+    run.optimizer.load_state_dict(payload["optimizer"])
+    if payload.get("scaler"):
+        run.scaler.load_state_dict(payload["scaler"])
+    rng = payload.get("rng", {})
+    if "torch" in rng:
+        torch.set_rng_state(rng["torch"])
+    if "cuda" in rng and run.device.type == "cuda":
+        torch.cuda.set_rng_state_all(list(rng["cuda"]))
+    run.history = list(payload.get("history", []))
+    run.start_epoch = int(payload["epoch"])
+
+
+def _train_epoch(run: _Run, epoch: int, progress: bool) -> dict[str, Any]:
+    """One epoch of SGD steps; returns the history row (train loss/accuracy, lr, seconds)."""
+    from tqdm.auto import tqdm
+
+    config, device, info = run.config, run.device, run.info
+    t0 = time.perf_counter()
+    lr = lr_at(config, epoch)
+    for group in run.optimizer.param_groups:
+        group["lr"] = lr
+    run.train_model.train()
+    sums = torch.zeros(3, dtype=torch.float64, device=device)  # Σ loss, #correct, n
+    skips = 0
+    steps = -(-len(run.train_ds) // config.batch_size)
+    bar = tqdm(
+        total=steps,
+        desc=f"epoch {epoch + 1}/{config.epochs}",
+        leave=False,
+        disable=not progress or not info.is_main,
+        dynamic_ncols=True,
+    )
+    batches = _batches(run.train_ds, config, epoch, epoch_generator(config.seed, epoch))
+    try:
+        for step, (x_all, y_all) in enumerate(batches):
+            if len(y_all) >= info.world_size and not _step(
+                run, x_all, y_all, sums, epoch, step, lr
+            ):
                 skips += 1
-                total_skips += 1
-                optimizer.zero_grad(set_to_none=True)
-                if total_skips > config.max_nan_skips:
-                    bar.close()
-                    raise NumericalError(
-                        f"more than {config.max_nan_skips} non-finite steps skipped (epoch "
-                        f"{epoch + 1}, step {step + 1}); training diverged. Last good checkpoint: "
-                        f"{ckpt_path if ckpt_path.exists() else 'none'}. Lower --lr"
-                    )
-                if scaler.is_enabled():
-                    scaler.update()
-                bar.update(1)
-                continue
-            scaler.step(optimizer)
-            scaler.update()
-            with torch.no_grad():
-                sums[0] += loss_sum.detach().double()
-                sums[1] += (logits.detach().argmax(1) == y).sum()
-                sums[2] += len(y)
             bar.update(1)
             if step % 10 == 0 or step == steps - 1:
                 n = max(float(sums[2]), 1.0)
                 bar.set_postfix(loss=f"{float(sums[0]) / n:.4f}", acc=f"{float(sums[1]) / n:.3f}")
+    finally:
         bar.close()
-        ddp.all_reduce_sum(sums, info)
-        n = max(float(sums[2]), 1.0)
-        row: dict[str, Any] = {
-            "epoch": epoch + 1,
-            "train_loss": float(sums[0]) / n,
-            "train_acc": float(sums[1]) / n,
-            "test_loss": None,
-            "test_acc": None,
-            "lr": lr,
-        }
-        if (epoch + 1) % config.eval_every == 0 or epoch + 1 == config.epochs:
-            row["test_loss"], row["test_acc"] = _evaluate_sharded(
-                model, test_ds, config, device, info, channels_last, autocast
-            )
-        row["seconds"] = time.perf_counter() - t0
-        row["nan_skips"] = skips
-        row["lambdas"] = lambda_values(model)
-        history.append(row)
-        if info.is_main:
-            _save_state(ckpt_path, model, config, optimizer, scaler, epoch + 1, history, device)
-            write_history(out_dir, history)
-            if progress:
-                tqdm.write(_epoch_line(row, config.epochs))
-        ddp.barrier(info)
-    model.eval()
-    if channels_last:  # hand back the same layout a loaded checkpoint has
-        model.to(memory_format=torch.contiguous_format)
-    return TrainResult(model=model, history=history, checkpoint_path=ckpt_path, out_dir=out_dir)
+    ddp.all_reduce_sum(sums, info)
+    n = max(float(sums[2]), 1.0)
+    return {
+        "epoch": epoch + 1,
+        "train_loss": float(sums[0]) / n,
+        "train_acc": float(sums[1]) / n,
+        "test_loss": None,
+        "test_acc": None,
+        "lr": lr,
+        "seconds": time.perf_counter() - t0,
+        "nan_skips": skips,
+    }
+
+
+def _step(
+    run: _Run,
+    x_all: torch.Tensor,
+    y_all: torch.Tensor,
+    sums: torch.Tensor,
+    epoch: int,
+    step: int,
+    lr: float,
+) -> bool:
+    """One SGD step on this rank's shard of a global batch; False when it was skipped
+    (non-finite loss or gradient under ``nan_policy="skip"``)."""
+    config, info = run.config, run.info
+    b = len(y_all)
+    part = ddp.shard(b, info)
+    x, y = x_all[part].to(run.device), y_all[part].to(run.device)
+    if run.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    with _autocast(run.device, run.autocast):
+        logits = run.train_model(x)
+    loss_sum = F.cross_entropy(logits.float(), y, reduction="sum")
+    # (world/b)·Σ_local ℓ: after DDP's gradient average this is the global-batch mean.
+    loss = loss_sum * (info.world_size / b)
+    run.optimizer.zero_grad(set_to_none=True)
+    run.scaler.scale(loss).backward()
+    if run.scaler.is_enabled():
+        run.scaler.unscale_(run.optimizer)
+        ok = torch.isfinite(loss_sum)  # the scaler itself skips inf/NaN gradients
+        if config.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(run.params, config.grad_clip)
+    else:
+        ok = torch.isfinite(loss_sum) & _grads_finite(run.params, config.grad_clip)
+    if not bool(ddp.all_true(ok, info)):
+        _non_finite(run, epoch, step, loss_sum, len(y), lr)
+        return False
+    run.scaler.step(run.optimizer)
+    run.scaler.update()
+    with torch.no_grad():
+        sums[0] += loss_sum.detach().double()
+        sums[1] += (logits.detach().argmax(1) == y).sum()
+        sums[2] += len(y)
+    return True
+
+
+def _non_finite(
+    run: _Run, epoch: int, step: int, loss_sum: torch.Tensor, n: int, lr: float
+) -> None:
+    """A non-finite loss or gradient: stop with an error naming where, or skip the step."""
+    config, ckpt = run.config, run.ckpt_path
+    if config.nan_policy == "stop":
+        last = str(ckpt) if ckpt.exists() else "none (no epoch finished)"
+        raise NumericalError(
+            f"non-finite loss or gradient at epoch {epoch + 1}, step {step + 1} "
+            f"(loss {float(loss_sum.detach()) / max(n, 1):.4g}, lr {lr:g}); "
+            f"last good checkpoint: {last}. Lower --lr, add --grad-clip or use --nan-policy skip"
+        )
+    run.total_skips += 1
+    run.optimizer.zero_grad(set_to_none=True)
+    if run.total_skips > config.max_nan_skips:
+        raise NumericalError(
+            f"more than {config.max_nan_skips} non-finite steps skipped (epoch {epoch + 1}, "
+            f"step {step + 1}); training diverged. Last good checkpoint: "
+            f"{ckpt if ckpt.exists() else 'none'}. Lower --lr"
+        )
+    if run.scaler.is_enabled():
+        run.scaler.update()
 
 
 def _evaluate_sharded(
@@ -606,28 +548,19 @@ def _evaluate_sharded(
     return float(sums[0]) / n, float(sums[1]) / n
 
 
-def _save_state(
-    path: Path,
-    model: nn.Module,
-    config: TrainConfig,
-    optimizer: torch.optim.Optimizer,
-    scaler: torch.amp.GradScaler,
-    epoch: int,
-    history: list[dict[str, Any]],
-    device: torch.device,
-) -> None:
+def _save_state(run: _Run, epoch: int) -> None:
     rng: dict[str, Any] = {"torch": torch.get_rng_state()}
-    if device.type == "cuda":
+    if run.device.type == "cuda":
         rng["cuda"] = torch.cuda.get_rng_state_all()
     save_checkpoint(
-        path,
-        model,
-        config=config.to_dict(),
+        run.ckpt_path,
+        run.model,
+        config=run.config.to_dict(),
         epoch=epoch,
-        optimizer=optimizer.state_dict(),
-        scaler=scaler.state_dict() if scaler.is_enabled() else None,
+        optimizer=run.optimizer.state_dict(),
+        scaler=run.scaler.state_dict() if run.scaler.is_enabled() else None,
         rng=rng,
-        history=history,
+        history=run.history,
     )
 
 

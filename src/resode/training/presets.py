@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from resode import presets
-from resode.training.engine import TrainConfig
+from resode.training.config import TrainConfig
 
 
 def list_presets() -> list[str]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from resode.config import add_config_arguments
-    from resode.training.engine import TrainConfig
+    from resode.training.config import TrainConfig
     from resode.training.presets import list_presets
 
     parser = subparsers.add_parser(
@@ -53,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from resode.config import config_from_args
-    from resode.training.engine import TrainConfig, train
+    from resode.training import TrainConfig, train
     from resode.training.presets import get_preset
 
     base = get_preset(args.preset).to_dict()
