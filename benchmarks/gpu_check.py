@@ -27,8 +27,10 @@ Checks (data: the embedded digits, or, without scikit-learn, synthetic CIFAR-for
    within the sampling tolerance.
 6. ``ddp_nccl_syncbn``: ``torchrun`` with one process per GPU runs the engine's distributed path
    (NCCL, DistributedDataParallel, SyncBatchNorm); with one GPU the engine would train
-   single-process, so the child forces that path at world size 1. The losses must match a
-   single-process run to 2 % and every rank must end with the same weights.
+   single-process, so the child forces that path at world size 1 (NCCL all-reduces the
+   gradients; PyTorch's SyncBatchNorm computes plain batch statistics in a group of one, so its
+   cross-GPU reduction needs >= 2 GPUs). The losses must match a single-process run to 2 % and
+   every rank must end with the same weights.
 7. ``throughput``: the ``cifar10-paper-a`` preset (In-ResNet-110, batch 128, AMP off) and the
    ``cifar10-table1`` preset (L = 256, batch 64) on synthetic 32×32×3 data: one warm-up epoch,
    then a timed epoch of a subset of steps, and the evaluation throughput; projected wall time of
@@ -38,7 +40,13 @@ Sampling tolerance. Two accuracies of the same model on the same n images, from 
 only in float rounding (CUDA vs CPU kernels, bf16 vs float32) or in the noise draw (the CUDA and
 CPU random generators differ, so the corruption noise differs), are treated as two independent
 binomial estimates of one p: |Δ| ≤ 3·√(2·p(1 − p)/n) + 1/n (3 standard errors of a difference,
-plus one sample). Paired outcomes differ far less, so this bound is conservative.
+plus one sample). Paired outcomes differ far less, so this bound is conservative. For two
+*trainings* (AMP off vs on) the trajectories differ too, so there it is a sanity bound: it
+catches a broken path (accuracy near chance), not a fraction-of-a-point effect.
+
+On this workplace's GPU machine (its image has torch with CUDA and every dependency):
+``python3 benchmarks/gpu_check.py --json $OUT/gpu_check.json``; estimated 2-3 minutes on an H100
+(not yet run on a GPU), at most ``--budget`` + 60 s.
 
 Time boxes. Each check runs under a SIGALRM time box (its budget, capped by what is left of the
 global ``--budget``); the DDP child runs under a subprocess timeout. On a CUDA machine the checks
@@ -346,7 +354,8 @@ def check_environment(ctx: Context) -> Record:
             bf16=torch.cuda.is_bf16_supported(),
         )
         with contextlib.suppress(Exception):
-            nums["nccl"] = ".".join(str(v) for v in torch.cuda.nccl.version())
+            v = torch.cuda.nccl.version()
+            nums["nccl"] = ".".join(map(str, v)) if isinstance(v, tuple) else str(v)
     else:
         note = "CUDA not available: the CUDA checks are SKIP"
     if ctx.sizes == SMOKE:
@@ -549,6 +558,20 @@ def compare_devices(
     return ok, worst, flats[0], flats[1]
 
 
+@contextlib.contextmanager
+def cpu_threads() -> Iterator[None]:
+    """torch's CPU threads lowered to the idle cores (resode.training.engine.auto_threads): on a
+    busy machine OpenMP threads that share a core spin, measured 80× slower here with 2 threads."""
+    from resode.training.engine import auto_threads
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(auto_threads())
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
 def robustness_config(pgd_steps: int) -> Any:
     from resode.robustness import DEFAULT_EPS_LINF, RobustnessConfig
 
@@ -578,9 +601,10 @@ def check_attacks(ctx: Context) -> Record:
     if ctx.sizes.attack_n is not None:
         test_ds = test_ds.subset(ctx.sizes.attack_n)
     rcfg = robustness_config(ctx.sizes.pgd_steps)
-    ok, worst, cpu, dev = compare_devices(
-        model.cpu(), test_ds.images, test_ds.labels, rcfg, "cpu", ctx.device
-    )
+    with cpu_threads():
+        ok, worst, cpu, dev = compare_devices(
+            model.cpu(), test_ds.images, test_ds.labels, rcfg, "cpu", ctx.device
+        )
     top = [k for k in cpu if k.startswith("pgd@")][-1]  # the largest ε (eps are sorted)
     nums = {
         "n": len(test_ds),
@@ -674,7 +698,12 @@ def check_ddp(ctx: Context) -> Record:
     }
     ddp_used = ranks[0]["wrapper"] == "DistributedDataParallel"
     ok = rel <= 2e-2 and same_weights and sync_ok and ddp_used
-    return Record("ddp_nccl_syncbn", "PASS" if ok else "FAIL", numbers=nums)
+    note = ""
+    if world == 1:  # torch's SyncBatchNorm.forward syncs only when the group has > 1 rank
+        note = (
+            "world 1: SyncBatchNorm layers in place but their cross-GPU statistics need >= 2 GPUs"
+        )
+    return Record("ddp_nccl_syncbn", "PASS" if ok else "FAIL", numbers=nums, note=note)
 
 
 def _ddp_timeout(ctx: Context) -> float:

@@ -166,3 +166,16 @@ def test_synthetic_cifar_files_load_through_resode(gc, tmp_path):
     assert train.images.shape == (23, 3, 32, 32) and len(test) == 7
     assert float(train.images.min()) >= 0.0 and float(train.images.max()) <= 1.0
     assert set(train.labels.tolist()) <= set(range(10))
+
+
+def test_supervisor_collects_the_worker_records(gc, capfd):
+    """The CUDA-machine path: a worker process runs the checks and reports them to the parent."""
+    records = gc.supervise(
+        ["--checks", "environment,throughput"], ["environment", "throughput"], 120
+    )
+    assert [r.name for r in records] == ["environment", "throughput"]
+    assert records[0].status == "PASS" and records[0].numbers["torch"] == torch.__version__
+    if not torch.cuda.is_available():
+        assert records[1].status == "SKIP"
+    out = capfd.readouterr().out.splitlines()
+    assert [line.split()[0] for line in out] == ["environment", "throughput"]  # worker's lines
