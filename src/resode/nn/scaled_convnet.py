@@ -1,8 +1,19 @@
 """The CIFAR network of paper B, Table 1 (Marion et al. 2024; stem as in the official code).
 
-    stem: conv 5×5 (stride 3, pad 1) → BN → ReLU, 16 channels
+    stem: conv 5×5 (stride 3, pad 1) → BN → ReLU, 16 channels; map side s = ⌊(n + 2 − 5)/3⌋ + 1
     L blocks: h ↦ h + (1/L) · bn2(conv2(σ(bn1(conv1(h))))),  3×3 convs, 16 channels, stride 1
-    head: global average pool → linear
+    head: avg_pool2d(h, k), k = min(4, s) → flatten (width·p·p, p = ⌊s/k⌋) → linear
+
+On 32×32 CIFAR input s = 10, so the head is the official ``avg_pool2d(out, 4)`` → 2×2×16 = 64
+features → ``Linear(64, 10)`` (the last 2 rows and columns of the 10×10 map fall outside the
+4×4 windows, as in the official code). Maps smaller than 4 (e.g. s = 2 for 8×8 digits) are pooled
+globally (k = s, p = 1), since a 4×4 window would not fit.
+
+Residual stream in float32. With bf16 autocast (relative step 2⁻⁸) an update h + h/L at L = 256
+rounds back to h, so every block computes its branch under whatever autocast is active but
+accumulates h ← h + (1/L)·branch in ``promote_types(h.dtype, float32)``: the stem output and the
+branch are cast up before the addition (elementwise add/mul are not autocast ops, so they run in
+the operands' float32), and a float64 model stays float64. The stem and the head follow AMP.
 
 bn2's weight starts at 0, so every residual branch starts at 0 and the network starts as the
 stem followed by the head. ``init="tied"`` copies block 0 into every block (the paper's "smooth"
@@ -45,11 +56,24 @@ class ScaledConvBlock(nn.Module):
         nn.init.zeros_(self.bn2.weight)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        return h + self.scale * self.bn2(self.conv2(self.act(self.bn1(self.conv1(h)))))
+        branch = self.bn2(self.conv2(self.act(self.bn1(self.conv1(h)))))
+        dtype = stream_dtype(h.dtype)
+        return h.to(dtype) + self.scale * branch.to(dtype)
+
+
+def stream_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The residual stream's dtype: float32 for half-precision inputs, else the input's own."""
+    return torch.promote_types(dtype, torch.float32)
+
+
+def head_pool(map_size: int) -> tuple[int, int]:
+    """(kernel k, pooled side p) of the head's ``avg_pool2d``: k = min(4, s), p = ⌊s/k⌋."""
+    k = min(4, map_size)
+    return k, map_size // k
 
 
 class ScaledConvNet(ResidualClassifier):
-    """Table 1 network: stem → L scaled residual conv blocks → avg-pool → linear."""
+    """Table 1 network: stem → L scaled residual blocks (float32 stream) → avg-pool → linear."""
 
     def __init__(
         self,
@@ -93,9 +117,20 @@ class ScaledConvNet(ResidualClassifier):
             state = blocks[0].state_dict()
             for block in blocks[1:]:
                 block.load_state_dict(state)
-        head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, num_classes))
+        kernel, pooled = head_pool(out_size)
+        head = nn.Sequential(
+            nn.AvgPool2d(kernel),
+            nn.Flatten(),
+            nn.Linear(width * pooled * pooled, num_classes),
+        )
         super().__init__(Normalize(mean, std), stem, blocks, head)
         self.depth = depth
+        self.map_size = out_size
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """h_0 = stem(normalize(x)), cast up to the residual stream's dtype (float32 under AMP)."""
+        h = super().embed(x)
+        return h.to(stream_dtype(h.dtype))
 
     def block_weights(self) -> torch.Tensor:
         """Z_k = (conv1.weight, conv2.weight) of every block, flattened: (L, 2·16·16·9)."""
