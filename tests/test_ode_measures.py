@@ -35,7 +35,7 @@ def test_slope_fit_recovers_known_slope_with_ci(method):
     assert fit.ci_low < -1.0 < fit.ci_high
     assert abs(fit.slope + 1) < 0.05 and fit.ci_high - fit.ci_low < 0.1
     assert fit.intercept == pytest.approx(math.log(3.0), abs=0.1)
-    assert judge_slope(ODE_CLAIM(), fit).verdict == "reproduced"
+    assert judge_slope(_ode_claim(), fit).verdict == "reproduced"
     assert slope_label(fit).startswith("closest to ODE-like")
 
 
@@ -46,10 +46,10 @@ def test_slope_fit_exact_line_and_flat_verdict():
     rng = np.random.default_rng(1)
     flat = fit_loglog_slope(DEPTHS, 30 * np.exp(0.02 * rng.standard_normal(5)))
     assert slope_label(flat).startswith("closest to not smooth")
-    assert judge_slope(ODE_CLAIM(), flat).verdict == "contradicted"
+    assert judge_slope(_ode_claim(), flat).verdict == "contradicted"
 
 
-def ODE_CLAIM():  # noqa: N802 - a constant built lazily
+def _ode_claim():
     from resode.verdicts import Claim
 
     return Claim("slope", "slope −1", "equivalent", margin=0.25, reference=-1.0)
@@ -67,10 +67,10 @@ def test_judge_slope_uses_the_interval_not_a_distance_rule():
     """The issue's two cases: the ad-hoc |slope − ref| ≤ 0.25 rule called a tight −0.80 fit
     "intermediate" and a wide −0.78 one "ODE-like"; the engine reverses that."""
     tight, wide = _fit(-0.80, 0.02), _fit(-0.78, 0.12)
-    assert judge_slope(ODE_CLAIM(), tight).verdict == "reproduced"  # inside [−1.25, −0.75]
-    assert judge_slope(ODE_CLAIM(), wide).verdict == "inconclusive"  # reaches past −0.75
-    assert judge_slope(ODE_CLAIM(), _fit(-0.3, 0.05)).verdict == "contradicted"
-    j = judge_slope(ODE_CLAIM(), tight)  # TOST: the 90 % interval, narrower than the 95 % one
+    assert judge_slope(_ode_claim(), tight).verdict == "reproduced"  # inside [−1.25, −0.75]
+    assert judge_slope(_ode_claim(), wide).verdict == "inconclusive"  # reaches past −0.75
+    assert judge_slope(_ode_claim(), _fit(-0.3, 0.05)).verdict == "contradicted"
+    j = judge_slope(_ode_claim(), tight)  # TOST: the 90 % interval, narrower than the 95 % one
     assert tight.ci_low < j.ci[0] < -0.80 < j.ci[1] < tight.ci_high
 
 
