@@ -1,0 +1,338 @@
+"""The verdict engine: every outcome and edge on constructed inputs, intervals against scipy."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from resode.errors import ResodeError
+from resode.verdicts import (
+    CONTRADICTED,
+    INCONCLUSIVE,
+    REPRODUCED,
+    SEEDS_CAP,
+    VERDICTS,
+    Claim,
+    Judgement,
+    format_judgement,
+    format_seeds,
+    judge,
+    judge_interval,
+    min_detectable_effect,
+    seeds_to_detect,
+    summary_rows,
+    welch_df,
+)
+
+GREATER = Claim("robust", "damping improves robust accuracy", "greater", 1.0, unit="points")
+LESS = Claim("drop", "damping reduces the accuracy drop", "less", 1.0, unit="points")
+EQUIV = Claim("clean", "clean accuracy is comparable", "equivalent", 1.0, unit="points")
+BASE = [10.0, 10.5, 11.0, 9.5, 10.2]
+
+
+def shifted(values: list[float], d: float) -> list[float]:
+    return [v + d for v in values]
+
+
+def test_verdict_words() -> None:
+    assert VERDICTS == ("reproduced", "contradicted", "inconclusive")
+    assert (REPRODUCED, CONTRADICTED, INCONCLUSIVE) == VERDICTS
+
+
+@pytest.mark.parametrize(
+    ("treatment", "baseline"),
+    [([12.0], BASE), (BASE, [3.0]), ([12.0], None), ([], BASE)],
+)
+def test_one_seed_is_never_significant(treatment, baseline) -> None:
+    j = judge(GREATER, treatment, baseline)
+    assert j.verdict == INCONCLUSIVE
+    assert j.ci == (-math.inf, math.inf)
+    assert j.min_detectable_effect == math.inf and j.seeds_needed is None
+    assert "fewer than two seeds" in j.reason
+
+
+@pytest.mark.parametrize(
+    ("treatment", "baseline", "paired"),
+    [
+        ([5.0, 5.0, 5.0], [0.0, 0.1, 0.2], False),  # identical values on one side
+        ([0.3, 0.1 + 0.2, 0.3], [0.0, 0.0, 0.0], False),  # equal up to rounding
+        ([3.0, 4.0, 5.0], [1.0, 2.0, 3.0], True),  # constant per-seed difference
+        ([7.0, 7.0, 7.0], None, False),  # one sample
+    ],
+)
+def test_zero_variance_is_never_significant(treatment, baseline, paired) -> None:
+    j = judge(GREATER, treatment, baseline, paired=paired)
+    assert j.verdict == INCONCLUSIVE and j.ci == (-math.inf, math.inf)
+    assert "zero variance" in j.reason and j.seeds_needed is None
+
+
+def test_non_finite_values_are_inconclusive() -> None:
+    assert judge(GREATER, [1.0, math.nan, 3.0], BASE).verdict == INCONCLUSIVE
+    assert judge(GREATER, [1.0, math.inf, 3.0], BASE).ci == (-math.inf, math.inf)
+    log = Claim("ratio", "x", "greater", 1.1, scale="log")
+    j = judge(log, [0.0, 1.0, 2.0], [1.0, 1.5, 2.0])
+    assert j.verdict == INCONCLUSIVE and "non-positive" in j.reason
+
+
+def test_welch_interval_and_df_match_scipy_and_closed_form() -> None:
+    t, b = [3.1, 2.2, 4.0, 3.5], [1.0, 1.9, 0.4, 1.2, 2.6, 0.8]
+    j = judge(GREATER, t, b)
+    ref = stats.ttest_ind(t, b, equal_var=False)
+    lo, hi = ref.confidence_interval(0.95)
+    assert j.ci == pytest.approx((lo, hi), rel=1e-10)
+    assert j.effect == pytest.approx(np.mean(t) - np.mean(b))
+    v1, v2, n1, n2 = np.var(t, ddof=1), np.var(b, ddof=1), len(t), len(b)
+    closed = (v1 / n1 + v2 / n2) ** 2 / ((v1 / n1) ** 2 / (n1 - 1) + (v2 / n2) ** 2 / (n2 - 1))
+    assert j.df == pytest.approx(closed) == pytest.approx(float(ref.df))
+    assert welch_df(v1, n1, v2, n2) == pytest.approx(closed)
+    assert j.n_seeds == (4, 6) and "Welch" in j.test
+
+
+def test_one_sample_interval_matches_scipy() -> None:
+    c = Claim("slope", "slope is -1", "less", 0.2, reference=-0.5)
+    x = [-1.1, -0.9, -1.05, -0.95, -1.2]
+    j = judge(c, x)
+    assert j.ci == pytest.approx(stats.ttest_1samp(x, -0.5).confidence_interval(0.95), rel=1e-10)
+    assert j.verdict == REPRODUCED and j.n_seeds == (5,) and j.reference == -0.5
+
+
+def test_wide_interval_is_inconclusive_with_mde_above_margin() -> None:
+    t, b = [12.0, 6.0, 15.0], [9.0, 14.0, 7.0]
+    j = judge(GREATER, t, b)
+    assert j.verdict == INCONCLUSIVE
+    assert j.ci[0] < 0 < GREATER.margin < j.ci[1]
+    assert j.min_detectable_effect > GREATER.margin
+    assert j.seeds_needed is not None and j.seeds_needed > 3
+    assert "minimum detectable effect" in j.reason and str(j.seeds_needed) in j.reason
+
+
+def test_narrow_interval_on_claimed_side_reproduces() -> None:
+    j = judge(GREATER, shifted(BASE, 3.0), [10.1, 10.4, 10.9, 9.6, 10.3])
+    assert j.verdict == REPRODUCED and j.ci[0] > 0
+    assert "smaller" not in j.reason and "estimate reaches the margin +1 points" in j.reason
+
+
+def test_narrow_interval_on_opposite_side_contradicts() -> None:
+    j = judge(GREATER, shifted(BASE, -3.0), [10.1, 10.4, 10.9, 9.6, 10.3])
+    assert j.verdict == CONTRADICTED and j.ci[1] < 0 and "opposite" in j.reason
+
+
+def test_significant_but_below_margin_reproduces_and_says_smaller() -> None:
+    t, b = [10.40, 10.45, 10.50, 10.42, 10.48], [10.0, 10.05, 10.1, 10.02, 10.08]
+    j = judge(GREATER, t, b)
+    assert j.ci[0] > 0 and j.ci[1] < GREATER.margin  # both rules would fire: precedence
+    assert j.verdict == REPRODUCED and "smaller than the claim's margin" in j.reason
+
+
+def test_interval_containing_zero_but_excluding_margin_contradicts() -> None:
+    t, b = [10.0, 10.2, 9.9, 10.1, 10.05], [10.0, 10.1, 10.0, 9.95, 10.05]
+    j = judge(GREATER, t, b)
+    assert j.ci[0] < 0 < j.ci[1] < GREATER.margin
+    assert j.verdict == CONTRADICTED and "excludes the margin" in j.reason
+
+
+def test_less_direction_mirrors_greater() -> None:
+    b = [10.1, 10.4, 10.9, 9.6, 10.3]
+    assert judge(LESS, shifted(BASE, -3.0), b).verdict == REPRODUCED
+    assert judge(LESS, shifted(BASE, 3.0), b).verdict == CONTRADICTED
+    assert judge(LESS, [10.0, 10.2, 9.9, 10.1, 10.05], b).verdict == CONTRADICTED
+    assert judge(LESS, [4.0, 16.0, 10.0], [9.0, 14.0, 7.0]).verdict == INCONCLUSIVE
+
+
+@pytest.mark.parametrize(
+    ("shift", "spread", "verdict"),
+    [
+        (0.1, 0.2, REPRODUCED),
+        (3.0, 0.2, CONTRADICTED),
+        (-3.0, 0.2, CONTRADICTED),
+        (1.0, 0.2, INCONCLUSIVE),
+        (0.0, 3.0, INCONCLUSIVE),
+    ],
+)
+def test_equivalence_inside_outside_straddling(shift, spread, verdict) -> None:
+    noise = np.array([-1.0, 0.5, 0.2, -0.3, 0.6])
+    t = 98.0 + shift + spread * noise
+    b = 98.0 + spread * noise[::-1] * 0.8
+    j = judge(EQUIV, t, b)
+    assert j.verdict == verdict
+    lo, hi = stats.ttest_ind(t, b, equal_var=False).confidence_interval(0.90)  # TOST: 1 - 2α
+    assert j.ci == pytest.approx((lo, hi), rel=1e-10) and j.level == pytest.approx(0.90)
+    assert "TOST" in j.test and "90 % CI" in j.reason
+
+
+def test_log_scale_compares_log_means_and_reports_ratios() -> None:
+    c = Claim("drift", "damping shrinks the feature drift", "less", 1.1, scale="log")
+    t, b = [0.50, 0.55, 0.60, 0.52], [1.00, 1.10, 0.90, 1.05]
+    j = judge(c, t, b)
+    lt, lb = np.log(t), np.log(b)
+    lo, hi = stats.ttest_ind(lt, lb, equal_var=False).confidence_interval(0.95)
+    assert j.effect == pytest.approx(math.exp(lt.mean() - lb.mean()))
+    assert j.ci == pytest.approx((math.exp(lo), math.exp(hi)))
+    assert j.margin == 1.1 and j.reference == 1.0 and j.scale == "log"
+    assert j.verdict == REPRODUCED and "log scale" in j.reason and "ratios" in j.reason
+    # a mere 5 % reduction measured precisely is significant but smaller than the 10 % margin
+    tight = [1.00, 1.01, 0.99, 1.005]
+    k = judge(c, [0.95 * v for v in tight[::-1]], tight)
+    assert k.ci[1] < 1.0 and k.ci[0] > 1 / 1.1
+    assert k.verdict == REPRODUCED and "smaller" in k.reason and "0.909×" in k.reason
+
+
+def test_pairing_narrows_the_interval_on_a_designed_example() -> None:
+    # seeds differ a lot (shared offsets) but the per-seed difference is nearly constant
+    b = [70.0, 80.0, 60.0, 90.0, 75.0, 65.0]
+    t = [v + d for v, d in zip(b, [2.0, 2.4, 1.8, 2.2, 2.1, 1.9])]
+    paired, unpaired = judge(GREATER, t, b, paired=True), judge(GREATER, t, b)
+    assert paired.ci[1] - paired.ci[0] < 0.1 * (unpaired.ci[1] - unpaired.ci[0])
+    assert paired.verdict == REPRODUCED and unpaired.verdict == INCONCLUSIVE
+    ref = stats.ttest_rel(t, b).confidence_interval(0.95)
+    assert paired.ci == pytest.approx(ref, rel=1e-10) and paired.df == 5
+    assert paired.effect == pytest.approx(unpaired.effect)
+
+
+def test_paired_needs_equal_lengths_and_a_baseline() -> None:
+    with pytest.raises(ResodeError, match="equal seed counts"):
+        judge(GREATER, [1.0, 2.0, 3.0], [1.0, 2.0], paired=True)
+    with pytest.raises(ResodeError, match="needs a baseline"):
+        judge(GREATER, [1.0, 2.0, 3.0], paired=True)
+
+
+SLOPE = Claim("slope", "the log-log slope is -1 (ODE-like)", "equivalent", 0.25, reference=-1.0)
+
+
+@pytest.mark.parametrize(
+    ("est", "lo", "hi", "verdict"),
+    [
+        (-0.95, -1.1, -0.8, REPRODUCED),
+        (-0.5, -0.6, -0.4, CONTRADICTED),
+        (-1.6, -1.7, -1.3, CONTRADICTED),
+        (-0.8, -1.0, -0.6, INCONCLUSIVE),
+    ],
+)
+def test_judge_interval_for_a_slope_claim(est, lo, hi, verdict) -> None:
+    j = judge_interval(SLOPE, est, lo, hi, n=8, test="OLS slope, t df=6", se=0.05, df=6)
+    assert j.verdict == verdict and j.effect == est and j.ci == (lo, hi)
+    assert j.min_detectable_effect == pytest.approx(
+        min_detectable_effect(0.05, 6, equivalence=True)
+    )
+    assert "[-1.25, -0.75]" in j.reason and j.n_seeds == (8,)
+
+
+def test_judge_interval_without_se_recovers_it_from_the_width() -> None:
+    c = Claim("gain", "x", "greater", 0.5)
+    q = stats.norm.ppf(0.975)
+    j = judge_interval(c, 1.0, 1.0 - q * 0.2, 1.0 + q * 0.2, n=10, test="bootstrap")
+    assert j.verdict == REPRODUCED
+    assert j.min_detectable_effect == pytest.approx(0.2 * (q + stats.norm.ppf(0.8)))
+    k = judge_interval(c, 1.0, 0.0, 2.0, n=1, test="bootstrap")
+    assert k.verdict == INCONCLUSIVE and k.ci == (-math.inf, math.inf)
+    for lo, hi, se in ((1.0, 1.0, None), (0.9, 1.1, 0.0), (math.nan, 1.1, None)):
+        z = judge_interval(c, 1.0, lo, hi, n=10, test="bootstrap", se=se)
+        assert z.verdict == INCONCLUSIVE and z.ci == (-math.inf, math.inf)
+
+
+def test_mde_achieves_the_stated_power() -> None:
+    """At a true effect = MDE the two-sided t test rejects with power ≈ 0.8 (noncentral t)."""
+    for n in (3, 5, 10, 30):
+        se, df = 1 / math.sqrt(n), n - 1
+        q, nc = stats.t.ppf(0.975, df), min_detectable_effect(se, df) / se
+        power = stats.nct.sf(q, df, nc) + stats.nct.cdf(-q, df, nc)
+        assert 0.75 < power < 0.85
+
+
+def test_equivalence_mde_gives_tost_power_at_zero_difference() -> None:
+    """With margin = MDE and no true difference, TOST shows equivalence in ≈ 80 % of runs."""
+    n, df = 6, 5
+    m = min_detectable_effect(1 / math.sqrt(n), df, equivalence=True)
+    x = np.random.default_rng(0).standard_normal((20000, n))
+    mean, se = x.mean(1), x.std(1, ddof=1) / math.sqrt(n)
+    h = stats.t.ppf(0.95, df) * se
+    assert 0.75 < np.mean((mean - h > -m) & (mean + h < m)) < 0.87
+
+
+def welch_equal_n_mde(s1: float, s2: float, n: int, **kw) -> float:
+    v1, v2 = s1 * s1, s2 * s2
+    return min_detectable_effect(math.sqrt((v1 + v2) / n), welch_df(v1, n, v2, n), **kw)
+
+
+def test_mde_decreases_with_n() -> None:
+    mdes = [welch_equal_n_mde(2.0, 5.0, n) for n in range(2, 60)]
+    assert all(a > b for a, b in itertools.pairwise(mdes))
+    one = [min_detectable_effect(1 / math.sqrt(n), n - 1, equivalence=True) for n in range(2, 60)]
+    assert all(a > b for a, b in itertools.pairwise(one))
+
+
+@pytest.mark.parametrize("claim", [GREATER, EQUIV])
+def test_seeds_needed_is_the_smallest_sufficient_n(claim) -> None:
+    t, b = [12.0, 6.0, 15.0, 9.0], [9.0, 14.0, 7.0]
+    j = judge(claim, t, b)
+    s1, s2 = np.std(t, ddof=1), np.std(b, ddof=1)
+    n, eq = j.seeds_needed, claim.direction == "equivalent"
+    assert n is not None and 3 < n <= SEEDS_CAP
+    assert welch_equal_n_mde(s1, s2, n, equivalence=eq) <= claim.margin
+    assert welch_equal_n_mde(s1, s2, n - 1, equivalence=eq) > claim.margin
+
+
+def test_seeds_to_detect_one_sample_cap_and_no_spread() -> None:
+    n = seeds_to_detect(2.0, 1.0)
+    assert min_detectable_effect(2 / math.sqrt(n), n - 1) <= 1.0
+    assert min_detectable_effect(2 / math.sqrt(n - 1), n - 2) > 1.0
+    assert seeds_to_detect(100.0, 1e-3) == SEEDS_CAP + 1
+    assert format_seeds(SEEDS_CAP + 1) == ">10000" and format_seeds(None) == "unknown"
+    assert seeds_to_detect(0.0, 1.0) is None and seeds_to_detect(math.nan, 1.0) is None
+
+
+def test_to_dict_is_json_and_round_trips() -> None:
+    for j in (judge(GREATER, [1.0], BASE), judge(GREATER, shifted(BASE, 3.0), BASE[::-1])):
+        d = j.to_dict()
+        text = json.dumps(d, allow_nan=False)
+        back = Judgement.from_dict(json.loads(text))
+        assert back.to_dict() == d and back.ci == j.ci and back.verdict == j.verdict
+        for key in (
+            "verdict",
+            "effect",
+            "ci",
+            "margin",
+            "min_detectable_effect",
+            "n_seeds",
+            "test",
+            "seeds_needed",
+            "reason",
+            "claim",
+        ):
+            assert key in d
+    assert judge(GREATER, [1.0], BASE).to_dict()["ci"] == ["-inf", "inf"]
+
+
+def test_reason_is_one_computed_sentence() -> None:
+    j = judge(GREATER, [12.0, 6.0, 15.0], [9.0, 14.0, 7.0])
+    assert j.reason.startswith(j.verdict + ":") and j.reason.count(". ") == 0
+    assert f"{j.effect:+.3g} points" in j.reason and f"{j.ci[0]:.3g}" in j.reason
+    assert format_judgement(j) == f"{GREATER.name}: {j.reason}"
+
+
+def test_summary_rows() -> None:
+    rows = summary_rows([judge(GREATER, [12.0, 6.0, 15.0], [9.0, 14.0, 7.0])])
+    assert set(rows[0]) >= {"claim", "verdict", "effect", "ci", "margin", "mde", "n_seeds", "test"}
+    assert rows[0]["n_seeds"] == "3/3" and rows[0]["verdict"] == INCONCLUSIVE
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"margin": 0.0},
+        {"margin": math.inf},
+        {"direction": "bigger"},
+        {"confidence": 1.0},
+        {"scale": "log", "margin": 0.9},
+        {"scale": "sqrt"},
+    ],
+)
+def test_invalid_claims_raise(kwargs) -> None:
+    base = {"name": "c", "text": "t", "direction": "greater", "margin": 1.0} | kwargs
+    with pytest.raises(ResodeError):
+        Claim(**base)
