@@ -155,9 +155,7 @@ def judge_slope(claim: Claim, fit: SlopeFit) -> Judgement:
 
     df = fit.n_points - 2
     if fit.method == "t" and df > 0 and math.isfinite(fit.stderr):
-        alpha = 1.0 - claim.confidence
-        level = 1.0 - 2.0 * alpha if claim.direction == "equivalent" else claim.confidence
-        half = _t_quantile(0.5 + level / 2.0, df) * fit.stderr
+        half = _t_quantile(0.5 + claim.level / 2.0, df) * fit.stderr
         lo, hi = fit.slope - half, fit.slope + half
         test = f"least-squares log-log slope over {fit.n_points} points, t interval (df {df})"
     else:

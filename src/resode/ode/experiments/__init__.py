@@ -8,7 +8,11 @@ run in parallel processes and cached by :func:`run_cells`), a pure ``*_combine``
 result dataclass with its curves and its judged claims (``result.judgements()``), a
 ``write(result, out_dir)`` for PNG + JSON + CSV + Markdown/HTML, and a function that does all of
 it (:func:`depth_sweep`, :func:`long_time`, :func:`weights_against_layer`,
-:func:`relu_counterexample`, :func:`cifar_grid`). Importing this package does not import torch.
+:func:`relu_counterexample`, :func:`cifar_grid`).
+
+Note: ``resode.ode.experiments.depth_sweep`` and ``.long_time`` are both a module and (as package
+attributes) the function of that name; import from the module with
+``from resode.ode.experiments.depth_sweep import ...``.
 """
 
 from __future__ import annotations
