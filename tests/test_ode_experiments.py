@@ -14,6 +14,7 @@ from resode.ode.experiments import (
     DepthSweepConfig,
     LongTimeCell,
     LongTimeConfig,
+    LongTimeResult,
     ReluCounterexampleConfig,
     Table1Cell,
     WeightsCell,
@@ -218,6 +219,9 @@ def test_long_time_short_run(tmp_path):
     assert r.max_dz_initial[0] == 0.0 and r.max_dz_final[0] > 0  # tied init, trained
     assert r.cells[0].lag[0].constant  # exactly tied at t = 0: perfectly smooth
     assert r.cells[0].v_entry.shape == (len(r.times), 8)
+    again = LongTimeResult.from_dict(json.loads(json.dumps(r.to_dict())))
+    assert again.window == r.window and again.judgement == r.judgement
+    assert again.cells[0].lag[600] == r.cells[0].lag[600] and np.array_equal(again.loss, r.loss)
     for name in ("fig2.png", "long_time.json", "long_time.csv", "long_time.md"):
         assert (tmp_path / name).is_file()
 

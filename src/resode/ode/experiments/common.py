@@ -48,7 +48,6 @@ class GDConfig(Config):
         1.0,
         "residual factor L^-α: 1 (ODE) or 0.5 (1/√L); residual rate L^(2α−1) × lr",
         min=0.0,
-        min_exclusive=True,
     )
     normalisation: Literal["official", "paper"] = option(
         "official", "official: σ(hW)V/L; paper: 1/(L√m)·Vσ(Wh/√q)"

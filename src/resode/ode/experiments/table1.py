@@ -104,16 +104,16 @@ class Table1Cell(Record):
 @dataclass
 class Table1Result(Record):
     """``groups``: one row per (activation, init) with medians, IQRs and the paper's numbers;
-    ``ratios``: per activation, median mean‖ΔW‖ tied / iid; ``judgements_``: per activation."""
+    ``ratios``: per activation, median mean‖ΔW‖ tied / iid; ``judged``: per activation."""
 
     config: CifarConfig
     cells: list[Table1Cell]
     groups: list[dict[str, Any]]
     ratios: dict[str, float]
-    judgements_: list[Judgement]
+    judged: list[Judgement]
 
     def judgements(self) -> list[Judgement]:
-        return list(self.judgements_)
+        return list(self.judged)
 
 
 def table1_cell(

@@ -100,14 +100,14 @@ class WeightsCell(Record):
 class WeightsResult(Record):
     config: WeightsConfig
     cells: list[WeightsCell]
-    judgements_: list[Judgement]
+    judged: list[Judgement]
     seconds: float
 
     def cell(self, init: str) -> WeightsCell:
         return next(c for c in self.cells if c.init == init)
 
     def judgements(self) -> list[Judgement]:
-        return list(self.judgements_)
+        return list(self.judged)
 
 
 def weights_cell(config: WeightsConfig, init: str, *, progress: bool = False) -> WeightsCell:
