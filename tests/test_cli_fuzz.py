@@ -130,6 +130,7 @@ WORK_ENTRY_POINTS = [
     ("resode.reproduce", "run_reproduce"),
     ("resode.ode.experiments", "depth_sweep"),
     ("resode.ode.experiments", "long_time"),
+    ("resode.ode.experiments", "weights_against_layer"),
     ("resode.ode.experiments", "relu_counterexample"),
     ("resode.ode.experiments", "cifar_grid"),
     ("resode.data.cifar", "download_file"),  # no network traffic from a test

@@ -170,17 +170,3 @@ def test_scaled_convnet_registered_starts_as_identity_blocks(image_size, channel
     Zi = iid.block_weights()
     assert (Zi[1:] - Zi[:-1]).norm(dim=1).min() > 0
     assert iid.blocks[0].scale == pytest.approx(1 / 6)
-
-
-def test_conv_smoothness_verdicts_tied_vs_iid():
-    from resode import create_model
-    from resode.ode.experiments import conv_smoothness
-
-    tied = create_model("scaled_convnet", depth=16, init="tied", image_size=8, in_channels=1)
-    with torch.no_grad():  # a smooth function of s added to the tied weights
-        for k, block in enumerate(tied.blocks):
-            block.conv1.weight.add_(0.1 * math.sin(k / 16))
-    iid = create_model("scaled_convnet", depth=16, init="iid", image_size=8, in_channels=1)
-    a, b = conv_smoothness(tied), conv_smoothness(iid)
-    assert a["smooth"] and 0 < a["relative_roughness"] < 3
-    assert not b["smooth"] and b["relative_roughness"] == pytest.approx(16 * math.sqrt(2), rel=0.1)

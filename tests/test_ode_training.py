@@ -1,15 +1,13 @@
-"""Paper B training: depth-scaled GD, its per-iteration record, inits, the ReLU counter-example."""
+"""Paper B training: depth-scaled GD, its per-iteration record, inits (experiments: see
+tests/test_ode_experiments.py)."""
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import pytest
 import torch
 
 from resode.errors import ResodeError
-from resode.ode.experiments import DepthSweepConfig, depth_sweep, relu_scalar_train
 from resode.ode.init import initialize
 from resode.ode.scaled_resnet import ScaledResidualMLP
 from resode.ode.train import loss_and_grads, train_gd
@@ -124,60 +122,3 @@ def test_user_function_init_and_errors():
         initialize(model, "function")
     with pytest.raises(ResodeError, match="unknown init"):
         initialize(model, "smooth")
-
-
-def test_relu_counterexample_odd_layers_never_move():
-    L, C = 8, 2.0
-    w0, wT, losses = relu_scalar_train(L, C, 1.0, 0.05, 800)
-    assert torch.equal(wT[0::2], w0[0::2])  # k = 1, 3, 5, …: negative, relu' = 0
-    w_star = L * (C ** (2 / L) - 1)
-    assert torch.allclose(wT[1::2], torch.full((L // 2,), w_star, dtype=F64), atol=1e-8)
-    assert w_star >= 2 * math.log(C) and losses[-1] < 1e-12
-    assert float((wT[1:] - wT[:-1]).abs().max()) > 2 * math.log(C)  # O(1), not O(1/L)
-
-
-def _sweep(tmp_path, init):
-    cfg = DepthSweepConfig(
-        n=20,
-        d=4,
-        m=8,
-        iterations=30,
-        depths=[4, 8, 16, 32, 64],
-        reference_depth=0,
-        seeds=2,
-        init=init,
-        ode_check=False,
-        snapshots=2,
-    )
-    return depth_sweep(cfg, tmp_path / init, progress=False)
-
-
-@pytest.mark.slow
-def test_small_depth_sweep_slopes(tmp_path):
-    tied = _sweep(tmp_path, "tied")
-    assert tied["slope_fit_T"]["slope"] == pytest.approx(-1.0, abs=0.1)
-    assert tied["verdict"].startswith("ODE-like")
-    iid = _sweep(tmp_path, "iid")
-    assert abs(iid["slope_fit_T"]["slope"]) < 0.15
-    assert iid["verdict"].startswith("not smooth")
-    for name in ("fig1_left.png", "depth_sweep.json", "depth_sweep.csv", "depth_sweep.md"):
-        assert (tmp_path / "tied" / name).is_file()
-
-
-def test_sqrt_scaling_sweep_runs_and_records_exponent(tmp_path):
-    cfg = DepthSweepConfig(
-        n=10,
-        d=3,
-        m=4,
-        iterations=5,
-        depths=[4, 16],
-        reference_depth=16,
-        seeds=1,
-        scaling_exponent=0.5,
-        snapshots=2,
-        ode_check=True,
-    )
-    s = depth_sweep(cfg, tmp_path, progress=False)
-    assert s["config"]["scaling_exponent"] == 0.5
-    assert set(s["l2_distance_to_reference"]["16"]) == {"0", "5"}
-    assert s["l2_distance_to_reference"]["16"]["0"] == [0.0]  # same depth, same tied init

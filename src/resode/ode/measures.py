@@ -1,8 +1,9 @@
 """Measurements of paper B: is the trained ResNet a discretised neural ODE?
 
-* :func:`fit_loglog_slope` + :func:`smoothness_verdict`: fit log max_k‖Z_{k+1} − Z_k‖_F against
-  log L with a confidence interval (t-based or bootstrap). Prop. 3/Thm 4 predict slope −1
-  (‖ΔZ‖ ≤ K/L, "ODE-like"); an i.i.d. init keeps ‖ΔZ‖ = O(1) (slope ≈ 0, "not smooth").
+* :func:`fit_loglog_slope` + :func:`judge_slope`: fit log max_k‖Z_{k+1} − Z_k‖_F against log L
+  with a confidence interval (t-based or bootstrap) and judge a claim about the slope through
+  :mod:`resode.verdicts`. Prop. 3/Thm 4 predict slope −1 (‖ΔZ‖ ≤ K/L, "ODE-like"); an i.i.d.
+  init keeps ‖ΔZ‖ = O(1) (slope 0, "not smooth"); :func:`slope_label` only describes.
 * :func:`lag_smoothness`: the same question for one network: D(ℓ) = mean_k‖Z_{k+ℓ} − Z_k‖_F grows
   like ℓ for Lipschitz weights (slope 1 in log-log) and is flat for rough ones (slope 0).
 * :func:`l2_in_s_distance`: ‖Z^{L_a} − Z^{L_b}‖_{L²(0,1)} of the piecewise-constant functions
@@ -17,13 +18,16 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from resode.errors import ResodeError
 from resode.ode.scaled_resnet import ScaledResidualMLP, activation_fn
+
+if TYPE_CHECKING:
+    from resode.verdicts import Claim, Judgement
 
 
 @dataclass
@@ -114,44 +118,59 @@ def fit_loglog_slope(
     return SlopeFit(slope, intercept, float(lo), float(hi), stderr, N, r2, confidence, method)
 
 
-# (reference slope, verdict) for max_k‖ΔZ‖ against L
-DEPTH_VERDICTS: tuple[tuple[float, str], ...] = (
-    (-1.0, "ODE-like (slope ≈ −1): max‖ΔZ‖ = O(1/L)"),
-    (-0.5, "rough, SDE-like (slope ≈ −1/2): max‖ΔZ‖ = O(1/√L)"),
-    (0.0, "not smooth (slope ≈ 0): max‖ΔZ‖ = O(1)"),
+# (reference slope, description) for max_k‖ΔZ‖ against L: descriptive labels only; whether a
+# claim holds is judged by :func:`judge_slope` through :mod:`resode.verdicts`
+DEPTH_LABELS: tuple[tuple[float, str], ...] = (
+    (-1.5, "smoother than ODE-like (slope −3/2): a tied init under 1/√L scaling, ΔZ ∝ L^(α−2)"),
+    (-1.0, "ODE-like (slope −1): max‖ΔZ‖ = O(1/L)"),
+    (-0.5, "rough, SDE-like (slope −1/2): max‖ΔZ‖ = O(1/√L)"),
+    (0.0, "not smooth (slope 0): max‖ΔZ‖ = O(1)"),
 )
-# (reference slope, verdict) for D(lag) against lag in one network
-LAG_VERDICTS: tuple[tuple[float, str], ...] = (
-    (1.0, "smooth (slope ≈ 1): ‖Z_{k+ℓ} − Z_k‖ ∝ ℓ, Lipschitz in s = k/L"),
-    (0.5, "rough, Brownian-like (slope ≈ 1/2)"),
-    (0.0, "not smooth (slope ≈ 0): neighbouring layers differ by O(1)"),
+# (reference slope, description) for D(lag) against lag in one network
+LAG_LABELS: tuple[tuple[float, str], ...] = (
+    (1.0, "smooth (slope 1): ‖Z_{k+ℓ} − Z_k‖ ∝ ℓ, Lipschitz in s = k/L"),
+    (0.5, "rough, Brownian-like (slope 1/2)"),
+    (0.0, "not smooth (slope 0): neighbouring layers differ by O(1)"),
 )
 
 
-def smoothness_verdict(
-    fit: SlopeFit,
-    *,
-    tol: float = 0.15,
-    verdicts: tuple[tuple[float, str], ...] = DEPTH_VERDICTS,
-) -> str:
-    """The verdict whose reference slope is within ``tol`` of the fit and inside its CI ± tol.
+def slope_label(fit: SlopeFit, labels: tuple[tuple[float, str], ...] = DEPTH_LABELS) -> str:
+    """A description, not a verdict: "closest to <label>" for the reference slope nearest to the
+    fitted one, with the fit and its CI."""
+    _ref, text = min(labels, key=lambda rl: abs(fit.slope - rl[0]))
+    return (
+        f"closest to {text}; slope {fit.slope:.2f}, "
+        f"{round(100 * fit.confidence)} % CI [{fit.ci_low:.2f}, {fit.ci_high:.2f}]"
+    )
 
-    "inconclusive" when the CI is compatible with several references, "intermediate" when with
-    none of them.
+
+def judge_slope(claim: Claim, fit: SlopeFit) -> Judgement:
+    """Judge a claim about a fitted slope with :func:`resode.verdicts.judge_interval`.
+
+    The interval is slope ± t_{df}·SE (df = N − 2) at the level the claim needs: the two-sided
+    ``claim.confidence`` interval for "greater"/"less", the (1 − 2α) interval for "equivalent"
+    (TOST). A bootstrap fit passes its own percentile interval.
     """
-    hits = [
-        text
-        for ref, text in verdicts
-        if fit.ci_low - tol <= ref <= fit.ci_high + tol and abs(fit.slope - ref) <= max(tol, 0.25)
-    ]
-    close = [text for ref, text in verdicts if abs(fit.slope - ref) <= tol]
-    if len(hits) == 1:
-        return hits[0]
-    if len(close) == 1 and len(hits) > 1:
-        return close[0] + f" (CI [{fit.ci_low:.2f}, {fit.ci_high:.2f}] is wide)"
-    if len(hits) > 1:
-        return f"inconclusive (slope {fit.slope:.2f}, CI [{fit.ci_low:.2f}, {fit.ci_high:.2f}])"
-    return f"intermediate (slope {fit.slope:.2f}, CI [{fit.ci_low:.2f}, {fit.ci_high:.2f}])"
+    from resode.verdicts import judge_interval
+
+    df = fit.n_points - 2
+    if fit.method == "t" and df > 0 and math.isfinite(fit.stderr):
+        half = _t_quantile(0.5 + claim.level / 2.0, df) * fit.stderr
+        lo, hi = fit.slope - half, fit.slope + half
+        test = f"least-squares log-log slope over {fit.n_points} points, t interval (df {df})"
+    else:
+        lo, hi = fit.ci_low, fit.ci_high
+        test = f"log-log slope over {fit.n_points} points, {fit.method} interval"
+    return judge_interval(
+        claim,
+        fit.slope,
+        lo,
+        hi,
+        n=fit.n_points,
+        test=test,
+        se=fit.stderr if math.isfinite(fit.stderr) else None,
+        df=float(df) if df > 0 else None,
+    )
 
 
 def flatten_z(V: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
@@ -165,35 +184,116 @@ def l2_in_s_distance(Za: torch.Tensor, Zb: torch.Tensor) -> torch.Tensor:
     Za: (…, L_a, P), Zb: (…, L_b, P) (leading dims broadcast, e.g. seeds); exact: the integral is
     a sum over the merged breakpoints {i/L_a} ∪ {j/L_b}, computed in float64.
     """
-    La, Lb = Za.shape[-2], Zb.shape[-2]
+    widths, ia, ib = _merged_segments(Za.shape[-2], Zb.shape[-2])
+    diff = Za.to(torch.float64).index_select(-2, ia) - Zb.to(torch.float64).index_select(-2, ib)
+    return (diff.square().sum(-1) * widths).sum(-1).sqrt()
+
+
+def _merged_segments(La: int, Lb: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Segments of (0, 1] between the breakpoints {i/L_a} ∪ {j/L_b}: (widths, index in the L_a
+    grid, index in the L_b grid), widths in float64."""
     edges = np.union1d(np.arange(La + 1) / La, np.arange(Lb + 1) / Lb)
     edges = np.unique(np.round(edges, 15))
     mids = 0.5 * (edges[1:] + edges[:-1])
     widths = torch.as_tensor(np.diff(edges), dtype=torch.float64)
     ia = torch.as_tensor(np.minimum(np.floor(mids * La), La - 1).astype(np.int64))
     ib = torch.as_tensor(np.minimum(np.floor(mids * Lb), Lb - 1).astype(np.int64))
-    diff = Za.to(torch.float64).index_select(-2, ia) - Zb.to(torch.float64).index_select(-2, ib)
-    return (diff.square().sum(-1) * widths).sum(-1).sqrt()
+    return widths, ia, ib
+
+
+def block_projection(Zref: torch.Tensor, depth: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Project a piecewise-constant Z^ref (…, L_r, P) onto the blocks I_k = ((k−1)/L, k/L].
+
+    Returns the block means m_k = L·∫_{I_k} Z^ref(s) ds, (…, L, P), and the spread
+    r = Σ_k ∫_{I_k} ‖Z^ref(s) − m_k‖² ds, (…,), both float64, so that for any Z^L of depth L
+    ‖Z^L − Z^ref‖²_{L²(0,1)} = (1/L)·Σ_k‖Z_k − m_k‖² + r exactly (see
+    :func:`l2_distance_to_projection`): a reference network can be trained apart from the
+    networks it is compared with and keep only these numbers.
+    """
+    widths, ia, ib = _merged_segments(depth, Zref.shape[-2])
+    Z = Zref.to(torch.float64).index_select(-2, ib)
+    shape = (*Z.shape[:-2], depth, Z.shape[-1])
+    means = torch.zeros(shape, dtype=torch.float64).index_add_(-2, ia, Z * widths[:, None])
+    means.mul_(depth)
+    spread = ((Z - means.index_select(-2, ia)).square().sum(-1) * widths).sum(-1)
+    return means, spread
+
+
+def l2_distance_to_projection(
+    Z: torch.Tensor, means: torch.Tensor, spread: torch.Tensor
+) -> torch.Tensor:
+    """‖Z^L − Z^ref‖_{L²(0,1)} from :func:`block_projection` of Z^ref onto depth L = Z.shape[-2]:
+    sqrt((1/L)·Σ_k‖Z_k − m_k‖² + r)."""
+    L = Z.shape[-2]
+    sq = (Z.to(torch.float64) - means).square().sum((-1, -2)) / L
+    return (sq + spread).clamp_min(0.0).sqrt()
+
+
+def conv_smoothness(model: torch.nn.Module) -> dict[str, Any]:
+    """Smoothness of the trained conv-block weights Z_k = (W_k, V_k) = (conv1, conv2) of one net.
+
+    Returns the layer averages mean_k‖W_{k+1} − W_k‖_F (``mean_dw``: the paper's appendix number),
+    mean_k‖V_{k+1} − V_k‖_F (``mean_dv``), mean_k‖Z_{k+1} − Z_k‖_F (``mean_dz``), max_k and
+    L·max_k‖ΔZ‖, mean_k‖Z_k‖_F, the relative roughness ρ = L·mean‖ΔZ‖/mean‖Z‖ (a description:
+    ≈ √2·L for i.i.d. layers, O(1) for a Lipschitz function of s) and :func:`lag_smoothness`.
+    Whether tied weights are smoother than i.i.d. ones is judged across seeds by the Table 1
+    experiment, not here.
+    """
+    Z = model.block_weights().to(torch.float64)
+    L = Z.shape[0]
+    p_w = model.blocks[0].conv1.weight.numel()
+    dz = (Z[1:] - Z[:-1]).norm(dim=1)
+    dw = (Z[1:, :p_w] - Z[:-1, :p_w]).norm(dim=1)
+    dv = (Z[1:, p_w:] - Z[:-1, p_w:]).norm(dim=1)
+    mean_norm = float(Z.norm(dim=1).mean())
+    return {
+        "mean_dw": float(dw.mean()),
+        "mean_dv": float(dv.mean()),
+        "mean_dz": float(dz.mean()),
+        "max_dz": float(dz.max()),
+        "L_max_dz": float(L * dz.max()),
+        "mean_norm_z": mean_norm,
+        "relative_roughness": float(L * dz.mean() / mean_norm) if mean_norm > 0 else 0.0,
+        "lag": lag_smoothness(Z).to_dict(),
+    }
 
 
 @dataclass
 class LagSmoothness:
-    """D(ℓ) = mean_k‖Z_{k+ℓ} − Z_k‖_F over lags ℓ, its log-log slope and a verdict."""
+    """D(ℓ) = mean_k‖Z_{k+ℓ} − Z_k‖_F over lags ℓ, its log-log slope and a description.
+
+    ``constant``: every layer holds exactly the same weights (D ≡ 0, perfectly smooth); then no
+    slope can be fitted and ``fit`` is None.
+    """
 
     lags: list[int]
     mean_diff: list[float]
-    fit: SlopeFit
-    verdict: str
+    fit: SlopeFit | None
+    label: str
     roughness_ratio: float
+    constant: bool = False
 
     def to_dict(self) -> dict:
         return {
             "lags": self.lags,
             "mean_diff": self.mean_diff,
-            "fit": self.fit.to_dict(),
-            "verdict": self.verdict,
+            "fit": None if self.fit is None else self.fit.to_dict(),
+            "label": self.label,
             "roughness_ratio": self.roughness_ratio,
+            "constant": self.constant,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LagSmoothness:
+        fit = data.get("fit")
+        return cls(
+            list(data["lags"]),
+            list(data["mean_diff"]),
+            None if fit is None else SlopeFit(**fit),
+            data["label"],
+            float(data["roughness_ratio"]),
+            bool(data.get("constant", False)),
+        )
 
 
 def lag_smoothness(
@@ -202,8 +302,9 @@ def lag_smoothness(
     """Smoothness of one network's weights Z (L, P) (layers × flattened parameters).
 
     Lags ℓ = 1, 2, 4, … ≤ max(2, L·max_lag_fraction); slope of log D(ℓ) vs log ℓ with a t-CI
-    and verdict (:data:`LAG_VERDICTS`). ``roughness_ratio`` = D(1) / mean‖Z_i − Z_j‖ over all
-    pairs: ≈ 1 for i.i.d. layers, ≈ 3/L for a Lipschitz function of s.
+    and a description (:data:`LAG_LABELS`). ``roughness_ratio`` = D(1) / mean‖Z_i − Z_j‖ over
+    all pairs: ≈ 1 for i.i.d. layers, ≈ 3/L for a Lipschitz function of s, 0 for constant weights
+    (which are reported as ``constant``, perfectly smooth, not fitted).
     """
     Z = Z.detach().to(torch.float64).flatten(1)
     L = Z.shape[0]
@@ -216,14 +317,13 @@ def lag_smoothness(
         lags.append(lag)
         lag *= 2
     D = [float((Z[lg:] - Z[:-lg]).norm(dim=1).mean()) for lg in lags]
-    if min(D) <= 0:
-        tiny = max(max(D), 1.0) * 1e-300
-        D = [max(d, tiny) for d in D]
+    if max(D) == 0.0:  # Z_k identical for all k: D(ℓ) ≡ 0
+        return LagSmoothness(lags, D, None, "constant in k (perfectly smooth)", 0.0, True)
+    # D(1) = 0 forces Z_k constant, so every D(ℓ) > 0 here
     fit = fit_loglog_slope(lags, D, confidence=confidence)
     pair = torch.cdist(Z, Z)
     mean_pair = float(pair.sum() / (L * (L - 1)))
-    ratio = D[0] / mean_pair if mean_pair > 0 else 0.0
-    return LagSmoothness(lags, D, fit, smoothness_verdict(fit, verdicts=LAG_VERDICTS), ratio)
+    return LagSmoothness(lags, D, fit, slope_label(fit, LAG_LABELS), D[0] / mean_pair)
 
 
 def _interp_index(s: float, L: int) -> int:

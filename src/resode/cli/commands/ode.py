@@ -4,10 +4,13 @@
     resode ode depth-sweep --init iid --preset short --out runs/fig1-iid
     resode ode depth-sweep --scaling-exponent 0.5 --out runs/fig1-sqrt
     resode ode long-time --out runs/fig2                    # Fig. 2 (80 000 iterations)
+    resode ode weights --out runs/weights                   # trained weights against s = k/L
     resode ode relu-counterexample --out runs/relu
     resode ode cifar --preset short --out runs/table1-digits
 
-Every experiment writes PNG plots, JSON (config and seeds), CSV and a Markdown summary to --out.
+Every experiment writes PNG plots, JSON (config, seeds, results), CSV and a Markdown/HTML summary
+to --out and prints the verdict of each claim it tests. --workers N runs independent cells
+(depths, seeds, inits) in N processes; --resume keeps finished cells under OUT/cells and skips them.
 """
 
 from __future__ import annotations
@@ -17,7 +20,12 @@ from pathlib import Path
 
 _EXPERIMENTS = {
     "depth-sweep": ("DepthSweepConfig", "depth_sweep", "Fig. 1: smoothness slope of max‖ΔZ‖ vs L"),
-    "long-time": ("LongTimeConfig", "long_time", "Fig. 2: weights vs layer over long training"),
+    "long-time": ("LongTimeConfig", "long_time", "Fig. 2: long training, loss decay rate"),
+    "weights": (
+        "WeightsConfig",
+        "weights_against_layer",
+        "trained weights against layer s = k/L for each init",
+    ),
     "relu-counterexample": (
         "ReluCounterexampleConfig",
         "relu_counterexample",
@@ -50,6 +58,18 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         )
         p.add_argument("--config", help="YAML file with the experiment's keys")
         p.add_argument(
+            "--workers",
+            type=int,
+            default=1,
+            metavar="N",
+            help="run independent cells in N processes (default: 1)",
+        )
+        p.add_argument(
+            "--resume",
+            action="store_true",
+            help="keep every finished cell under OUT/cells and reuse the ones already there",
+        )
+        p.add_argument(
             "--progress",
             action=argparse.BooleanOptionalAction,
             default=True,
@@ -62,19 +82,27 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from resode.config import config_from_args
+    from resode.errors import ResodeError
     from resode.ode import experiments
 
+    if args.workers < 1:
+        raise ResodeError(f"--workers must be >= 1, got {args.workers}")
     cfg_name, fn_name, _ = _EXPERIMENTS[args.experiment]
     cls = getattr(experiments, cfg_name)
     base = experiments.SHORT_PRESETS[args.experiment] if args.preset == "short" else {}
     config = config_from_args(cls, args, base=base)
     out = Path(args.out or f"runs/ode-{args.experiment}")
-    summary = getattr(experiments, fn_name)(config, out, progress=args.progress)
-    verdict = summary.get("verdict")
+    result = getattr(experiments, fn_name)(
+        config,
+        out,
+        progress=args.progress,
+        workers=args.workers,
+        cache_dir=out / "cells" if args.resume else None,
+    )
     print(f"resode ode {args.experiment}: results in {out}")
-    if verdict:
-        print(f"verdict: {verdict}")
-    if args.experiment == "depth-sweep" and summary.get("slope_fit_T"):
-        f = summary["slope_fit_T"]
-        print(f"slope {f['slope']:.3f} [{f['ci_low']:.3f}, {f['ci_high']:.3f}]")
+    fit = getattr(result, "fit", None)
+    if fit is not None:
+        print(f"slope {fit.slope:.3f}, 95 % CI [{fit.ci_low:.3f}, {fit.ci_high:.3f}]")
+    for j in result.judgements():
+        print(f"{j.claim}: {j.verdict} — {j.reason}")
     return 0

@@ -1,0 +1,279 @@
+"""Shared pieces of the paper-B experiments: the GD experiment config, synthetic data, the model
+builder, serialisable records (``to_dict``/``from_dict``) and a cell runner that runs independent
+cells in parallel processes and caches finished ones on disk.
+
+Defaults follow papers.md §B.4 with the official synthetic code's conventions (no 1/√m, 1/√q,
+MSE averaged over n·d', A = B = I, x, y ~ N(0, I)).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import pickle
+import types
+import typing
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, Union, get_args, get_origin
+
+import numpy as np
+
+from resode.config import Config, option
+
+if TYPE_CHECKING:  # torch is imported inside the functions: the CLI reads the configs cheaply
+    import torch
+
+    from resode.ode.scaled_resnet import ScaledResidualMLP
+    from resode.ode.train import GDResult
+
+Activation = Literal["gelu", "tanh", "softplus", "relu", "identity"]
+Init = Literal["tied", "iid", "gp"]
+R = TypeVar("R", bound="Record")
+
+
+@dataclass
+class GDConfig(Config):
+    """Settings shared by the synthetic GD experiments (data, model, initialisation, rate); each
+    experiment adds its sizes and its init(s)."""
+
+    d: int = option(16, "input = hidden = output dimension (A = B = I)", min=1)
+    seed: int = option(0, "first initialisation seed (seed i uses seed + i)", min=0)
+    data_seed: int = option(0, "seed of the synthetic data x, y ~ N(0, I)", min=0)
+    zero_v: bool = option(True, "V_k(0) = 0 (the paper's main scheme)")
+    gp_length_scale: float = option(0.1, "GP init: length scale ℓ in s", min=0.0)
+    scaling_exponent: float = option(
+        1.0,
+        "residual factor L^-α: 1 (ODE) or 0.5 (1/√L); residual rate L^(2α−1) × lr",
+        min=0.0,
+    )
+    normalisation: Literal["official", "paper"] = option(
+        "official", "official: σ(hW)V/L; paper: 1/(L√m)·Vσ(Wh/√q)"
+    )
+    activation: Activation = option("gelu", "activation σ")
+    float64: bool = option(False, "train in float64")
+
+    @property
+    def rate_exponent(self) -> float:
+        """e in the residual rate L^e·lr: e = 2α − 1 keeps the function-space step O(lr) for the
+        residual factor L^{-α} (each of L layers moves F by L^{-α}·L^e·lr·L^{-α})."""
+        return 2.0 * self.scaling_exponent - 1.0
+
+
+def torch_dtype(float64: bool) -> torch.dtype:
+    import torch
+
+    return torch.float64 if float64 else torch.float32
+
+
+def synthetic_data(
+    n: int, d: int, seed: int, float64: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """x_i, y_i ~ N(0, I_d), i = 1..n (the official synthetic data)."""
+    from resode.data.synthetic import make_regression
+
+    data = make_regression(n, d, seed=seed, dtype=torch_dtype(float64))
+    return data.x, data.y
+
+
+def build_model(cfg: GDConfig, depth: int, width: int, n_seeds: int | None) -> ScaledResidualMLP:
+    """The scaled residual MLP of eq. (3) for ``cfg`` (seed-batched when ``n_seeds``)."""
+    from resode.ode.scaled_resnet import ScaledResidualMLP
+
+    return ScaledResidualMLP(
+        depth,
+        cfg.d,
+        width,
+        activation=cfg.activation,
+        normalisation=cfg.normalisation,
+        scaling_exponent=cfg.scaling_exponent,
+        n_seeds=n_seeds,
+        dtype=torch_dtype(cfg.float64),
+    )
+
+
+def train_network(
+    cfg: GDConfig,
+    *,
+    init: str,
+    n: int,
+    width: int,
+    depth: int,
+    lr: float,
+    iterations: int,
+    seed: int,
+    n_seeds: int,
+    gp_grid: int | None = None,
+    clip: float | None = None,
+    **gd_kwargs: Any,
+) -> tuple[ScaledResidualMLP, GDResult]:
+    """Build, initialise (seeds seed..seed+n_seeds−1) and train one seed-batched network by GD
+    with the residual rate L^{2α−1}·lr on ``cfg``'s synthetic data."""
+    from resode.ode.init import initialize
+    from resode.ode.train import train_gd
+
+    x, y = synthetic_data(n, cfg.d, cfg.data_seed, cfg.float64)
+    model = build_model(cfg, depth, width, n_seeds)
+    initialize(
+        model,
+        init,
+        seed=seed,
+        zero_v=cfg.zero_v,
+        length_scale=cfg.gp_length_scale,
+        gp_grid=gp_grid,
+    )
+    res = train_gd(
+        model,
+        x,
+        y,
+        iterations=iterations,
+        lr=lr,
+        lr_depth_exponent=cfg.rate_exponent,
+        clip=clip,
+        **gd_kwargs,
+    )
+    return model, res
+
+
+# --------------------------------------------------------------------------------------------
+# records: dataclasses of results that round-trip through JSON
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (Config, Record)) or hasattr(value, "to_dict"):
+        return value.to_dict()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): _encode(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_encode(v) for v in value]
+    return value
+
+
+def _decode(value: Any, tp: Any) -> Any:
+    """Inverse of :func:`_encode` guided by the annotation ``tp``."""
+    if value is None or tp is Any:
+        return value
+    origin = get_origin(tp)
+    if origin in (Union, types.UnionType):
+        options = [a for a in get_args(tp) if a is not type(None)]
+        return _decode(value, options[0]) if len(options) == 1 else value
+    if tp is np.ndarray:
+        return np.asarray(value, dtype=np.float64)
+    if isinstance(tp, type) and issubclass(tp, Config):
+        return tp.from_dict(value)
+    if isinstance(tp, type) and hasattr(tp, "from_dict"):
+        return tp.from_dict(value)
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        hints = typing.get_type_hints(tp)
+        return tp(**{k: _decode(v, hints.get(k, Any)) for k, v in value.items()})
+    if origin is dict:
+        kt, vt = get_args(tp) or (Any, Any)
+        conv = int if kt is int else (lambda k: k)
+        return {conv(k): _decode(v, vt) for k, v in value.items()}
+    if origin is list:
+        (it,) = get_args(tp) or (Any,)
+        return [_decode(v, it) for v in value]
+    if origin is tuple:
+        args = get_args(tp)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_decode(v, args[0]) for v in value)
+        return tuple(_decode(v, a) for v, a in zip(value, args, strict=False))
+    if tp is float:
+        return float(value)
+    return value
+
+
+def _type_names() -> dict[str, Any]:
+    """Names used in record annotations that live in torch-importing modules."""
+    from resode.ode.measures import LagSmoothness, SlopeFit
+    from resode.verdicts import Judgement
+
+    return {"SlopeFit": SlopeFit, "LagSmoothness": LagSmoothness, "Judgement": Judgement}
+
+
+class Record:
+    """Mixin for result dataclasses: ``to_dict`` (JSON-ready: arrays become lists) and
+    ``from_dict`` (arrays come back as float64 NumPy arrays, int dict keys as ints)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: _encode(getattr(self, f.name)) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+
+    @classmethod
+    def from_dict(cls: type[R], data: dict[str, Any]) -> R:
+        import sys
+
+        module = vars(sys.modules[cls.__module__])
+        hints = typing.get_type_hints(cls, globalns={**module, **_type_names()})
+        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        return cls(**{k: _decode(v, hints[k]) for k, v in data.items() if k in names})
+
+
+# --------------------------------------------------------------------------------------------
+# cells: independent units of work, run in parallel processes, cached on disk
+
+
+def cell_key(fn: Callable[..., Any], args: Sequence[Any]) -> str:
+    """A file-name-safe key of one cell: the function's name and a hash of its arguments."""
+    plain = [a.to_dict() if isinstance(a, Config) else _encode(a) for a in args]
+    blob = json.dumps([fn.__module__, fn.__qualname__, plain], sort_keys=True, default=str)
+    return f"{fn.__name__}-{hashlib.sha1(blob.encode()).hexdigest()[:16]}"
+
+
+def _run_one(
+    fn: Callable[..., Any], args: tuple[Any, ...], cache: Path | None, progress: bool = False
+) -> Any:
+    if cache is not None:
+        path = cache / f"{cell_key(fn, args)}.pkl"
+        if path.is_file():
+            with open(path, "rb") as fh:
+                return pickle.load(fh)
+    result = fn(*args, progress=progress)
+    if cache is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "wb") as fh:
+            pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.replace(path)  # a cell counts as complete only once fully written
+    return result
+
+
+Call = tuple[Callable[..., Any], tuple[Any, ...]]
+
+
+def run_cells(
+    calls: Sequence[Call],
+    *,
+    workers: int = 1,
+    cache_dir: str | Path | None = None,
+    progress: bool = False,
+    desc: str = "cells",
+) -> list[Any]:
+    """``[fn(*args, progress=...) for fn, args in calls]`` in order, in ``workers`` processes
+    (spawned; the GD loop pins one torch thread each) when > 1, else in this process (with each
+    cell's own progress bar when ``progress``). With ``cache_dir`` every finished cell is pickled
+    there under :func:`cell_key` and a cell already there is loaded instead of run. Put the
+    longest cells first: they start first."""
+    from tqdm.auto import tqdm
+
+    cache = Path(cache_dir) if cache_dir is not None else None
+    if workers <= 1 or len(calls) <= 1:
+        return [_run_one(fn, tuple(a), cache, progress) for fn, a in calls]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        futures = [pool.submit(_run_one, fn, tuple(a), cache) for fn, a in calls]
+        return [f.result() for f in tqdm(futures, desc=desc, disable=not progress, leave=False)]
+
+
+def seeds_of(first: int, count: int) -> list[int]:
+    return [first + s for s in range(count)]

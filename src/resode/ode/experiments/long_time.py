@@ -1,0 +1,308 @@
+"""Fig. 2 of paper B: long training of one depth (L = 64): weights against k over time, the loss,
+its exponential decay rate and the PL ratio (Def. 1) along the run.
+
+Claim (:data:`RATE_CLAIM`), Thm 6: under the PL condition (m ≥ c₁n, L ≥ c₂√(nq)) the loss decays
+exponentially to 0. Measured: the rate r = d ln ℓ / dt, the least-squares slope of the natural
+log of the loss against the iteration over the last ``rate_window`` of the run (default its second
+half), in units of 1/(1000 iterations). Claimed: r < 0 ("less" than 0, margin 0.01 per 1000
+iterations: a slower decay would lower the loss by less than a factor e^{-0.8} over the paper's
+80 000 iterations, a plateau in practice). The interval is a one-sample t over the per-seed
+rates (≥ 2 seeds) or, with one seed, over the slopes of ``rate_blocks`` consecutive blocks of the
+window (batch means). Reported beside it: the PL ratio (‖∇_A ℓ‖² + L Σ_k‖∇_{Z_k} ℓ‖² + ‖∇_B ℓ‖²)/ℓ
+at t = 0, its minimum over the run and over the window (Def. 1 asks it to stay ≥ μ > 0), and
+max_k‖Z_{k+1} − Z_k‖ at t = 0 and t = T.
+
+Cells: :func:`long_time_cell` (one seed each); :func:`long_time_combine`; :func:`write`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from resode.config import option
+from resode.errors import ResodeError
+from resode.ode.experiments.common import Call, GDConfig, Init, Record, run_cells, train_network
+
+if TYPE_CHECKING:
+    from resode.ode.measures import LagSmoothness
+    from resode.verdicts import Claim, Judgement
+
+RATE_CLAIM: dict[str, Any] = {
+    "name": "long_time_exponential_decay",
+    "text": "With linear overparameterisation the training loss decays exponentially to 0 "
+    "(Thm 6): the slope of ln(loss) against the iteration over the run's last part is < 0",
+    "direction": "less",
+    "margin": 0.01,
+    "reference": 0.0,
+    "unit": "per 1000 iterations",
+}
+PER = 1000.0  # the rate is reported per PER iterations
+
+
+@dataclass
+class LongTimeConfig(GDConfig):
+    """Fig. 2: weights against k at many training times, the loss and its decay rate."""
+
+    init: Init = option("tied", "initialisation")
+    n: int = option(50, "number of samples", min=1)
+    m: int = option(64, "width", min=1)
+    depth: int = option(64, "depth L", min=2)
+    iterations: int = option(80000, "GD iterations", min=2)
+    lr: float = option(5e-3, "base learning rate (residual rate L^(2α−1) × lr)", min=0.0)
+    seeds: int = option(1, "number of seeds (one cell each)", min=1)
+    snapshots: int = option(12, "log-spaced training times at which weights are plotted", min=2)
+    rate_window: float = option(
+        0.5,
+        "fraction of the run, at its end, over which the decay rate of ln(loss) is fitted",
+        min=0.0,
+        max=1.0,
+        min_exclusive=True,
+    )
+    rate_blocks: int = option(
+        8, "one seed: consecutive blocks of the window whose slopes give the rate's CI", min=2
+    )
+
+    def snapshot_times(self) -> list[int]:
+        T = self.iterations
+        return sorted({0, T} | {int(v) for v in np.geomspace(1, T, self.snapshots - 1)})
+
+    def window(self) -> tuple[int, int]:
+        """First and last iteration of the rate window."""
+        T = self.iterations
+        return min(T - 1, round(T * (1.0 - self.rate_window))), T
+
+
+@dataclass
+class LongTimeCell(Record):
+    """One seed: history curves (T+1,) keyed by :data:`resode.ode.train.HISTORY_KEYS`, entry
+    (0, 0) of V_k and W_k at the snapshot times (n_times, L), lag smoothness at each time."""
+
+    seed: int
+    times: list[int]
+    history: dict[str, np.ndarray]
+    v_entry: np.ndarray
+    w_entry: np.ndarray
+    lag: dict[int, LagSmoothness]
+    seconds: float
+
+
+@dataclass
+class LongTimeResult(Record):
+    """Combined seeds. Per seed (S,): ``rates`` (d ln ℓ/dt per 1000 iterations over the window),
+    ``block_rates`` (S, rate_blocks), PL ratio at 0 / min over the run / min over the window,
+    max_k‖ΔZ‖ at 0 and T; ``judgement`` of :data:`RATE_CLAIM`."""
+
+    config: LongTimeConfig
+    seeds: list[int]
+    times: list[int]
+    cells: list[LongTimeCell]
+    window: tuple[int, int]
+    rates: np.ndarray
+    block_rates: np.ndarray
+    rate_method: str
+    judgement: Judgement
+    pl_initial: np.ndarray
+    pl_min: np.ndarray
+    pl_min_window: np.ndarray
+    max_dz_initial: np.ndarray
+    max_dz_final: np.ndarray
+    seconds: float
+
+    @property
+    def loss(self) -> np.ndarray:
+        """Training loss (T+1, S)."""
+        return np.stack([c.history["loss"] for c in self.cells], axis=1)
+
+    @property
+    def pl_ratio(self) -> np.ndarray:
+        """PL ratio of Def. 1 along the run (T+1, S)."""
+        return np.stack([c.history["pl_ratio"] for c in self.cells], axis=1)
+
+    def judgements(self) -> list[Judgement]:
+        return [self.judgement]
+
+
+def rate_claim() -> Claim:
+    from resode.verdicts import Claim
+
+    return Claim(**RATE_CLAIM)
+
+
+def long_time_cell(config: LongTimeConfig, seed: int, *, progress: bool = False) -> LongTimeCell:
+    """Train one seed for T iterations; keep the curves and weights at the snapshot times."""
+    from resode.ode.measures import flatten_z, lag_smoothness
+
+    times = config.snapshot_times()
+    _, res = train_network(
+        config,
+        init=config.init,
+        n=config.n,
+        width=config.m,
+        depth=config.depth,
+        lr=config.lr,
+        iterations=config.iterations,
+        seed=seed,
+        n_seeds=1,
+        snapshot_at=times,
+        progress=progress,
+        desc=f"long-time L={config.depth} seed {seed}",
+    )
+    v = np.stack([res.snapshots[t][0][0, :, 0, 0].double().numpy() for t in times])
+    w = np.stack([res.snapshots[t][1][0, :, 0, 0].double().numpy() for t in times])
+    lag = {t: lag_smoothness(flatten_z(V[0], W[0])) for t, (V, W) in res.snapshots.items()}
+    history = {k: a[:, 0] for k, a in res.history.items()}
+    return LongTimeCell(seed, times, history, v, w, lag, res.seconds)
+
+
+def log_loss_slope(loss: np.ndarray, start: int, stop: int) -> float:
+    """Least-squares slope of ln ℓ(t) against t for t = start..stop, per :data:`PER` iterations."""
+    t = np.arange(start, stop + 1, dtype=np.float64)
+    y = np.log(np.asarray(loss[start : stop + 1], dtype=np.float64))
+    tc = t - t.mean()
+    return float((tc * (y - y.mean())).sum() / (tc**2).sum() * PER)
+
+
+def block_slopes(loss: np.ndarray, start: int, stop: int, blocks: int) -> np.ndarray:
+    """:func:`log_loss_slope` of ``blocks`` consecutive, equally long blocks of [start, stop]."""
+    edges = np.linspace(start, stop, blocks + 1).round().astype(int)
+    if np.any(np.diff(edges) < 1):
+        raise ResodeError(
+            f"the rate window [{start}, {stop}] is too short for {blocks} blocks; "
+            "run more iterations or lower rate_blocks"
+        )
+    return np.array([log_loss_slope(loss, a, b) for a, b in itertools.pairwise(edges)])
+
+
+def long_time_combine(config: LongTimeConfig, cells: Sequence[LongTimeCell]) -> LongTimeResult:
+    """Decay rates, their interval and verdict, PL ratios and roughness of the trained weights."""
+    from resode.verdicts import judge
+
+    cells = sorted(cells, key=lambda c: c.seed)
+    a, b = config.window()
+    loss = np.stack([c.history["loss"] for c in cells], axis=1)
+    if np.any(loss <= 0) or not np.all(np.isfinite(loss)):
+        raise ResodeError("the loss curve has non-positive or non-finite values: no log rate")
+    rates = np.array([log_loss_slope(loss[:, s], a, b) for s in range(len(cells))])
+    blocks = np.stack(
+        [block_slopes(loss[:, s], a, b, config.rate_blocks) for s in range(len(cells))]
+    )
+    if len(cells) >= 2:
+        values, method = rates, f"one-sample t over the {len(cells)} seeds' rates"
+    else:
+        values = blocks[0]
+        method = f"batch means: one-sample t over the slopes of {config.rate_blocks} blocks"
+    pl = np.stack([c.history["pl_ratio"] for c in cells], axis=1)
+    dz = np.stack([c.history["max_dz"] for c in cells], axis=1)
+    return LongTimeResult(
+        config=config,
+        seeds=[c.seed for c in cells],
+        times=config.snapshot_times(),
+        cells=list(cells),
+        window=(a, b),
+        rates=rates,
+        block_rates=blocks,
+        rate_method=method + f" of ln(loss) over iterations {a}..{b}",
+        judgement=judge(rate_claim(), values.tolist()),
+        pl_initial=pl[0],
+        pl_min=pl.min(0),
+        pl_min_window=pl[a:].min(0),
+        max_dz_initial=dz[0],
+        max_dz_final=dz[-1],
+        seconds=sum(c.seconds for c in cells),
+    )
+
+
+def _summary(result: LongTimeResult) -> dict[str, Any]:
+    return {
+        "experiment": "long-time",
+        "config": result.config.to_dict(),
+        "seeds": result.seeds,
+        "snapshot_times": result.times,
+        "loss_initial": result.loss[0],
+        "loss_final": result.loss[-1],
+        "loss_min": result.loss.min(0),
+        "rate_window": list(result.window),
+        "rate_per_1000_iterations": result.rates,
+        "block_rates_per_1000_iterations": result.block_rates,
+        "rate_method": result.rate_method,
+        "judgement": result.judgement.to_dict(),
+        "pl_ratio_initial": result.pl_initial,
+        "pl_ratio_min": result.pl_min,
+        "pl_ratio_min_window": result.pl_min_window,
+        "max_dz_initial": result.max_dz_initial,
+        "max_dz_final": result.max_dz_final,
+        "lag_smoothness": {
+            str(c.seed): {str(t): lg.to_dict() for t, lg in c.lag.items()} for c in result.cells
+        },
+        "seconds": result.seconds,
+    }
+
+
+def write(result: LongTimeResult, out_dir: str | Path) -> list[Path]:
+    """fig2.png, long_time.{json,csv,md,html}."""
+    from resode.ode import plots
+    from resode.report import Report, write_csv, write_json
+
+    out = Path(out_dir)
+    cfg = result.config
+    paths = plots.plot_long_time(result, out)
+    paths.append(write_json(out / "long_time.json", _summary(result)))
+    stride = max(1, cfg.iterations // 5000)
+    rows = [
+        {"iteration": t, "seed": c.seed, **{k: v[t] for k, v in c.history.items()}}
+        for t in range(0, cfg.iterations + 1, stride)
+        for c in result.cells
+    ]
+    paths.append(write_csv(out / "long_time.csv", rows))
+    rep = Report("Long-time training (paper B, Fig. 2)", out)
+    rep.paragraph(
+        f"n={cfg.n}, d={cfg.d}, m={cfg.m}, L={cfg.depth}, T={cfg.iterations}, residual rate "
+        f"L^{cfg.rate_exponent:g} × {cfg.lr:g}, init={cfg.init}, seeds {result.seeds}."
+    )
+    rep.table(
+        [
+            {
+                "seed": c.seed,
+                "loss t=0": float(result.loss[0, s]),
+                "loss t=T": float(result.loss[-1, s]),
+                "rate (per 1000 it.)": float(result.rates[s]),
+                "PL ratio t=0": float(result.pl_initial[s]),
+                "min PL ratio": float(result.pl_min[s]),
+                "min PL ratio (window)": float(result.pl_min_window[s]),
+                "max_k‖ΔZ‖ t=0": float(result.max_dz_initial[s]),
+                "max_k‖ΔZ‖ t=T": float(result.max_dz_final[s]),
+                "lag smoothness t=T": c.lag[cfg.iterations].label,
+            }
+            for s, c in enumerate(result.cells)
+        ]
+    )
+    j = result.judgement
+    rep.claim(RATE_CLAIM["text"], j.verdict, f"{j.reason} ({result.rate_method})")
+    for p in paths:
+        if p.suffix == ".png":
+            rep.figure(p, p.stem)
+    paths.extend(rep.write("long_time"))
+    return paths
+
+
+def long_time(
+    config: LongTimeConfig,
+    out_dir: str | Path | None = None,
+    *,
+    progress: bool = True,
+    workers: int = 1,
+    cache_dir: str | Path | None = None,
+) -> LongTimeResult:
+    """Run one cell per seed, combine, and write into ``out_dir`` when given."""
+    calls: list[Call] = [(long_time_cell, (config, config.seed + s)) for s in range(config.seeds)]
+    cells = run_cells(calls, workers=workers, cache_dir=cache_dir, progress=progress)
+    result = long_time_combine(config, cells)
+    if out_dir is not None:
+        write(result, out_dir)
+    return result
