@@ -24,7 +24,6 @@ from resode.reproduce.claims import (
     paper_b_claims,
 )
 from resode.reproduce.paper_a import PaperAResult, RunRecord, robust_auc
-from resode.reproduce.paper_b import PaperBResult
 
 BASE = {
     "clean": 0.95,
@@ -54,7 +53,7 @@ def _result(damped: dict[str, float]) -> PaperAResult:
 
 def _verdicts(damped: dict[str, float]) -> dict[str, str]:
     cfg = get_preset("tiny", paper_a={"models": ["resnet20", "inresnet20"]})
-    return {c.claim.name: c.verdict for c in paper_a_claims(cfg, _result(damped))}
+    return {c.name: c.verdict for c in paper_a_claims(cfg, _result(damped))}
 
 
 def test_identical_models_reproduce_only_equivalence() -> None:
@@ -118,24 +117,14 @@ def test_robust_auc_is_the_mean_accuracy_over_the_eps_range() -> None:
     )
 
 
-def test_slope_claims_follow_the_fitted_interval() -> None:
-    cfg = get_preset("tiny")
+def test_paper_b_claims_come_from_the_experiments_judgements() -> None:
+    from types import SimpleNamespace
 
-    def fit(slope: float, half: float) -> dict:
-        return {
-            "slope": slope,
-            "ci_low": slope - half,
-            "ci_high": slope + half,
-            "n_points": 4,
-            "r2": 1.0,
-            "intercept": 0.0,
-        }
+    from resode.ode.experiments import DEPTH_CLAIMS
+    from resode.verdicts import Claim, judge_interval
 
-    b = PaperBResult(
-        sweep={
-            "tied": {"fit": fit(-1.0, 0.05), "depths": [2, 8, 32, 128]},
-            "iid": {"fit": fit(-0.9, 0.05), "depths": [2, 8, 32, 128]},
-        }
-    )
-    v = {c.claim.name: c.verdict for c in paper_b_claims(cfg, b)}
-    assert v == {"tied_slope": "reproduced", "iid_slope": "contradicted"}
+    claim = Claim(**DEPTH_CLAIMS["ode"])
+    j = judge_interval(claim, -1.0, -1.05, -0.95, n=4, test="t")
+    judged = paper_b_claims(get_preset("tiny"), SimpleNamespace(judgements=lambda: [j]))
+    assert [(c.part, c.name, c.verdict) for c in judged] == [("B", claim.name, "reproduced")]
+    assert judged[0].text == claim.text and judged[0].evidence == j.reason

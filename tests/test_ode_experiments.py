@@ -181,7 +181,7 @@ def test_run_cells_caches_finished_cells(tmp_path):
     again = run_cells(calls, cache_dir=tmp_path)
     assert first == again == [{"x": 1, "twice": 2}, {"x": 2, "twice": 4}] and _CALLS == [1, 2]
     assert cell_key(_double, (cfg, 1)) != cell_key(_double, (cfg.replace(C=3.0), 1))
-    assert len(list(tmp_path.glob("_double-*.pkl"))) == 2
+    assert len(list(tmp_path.glob("_double-*/result.json"))) == 2
 
 
 # ---- long time ------------------------------------------------------------------------------

@@ -83,14 +83,16 @@ def test_tiny_results_hold_every_model_and_seed(tiny_run: Path) -> None:
         assert (tiny_run / "paper_a" / f"{r['model']}-seed{r['seed']}" / "last.pt").is_file()
         assert bool(r["lambdas"]) == (r["model"] != "resnet20")  # the ResNet has no λ
     assert sorted(r["lam"] for r in results["paper_a"]["sweep"]) == sorted(cfg.sweep.lambdas)
-    sweep = results["paper_b"]["sweep"]
+    sweep = results["paper_b"]["depth_sweep"]
     assert set(sweep) == set(cfg.paper_b.inits)
     for e in sweep.values():
         assert e["depths"] == sorted(cfg.paper_b.depths)
         assert all(len(v) == cfg.paper_b.seeds for v in e["max_dz"])
+        assert e["L_max_dz"][0] == pytest.approx([e["depths"][0] * v for v in e["max_dz"][0]])
     claims = results["claims"]
-    # 7 paper-A claims × 2 damped models, 2 paper-B slope claims
-    assert len(claims) == 7 * 2 + 2
+    # 7 paper-A claims × 2 damped models; paper B: 2 depth slopes, the decay rate, 2 roughness
+    assert len(claims) == 7 * 2 + 5
+    assert {c["part"] for c in claims} == {"A", "B"}
     for c in claims:
         assert c["verdict"] in VERDICTS
         for key in ("effect", "ci", "margin", "min_detectable_effect", "n_seeds", "test"):

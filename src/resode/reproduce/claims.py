@@ -19,7 +19,9 @@ flatter landscape        loss rise along sign(∇ₓL) up to ε_max             
 clean accuracy           equivalence of clean accuracy                            ±1 point
 =======================  =======================================================  ==========
 
-Paper B claims are judged on the fitted slope's interval (:func:`resode.verdicts.judge_interval`).
+Paper B claims are declared and judged by the experiments of :mod:`resode.ode.experiments` (the
+depth-sweep slope, the long-time decay rate, the roughness of trained weights, Table 1's
+smoothness ratio); this module collects them.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from typing import Any
 
 from resode.registry import display_name
 from resode.reproduce.config import ReproduceConfig
-from resode.verdicts import Claim, Judgement, judge, judge_interval
+from resode.verdicts import Claim, Judgement, judge
 
 # ---- paper A -----------------------------------------------------------------------------------
 NOISE = Claim(
@@ -93,30 +95,15 @@ PAPER_A: tuple[tuple[Claim, str, float], ...] = (
     (CLEAN, "clean", 100.0),
 )
 
-# ---- paper B -----------------------------------------------------------------------------------
-TIED_SLOPE = Claim(
-    "tied_slope",
-    "Smooth (weight-tied) initialisation stays smooth: max_k‖Z_{k+1}−Z_k‖ ∝ 1/L (log-log slope −1)",
-    "equivalent",
-    margin=0.25,
-    reference=-1.0,
-)
-IID_SLOPE = Claim(
-    "iid_slope",
-    "I.i.d. initialisation stays rough: max_k‖Z_{k+1}−Z_k‖ does not shrink with L (slope 0)",
-    "equivalent",
-    margin=0.25,
-    reference=0.0,
-)
-SLOPE_CLAIMS = {"tied": TIED_SLOPE, "iid": IID_SLOPE}
-
 
 @dataclass
 class ClaimResult:
-    """One judged claim: which paper, which model (paper A), the judgement and a sentence."""
+    """One judged claim: which paper, its name and sentence, which model (paper A), the
+    judgement, and the evidence sentence (computed)."""
 
     part: str
-    claim: Claim
+    name: str
+    text: str
     judgement: Judgement
     evidence: str
     model: str | None = None
@@ -127,13 +114,12 @@ class ClaimResult:
 
     @property
     def title(self) -> str:
-        return f"{self.claim.text}" + (f" — {display_name(self.model)}" if self.model else "")
+        return self.text + (f" — {display_name(self.model)}" if self.model else "")
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "part": self.part,
-            "claim": self.claim.name,
-            "text": self.claim.text,
+            "text": self.text,
             "model": self.model,
             "evidence": self.evidence,
             **self.judgement.to_dict(),
@@ -158,7 +144,8 @@ def paper_a_claims(cfg: ReproduceConfig, a: Any) -> list[ClaimResult]:
             out.append(
                 ClaimResult(
                     "A",
-                    claim,
+                    claim.name,
+                    claim.text,
                     j,
                     f"{display_name(m)} vs {display_name(base)}: {j.reason}{note}",
                     model=m,
@@ -167,33 +154,29 @@ def paper_a_claims(cfg: ReproduceConfig, a: Any) -> list[ClaimResult]:
     return out
 
 
+def _ode_claim_texts() -> dict[str, str]:
+    """Claim name → sentence of every claim :mod:`resode.ode.experiments` judges."""
+    from resode.ode import experiments as ex
+
+    claims = [*ex.DEPTH_CLAIMS.values(), ex.RATE_CLAIM, *ex.WEIGHT_CLAIMS.values(), ex.RELU_CLAIM]
+    texts = {c["name"]: c["text"] for c in claims}
+    return texts
+
+
 def paper_b_claims(cfg: ReproduceConfig, b: Any) -> list[ClaimResult]:
-    """The depth-sweep slope claims (one per initialisation with a fitted slope)."""
+    """The claims the paper-B experiments judged (depth-sweep slopes, long-time decay rate,
+    trained roughness, Table 1 smoothness ratio), each with its own evidence sentence."""
+    texts = _ode_claim_texts()
     out = []
-    for init, claim in SLOPE_CLAIMS.items():
-        e = b.sweep.get(init)
-        if not e or not e.get("fit"):
-            continue
-        fit = e["fit"]
-        j = judge_interval(
-            claim,
-            fit["slope"],
-            fit["ci_low"],
-            fit["ci_high"],
-            n=int(fit["n_points"]),
-            test=f"t interval of the log-log least-squares slope over {fit['n_points']} points",
-        )
-        depths = ", ".join(map(str, e["depths"]))
-        out.append(
-            ClaimResult(
-                "B",
-                claim,
-                j,
-                f"L ∈ {{{depths}}}, T = {cfg.paper_b.iterations}, {cfg.paper_b.seeds} seeds: "
-                f"{j.reason}",
-            )
-        )
+    for j in b.judgements():
+        text = texts.get(j.claim)
+        if text is None and j.claim.startswith("table1_tied_smoother_"):  # one per activation
+            from resode.ode.experiments import SMOOTHER_CLAIM
+
+            act = j.claim.removeprefix("table1_tied_smoother_")
+            text = f"{SMOOTHER_CLAIM['text']} — {act}"
+        out.append(ClaimResult("B", j.claim, text or j.claim, j, j.reason))
     return out
 
 
-__all__ = ["PAPER_A", "SLOPE_CLAIMS", "ClaimResult", "paper_a_claims", "paper_b_claims"]
+__all__ = ["PAPER_A", "ClaimResult", "paper_a_claims", "paper_b_claims"]

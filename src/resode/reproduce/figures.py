@@ -125,7 +125,7 @@ def claims_figure(claims: list[Any], path: Path) -> Path:
     for ax, c in zip(axes[:, 0], claims):
         _claim_axis(ax, c.judgement)
         model = f" · {display_name(c.model)}" if c.model else ""
-        ax.set_title(f"{c.claim.name}{model}: {c.judgement.verdict}", fontsize=8, loc="left")
+        ax.set_title(f"{c.name}{model}: {c.judgement.verdict}", fontsize=8, loc="left")
     fig.suptitle(
         "Effects with confidence intervals; grey: ± margin around the reference", fontsize=9
     )
@@ -220,26 +220,26 @@ def lambda_figures(a: Any, models: list[str], seed: int, out: Path) -> dict[str,
 
 
 def depth_sweep_figure(b: Any, path: Path) -> Path:
-    """Fig. 1 (left): max‖ΔZ‖ against L per init with the fitted power law; L·max against L."""
+    """Fig. 1 (left) for every init: max_{k,t≤T}‖ΔZ‖ against L (seeds as dots, the fitted power
+    law), and L·max against L (constant ⇔ slope −1)."""
     import numpy as np
 
     plt = _plt()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    for init, e in b.sweep.items():
-        Ls = np.asarray(e["depths"], dtype=float)
-        v = np.asarray(e["max_dz"])
-        fit = e["fit"]
+    for init, r in b.depth_sweep.items():
+        Ls = np.asarray(r.depths, dtype=float)
+        v = np.asarray(r.running_max_dz)[:, -1, :]
         label = init
-        if fit is not None:
-            label += f": slope {fit['slope']:.2f} [{fit['ci_low']:.2f}, {fit['ci_high']:.2f}]"
+        if r.fit is not None:
+            label += f": slope {r.fit.slope:.2f} [{r.fit.ci_low:.2f}, {r.fit.ci_high:.2f}]"
         line = axes[0].loglog(Ls, v.mean(1), "o", label=label)
         for j in range(v.shape[1]):
             axes[0].loglog(Ls, v[:, j], ".", color=line[0].get_color(), alpha=0.3)
-        if fit is not None:
+        if r.fit is not None:
             axes[0].loglog(
-                Ls, np.exp(fit["intercept"]) * Ls ** fit["slope"], "-", color=line[0].get_color()
+                Ls, np.exp(r.fit.intercept) * Ls**r.fit.slope, "-", color=line[0].get_color()
             )
-        axes[1].loglog(Ls, np.asarray(e["L_max_dz"]).mean(1), "-o", label=init)
+        axes[1].loglog(Ls, (Ls[:, None] * v).mean(1), "-o", label=init)
     axes[0].set_xlabel("depth L")
     axes[0].set_ylabel("max_{k, t≤T} ‖Z_{k+1} − Z_k‖_F")
     axes[0].set_title("Fig. 1 (left): weight increments vs depth")
@@ -248,26 +248,6 @@ def depth_sweep_figure(b: Any, path: Path) -> Path:
     axes[1].set_title("L·max (constant ⇔ slope −1)")
     for ax in axes:
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=8)
-    return _save(fig, path)
-
-
-def weights_figure(b: Any, path: Path) -> Path:
-    """Entry (0, 0) of W_k (at init and trained) and of V_k against s = k/L, per init."""
-    plt = _plt()
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for init, e in b.weights.items():
-        L = e["depth"]
-        s = [(k + 1) / L for k in range(L)]
-        line = axes[0].plot(s, e["W"], "-", lw=1.2, label=f"{init}: trained")
-        axes[0].plot(s, e["W_init"], ":", lw=1, color=line[0].get_color(), label=f"{init}: init")
-        axes[1].plot(s, e["V"], "-", lw=1.2, label=f"{init}: trained (V = 0 at init)")
-    e0 = next(iter(b.weights.values()))
-    for ax, name in zip(axes, ("W_k[0, 0]", "V_k[0, 0]")):
-        ax.set_xlabel("s = k / L")
-        ax.set_ylabel(name)
-        ax.set_title(f"{name} against layer (L = {e0['depth']}, T = {e0['iterations']})")
-        ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     return _save(fig, path)
 
@@ -281,5 +261,4 @@ __all__ = [
     "noise_figure",
     "stability_figure",
     "sweep_figure",
-    "weights_figure",
 ]

@@ -78,14 +78,10 @@ def check_out_dir(cfg: ReproduceConfig, out: Path, resume: bool) -> None:
         )
 
 
-def all_tasks(cfg: ReproduceConfig) -> list[Any]:
-    """Every task of the job, in the order they are submitted."""
-    return (
-        paper_a.tasks(cfg)
-        + paper_a.sweep_tasks(cfg)
-        + paper_b.tasks(cfg)
-        + paper_b.table1_tasks(cfg)
-    )
+def all_tasks(cfg: ReproduceConfig, out: Path) -> list[Any]:
+    """Every task of the job, in the order they are submitted (paper B's long cells first: the
+    pool starts them first)."""
+    return paper_b.tasks(cfg, out) + paper_a.tasks(cfg) + paper_a.sweep_tasks(cfg)
 
 
 def run_reproduce(
@@ -112,7 +108,7 @@ def run_reproduce(
     cfg.to_yaml(out / CONFIG_FILE)
     t0 = time.perf_counter()
     executor = make_executor(cfg.executor, workers=cfg.workers)
-    tasks = all_tasks(cfg)
+    tasks = all_tasks(cfg, out)
     outcomes = executor.run(tasks, out, progress=progress, desc="reproduce")
     a = paper_a.collect(cfg, outcomes, out)
     b = paper_b.collect(cfg, outcomes, out)
@@ -171,13 +167,8 @@ def make_figures(
             figs["sweep"] = fig.sweep_figure(
                 a, cfg.sweep.depth, cfg.sweep.epochs or pa.epochs, out / "paper_a_lambda_sweep.png"
             )
-    if b is not None:
-        if b.sweep:
-            figs["depth_sweep"] = fig.depth_sweep_figure(b, out / "paper_b_depth_sweep.png")
-        if b.weights:
-            figs["weights"] = fig.weights_figure(b, out / "paper_b_weights.png")
-        if b.long_time is not None:
-            figs["long_time"] = b.long_time["figure"]
+    if b is not None and b.depth_sweep:
+        figs["depth_sweep"] = fig.depth_sweep_figure(b, out / "paper_b_depth_sweep.png")
     return figs
 
 
@@ -211,12 +202,56 @@ def results_dict(
         }
     if b is not None:
         res["paper_b"] = {
-            "sweep": b.sweep,
-            "weights": b.weights,
-            "long_time": {k: v for k, v in (b.long_time or {}).items() if k != "figure"},
-            "table1": b.table1,
+            "depth_sweep": {init: _sweep_summary(r) for init, r in b.depth_sweep.items()},
+            "weights": _weights_summary(b.weights),
+            "long_time": _long_time_summary(b.long_time),
+            "table1": None
+            if b.table1 is None
+            else {"groups": b.table1.groups, "ratios": b.table1.ratios},
         }
     return res
+
+
+def _sweep_summary(r: Any) -> dict[str, Any]:
+    final = r.running_max_dz[:, -1, :]
+    return {
+        "depths": r.depths,
+        "seeds": r.seeds,
+        "max_dz": final.tolist(),
+        "L_max_dz": [(L * final[i]).tolist() for i, L in enumerate(r.depths)],
+        "final_loss": [r.cell(L).history["loss"][-1].tolist() for L in r.depths],
+        "fit": r.fit.to_dict() if r.fit is not None else None,
+        "label": r.label,
+        "config": r.config.to_dict(),
+    }
+
+
+def _weights_summary(w: Any) -> dict[str, Any] | None:
+    if w is None:
+        return None
+    return {
+        c.init: {
+            "depth": c.depth,
+            "max_dz_init": c.max_dz_init.tolist(),
+            "max_dz_trained": c.max_dz_trained.tolist(),
+        }
+        for c in w.cells
+    }
+
+
+def _long_time_summary(lt: Any) -> dict[str, Any] | None:
+    if lt is None:
+        return None
+    return {
+        "config": lt.config.to_dict(),
+        "loss_first": float(lt.loss[0, 0]),
+        "loss_last": float(lt.loss[-1, 0]),
+        "window": list(lt.window),
+        "rates_per_1000": lt.rates.tolist(),
+        "rate_method": lt.rate_method,
+        "pl_initial": lt.pl_initial.tolist(),
+        "pl_min": lt.pl_min.tolist(),
+    }
 
 
 def write_outputs(out: Path, results: dict[str, Any], a: Any, b: Any, judged: list[Any]) -> None:
@@ -235,21 +270,21 @@ def write_outputs(out: Path, results: dict[str, Any], a: Any, b: Any, judged: li
                 out / "paper_a_lambda_sweep.csv",
                 [{"lam": r.result["lam"], "seed": r.seed, **r.metrics} for r in a.sweep],
             )
-    if b is not None and b.sweep:
+    if b is not None and b.depth_sweep:
         write_csv(
             out / "paper_b_depth_sweep.csv",
             [
                 {
                     "init": init,
                     "depth": L,
-                    "seed": j,
-                    "max_dz": v,
-                    "L_max_dz": e["L_max_dz"][i][j],
-                    "final_loss": e["final_loss"][i][j],
+                    "seed": s,
+                    "max_dz": float(r.running_max_dz[i, -1, j]),
+                    "L_max_dz": L * float(r.running_max_dz[i, -1, j]),
+                    "final_loss": float(r.cell(L).history["loss"][-1][j]),
                 }
-                for init, e in b.sweep.items()
-                for i, L in enumerate(e["depths"])
-                for j, v in enumerate(e["max_dz"][i])
+                for init, r in b.depth_sweep.items()
+                for i, L in enumerate(r.depths)
+                for j, s in enumerate(r.seeds)
             ],
         )
 

@@ -1,8 +1,9 @@
-"""Paper B as a grid of tasks: the depth sweep per initialisation (Fig. 1), trained weights against
-layer per initialisation, the long-time run (Fig. 2), and the Table 1 cells on CIFAR-10.
-
-Every task calls :mod:`resode.ode.experiments` in its own folder with a fixed thread count
-(:mod:`resode.grid`); :func:`collect` gathers their JSON results into a :class:`PaperBResult`.
+"""Paper B as a grid of tasks: the cells of :mod:`resode.ode.experiments` (one per depth and
+initialisation of the depth sweep, the reference depth, one per initialisation of the
+weights-against-layer experiment, one per seed of the long-time run, one per Table 1 network),
+each a :mod:`resode.grid` task with its own folder; :func:`collect` combines the finished cells
+with the experiments' own ``*_combine`` functions (fits, judged claims) and writes each
+experiment's files (figures, JSON, CSV, Markdown) under ``paper_b/``.
 """
 
 from __future__ import annotations
@@ -14,15 +15,12 @@ from typing import Any
 from resode.grid import Task, TaskOutcome
 from resode.reproduce.config import ReproduceConfig
 
-_FN = "resode.reproduce.paper_b:"
 
-
-def _common(cfg: ReproduceConfig) -> dict[str, Any]:
+def _gd_common(cfg: ReproduceConfig) -> dict[str, Any]:
     pb = cfg.paper_b
     return {
-        "n": pb.n,
         "d": pb.d,
-        "m": pb.m,
+        "seed": cfg.seed,
         "data_seed": cfg.seed,
         "float64": pb.float64,
         "normalisation": "official",
@@ -30,234 +28,203 @@ def _common(cfg: ReproduceConfig) -> dict[str, Any]:
     }
 
 
-def tasks(cfg: ReproduceConfig) -> list[Task]:
-    """Depth sweep and weights per init, and the long-time run."""
-    pb = cfg.paper_b
-    if not pb.enabled:
-        return []
-    out = []
-    for init in pb.inits:
+def configs(cfg: ReproduceConfig) -> dict[str, Any]:
+    """The experiment configs of paper B: ``depth_sweep`` (one per init), ``weights``,
+    ``long_time`` and ``table1``."""
+    from resode.ode.experiments import (
+        CifarConfig,
+        DepthSweepConfig,
+        LongTimeConfig,
+        WeightsConfig,
+    )
+
+    pb, t1 = cfg.paper_b, cfg.table1
+    out: dict[str, Any] = {}
+    if pb.enabled:
         sweep = {
-            **_common(cfg),
+            **_gd_common(cfg),
+            "n": pb.n,
+            "m": pb.m,
             "iterations": pb.iterations,
             "depths": list(pb.depths),
             "reference_depth": pb.reference_depth,
             "seeds": pb.seeds,
-            "seed": cfg.seed,
             "lr": pb.lr,
-            "init": init,
             "ode_check": pb.ode_check,
             "snapshots": 2 if not pb.reference_depth else 6,
         }
-        out.append(
-            Task(
-                f"paper_b/depth_sweep_{init}",
-                _FN + "run_depth_sweep",
-                {"config": sweep},
-                cfg.threads,
-                f"depth sweep ({init})",
-            )
-        )
-        weights = {
-            "init": init,
-            "depth": pb.weights_depth,
-            "iterations": pb.iterations,
-            "lr": pb.lr,
-            "seed": cfg.seed,
-            **_common(cfg),
+        out["depth_sweep"] = {
+            init: DepthSweepConfig.from_dict({**sweep, "init": init}) for init in pb.inits
         }
-        out.append(
-            Task(
-                f"paper_b/weights_{init}",
-                _FN + "run_weights",
-                weights,
-                cfg.threads,
-                f"weights ({init})",
-            )
+        out["weights"] = WeightsConfig.from_dict(
+            {
+                **_gd_common(cfg),
+                "inits": list(pb.inits),
+                "n": pb.n,
+                "m": pb.m,
+                "depth": pb.weights_depth,
+                "iterations": pb.iterations,
+                "lr": pb.lr,
+                "seeds": pb.seeds,
+            }
         )
-    long = {
-        "n": pb.long_n,
-        "d": pb.d,
-        "m": pb.long_m,
-        "depth": pb.long_depth,
-        "iterations": pb.long_iterations,
-        "lr": pb.long_lr,
-        "seed": cfg.seed,
-        "data_seed": cfg.seed,
-        "float64": pb.float64,
-        "snapshots": 8,
-    }
-    out.append(
-        Task("paper_b/long_time", _FN + "run_long_time", {"config": long}, cfg.threads, "long time")
-    )
+        out["long_time"] = LongTimeConfig.from_dict(
+            {
+                **_gd_common(cfg),
+                "n": pb.long_n,
+                "m": pb.long_m,
+                "depth": pb.long_depth,
+                "iterations": pb.long_iterations,
+                "lr": pb.long_lr,
+                "seeds": 1,
+                "snapshots": 8,
+            }
+        )
+    if t1.enabled:
+        over = {
+            "activations": list(t1.activations),
+            "inits": list(t1.inits),
+            "seeds": t1.seeds,
+            "seed": cfg.seed,
+            "depth": t1.depth,
+            "device": cfg.device,
+            "dataset": t1.dataset,
+            "data_root": t1.data_root,
+            "epochs": t1.epochs,
+            "train_subset": t1.train_subset,
+            "test_subset": t1.test_subset,
+            "image_size": t1.image_size,
+            "threads": cfg.threads,
+        }
+        out["table1"] = CifarConfig.from_dict({k: v for k, v in over.items() if v is not None})
     return out
 
 
-def table1_tasks(cfg: ReproduceConfig) -> list[Task]:
-    """The Table 1 grid (one task; :func:`resode.ode.experiments.cifar_grid`)."""
-    t1 = cfg.table1
-    if not t1.enabled:
-        return []
-    over: dict[str, Any] = {
-        "activations": list(t1.activations),
-        "inits": list(t1.inits),
-        "seeds": t1.seeds,
-        "seed": cfg.seed,
-        "depth": t1.depth,
-        "device": cfg.device,
-        "dataset": t1.dataset,
-        "data_root": t1.data_root,
-        "epochs": t1.epochs,
-        "train_subset": t1.train_subset,
-        "test_subset": t1.test_subset,
-        "image_size": t1.image_size,
-    }
-    params = {"config": {k: v for k, v in over.items() if v is not None}}
-    return [Task("table1/grid", _FN + "run_table1", params, cfg.threads, "Table 1")]
-
-
-# --------------------------------------------------------------------------------------------
-# running one task (in a worker process)
-
-
-def run_depth_sweep(params: dict[str, Any], folder: Path) -> dict[str, Any]:
-    """Fig. 1 for one initialisation."""
-    from resode.ode.experiments import DepthSweepConfig, depth_sweep
-
-    dcfg = DepthSweepConfig.from_dict(params["config"])
-    summ = depth_sweep(dcfg, folder, progress=False)
-    depths = sorted(set(dcfg.depths))
-    runs = summ["runs"]
-    return {
-        "init": dcfg.init,
-        "depths": depths,
-        "max_dz": [runs[str(L)]["max_dz_final_T"] for L in depths],
-        "L_max_dz": [runs[str(L)]["L_max_dz_final_T"] for L in depths],
-        "final_loss": [runs[str(L)]["loss_final"] for L in depths],
-        "fit": summ["slope_fit_T"],
-        "smoothness_verdict": summ["verdict"],
-        "config": dcfg.to_dict(),
-    }
-
-
-def run_weights(params: dict[str, Any], folder: Path) -> dict[str, Any]:
-    """One network of ``depth`` layers trained for ``iterations``: entry (0, 0) of W_k at init and
-    after training, and of V_k after training, against k."""
-    import torch
-
-    from resode import data
-    from resode.ode.init import initialize
-    from resode.ode.scaled_resnet import ScaledResidualMLP
-    from resode.ode.train import train_gd
-
-    dtype = torch.float64 if params["float64"] else torch.float32
-    reg = data.load(
-        "synthetic", n=params["n"], d=params["d"], seed=params["data_seed"], dtype=dtype
+def tasks(cfg: ReproduceConfig, root: Path) -> list[Task]:
+    """Every cell of paper B as a task, the longest first (they start first)."""
+    from resode.ode.experiments import (
+        depth_sweep_cell,
+        depth_sweep_reference_cell,
+        long_time_cell,
+        table1_cell,
+        weights_cell,
     )
-    model = ScaledResidualMLP(
-        params["depth"], params["d"], params["m"], normalisation="official", dtype=dtype
-    )
-    initialize(model, params["init"], seed=params["seed"])
-    W0 = model.W.detach()[:, 0, 0].tolist()
-    train_gd(model, reg.x, reg.y, iterations=params["iterations"], lr=params["lr"])
-    return {
-        "init": params["init"],
-        "depth": params["depth"],
-        "iterations": params["iterations"],
-        "W_init": W0,
-        "V": model.V.detach()[:, 0, 0].tolist(),
-        "W": model.W.detach()[:, 0, 0].tolist(),
-    }
+    from resode.ode.experiments.common import cell_as_task
 
+    out: list[Task] = []
+    cfgs = configs(cfg)
 
-def run_long_time(params: dict[str, Any], folder: Path) -> dict[str, Any]:
-    """Fig. 2: the long-time run with its loss curve."""
-    import csv
+    def add(key: str, fn: Any, *args: Any) -> None:
+        task = cell_as_task(fn, args)
+        out.append(Task(key, task.fn, task.params, cfg.threads, key.split("/", 1)[1]))
 
-    from resode.ode.experiments import LongTimeConfig, long_time
-
-    lcfg = LongTimeConfig.from_dict(params["config"])
-    summ = long_time(lcfg, folder, progress=False)
-    with open(folder / "long_time.csv") as fh:
-        rows = [r for r in csv.DictReader(fh) if int(r["seed"]) == lcfg.seed]
-    return {
-        "iterations": lcfg.iterations,
-        "depth": lcfg.depth,
-        "n": lcfg.n,
-        "m": lcfg.m,
-        "lr": lcfg.lr,
-        "iteration": [int(r["iteration"]) for r in rows],
-        "loss": [float(r["loss"]) for r in rows],
-        "pl_ratio_min": summ["pl_ratio_min"][0],
-        "L_max_dz_max": summ["L_max_dz_max_over_time"][0],
-        "lag_smoothness": summ["lag_smoothness_seed0"],
-        "config": lcfg.to_dict(),
-        "figure": "fig2.png",
-    }
-
-
-def run_table1(params: dict[str, Any], folder: Path) -> dict[str, Any]:
-    """Table 1 through :func:`resode.ode.experiments.cifar_grid`."""
-    from resode.ode.experiments import CifarConfig, cifar_grid
-
-    ccfg = CifarConfig.from_dict(params["config"])
-    summ = cifar_grid(ccfg, folder, progress=False)
-    rows = [
-        {
-            "activation": c["activation"],
-            "init": c["init"],
-            "seed": c["seed"],
-            "train_acc": c["train_acc"],
-            "test_acc": c["test_acc"],
-            "mean_dz": c["smoothness"]["mean_dz"],
-        }
-        for c in summ["cells"]
-    ]
-    return {"rows": rows, "config": ccfg.to_dict()}
-
-
-# --------------------------------------------------------------------------------------------
-# collecting the results
+    for init, dcfg in cfgs.get("depth_sweep", {}).items():
+        if dcfg.reference_depth:
+            add(f"paper_b/depth_sweep_{init}/reference", depth_sweep_reference_cell, dcfg)
+        for L in sorted(dcfg.sweep_depths(), reverse=True):
+            add(f"paper_b/depth_sweep_{init}/L{L}", depth_sweep_cell, dcfg, L)
+    if "long_time" in cfgs:
+        lcfg = cfgs["long_time"]
+        for s in range(lcfg.seed, lcfg.seed + lcfg.seeds):
+            add(f"paper_b/long_time/seed{s}", long_time_cell, lcfg, s)
+    if "weights" in cfgs:
+        for init in cfgs["weights"].inits:
+            add(f"paper_b/weights/{init}", weights_cell, cfgs["weights"], init)
+    if "table1" in cfgs:
+        ccfg = cfgs["table1"]
+        for act in ccfg.activations:
+            for init in ccfg.inits:
+                for s in range(ccfg.seed, ccfg.seed + ccfg.seeds):
+                    key = f"table1/{act}-{init}-seed{s}"
+                    add(key, table1_cell, ccfg, act, init, s, root / key / "run")
+    return out
 
 
 @dataclass
 class PaperBResult:
-    """Depth sweeps and weights per init, the long-time run, Table 1, and failed cells."""
+    """The combined experiments of paper B (each None when not run) and the failed cells."""
 
-    sweep: dict[str, dict[str, Any]] = field(default_factory=dict)
-    weights: dict[str, dict[str, Any]] = field(default_factory=dict)
-    long_time: dict[str, Any] | None = None
-    table1: dict[str, Any] | None = None
+    depth_sweep: dict[str, Any] = field(default_factory=dict)
+    weights: Any = None
+    long_time: Any = None
+    table1: Any = None
     failed: dict[str, str] = field(default_factory=dict)
-    folder: Path | None = None
+    figures: dict[str, Path] = field(default_factory=dict)
+
+    def judgements(self) -> list[Any]:
+        out = [j for r in self.depth_sweep.values() for j in r.judgements()]
+        for r in (self.long_time, self.weights, self.table1):
+            if r is not None:
+                out += r.judgements()
+        return out
+
+
+def _records(outcomes: dict[str, TaskOutcome], prefix: str, failed: dict[str, str]) -> list[Any]:
+    from resode.ode.experiments.common import record_of
+
+    recs = []
+    for key, oc in outcomes.items():
+        if key.startswith(prefix):
+            if oc.ok:
+                recs.append(record_of(oc))
+            else:
+                failed[key] = oc.error or "failed"
+    return recs
 
 
 def collect(
     cfg: ReproduceConfig, outcomes: dict[str, TaskOutcome], root: Path
 ) -> PaperBResult | None:
+    """Combine every experiment whose cells all finished; name the failed cells."""
+    from resode.ode.experiments import (
+        ReferenceCell,
+        depth_sweep_combine,
+        long_time_combine,
+        table1_combine,
+        weights_combine,
+    )
+    from resode.ode.experiments.depth_sweep import write as write_depth_sweep
+    from resode.ode.experiments.long_time import write as write_long_time
+    from resode.ode.experiments.table1 import write as write_table1
+    from resode.ode.experiments.weights import write as write_weights
+
     if not (cfg.paper_b.enabled or cfg.table1.enabled):
         return None
-    out = PaperBResult(folder=root)
-    for key, oc in outcomes.items():
-        if not key.startswith(("paper_b/", "table1/")):
+    cfgs, out = configs(cfg), PaperBResult()
+    for init, dcfg in cfgs.get("depth_sweep", {}).items():
+        recs = _records(outcomes, f"paper_b/depth_sweep_{init}/", out.failed)
+        ref = next((r for r in recs if isinstance(r, ReferenceCell)), None)
+        cells = [r for r in recs if not isinstance(r, ReferenceCell)]
+        if len(cells) == len(dcfg.sweep_depths()) and (ref is not None or not dcfg.reference_depth):
+            out.depth_sweep[init] = depth_sweep_combine(dcfg, cells, ref)
+            _write(
+                write_depth_sweep,
+                out.depth_sweep[init],
+                root / f"paper_b/depth_sweep_{init}",
+                out,
+                f"depth_sweep_{init}",
+            )
+    parts = (
+        ("long_time", "paper_b/long_time/", long_time_combine, write_long_time),
+        ("weights", "paper_b/weights/", weights_combine, write_weights),
+        ("table1", "table1/", table1_combine, write_table1),
+    )
+    for name, prefix, combine, write in parts:
+        if name not in cfgs:
             continue
-        if not oc.ok:
-            out.failed[key] = oc.error or "failed"
-            continue
-        res = oc.result or {}
-        name = key.split("/", 1)[1]
-        if name.startswith("depth_sweep_"):
-            out.sweep[res["init"]] = res
-        elif name.startswith("weights_"):
-            out.weights[res["init"]] = res
-        elif name == "long_time":
-            out.long_time = {**res, "figure": root / key / res["figure"]}
-        elif key.startswith("table1/"):
-            out.table1 = res
-    order = {init: i for i, init in enumerate(cfg.paper_b.inits)}
-    out.sweep = dict(sorted(out.sweep.items(), key=lambda kv: order.get(kv[0], 9)))
-    out.weights = dict(sorted(out.weights.items(), key=lambda kv: order.get(kv[0], 9)))
+        before = len(out.failed)
+        cells = _records(outcomes, prefix, out.failed)
+        if cells and len(out.failed) == before:
+            setattr(out, name, combine(cfgs[name], cells))
+            _write(write, getattr(out, name), root / prefix.rstrip("/"), out, name)
     return out
 
 
-__all__ = ["PaperBResult", "collect", "run_depth_sweep", "run_long_time", "run_weights", "tasks"]
+def _write(write: Any, result: Any, folder: Path, out: PaperBResult, name: str) -> None:
+    """The experiment's own files; its PNG figures are kept for the report."""
+    for p in write(result, folder):
+        if Path(p).suffix == ".png":
+            out.figures[f"{name}/{Path(p).stem}"] = Path(p)
+
+
+__all__ = ["PaperBResult", "collect", "configs", "tasks"]

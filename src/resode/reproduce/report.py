@@ -122,7 +122,7 @@ def _verdicts(rep: Report, ctx: ReportContext) -> None:
         rows.append(
             {
                 "paper": c.part,
-                "claim": c.claim.name + (f" ({display_name(c.model)})" if c.model else ""),
+                "claim": c.name + (f" ({display_name(c.model)})" if c.model else ""),
                 "verdict": j.verdict,
                 "effect [CI]": _effect_text(j),
                 "margin": f"{j.margin:g} {j.unit}".strip(),
@@ -366,37 +366,41 @@ def _paper_b(rep: Report, ctx: ReportContext) -> None:
         "Marion et al. 2024: h_{k+1} = h_k + (1/L)·σ(h_k W_k) V_k (the official code's "
         f"normalisation), GELU, full-batch GD on MSE with rate L × {pb.lr:g}; synthetic data "
         f"n = {pb.n}, d = {pb.d}, m = {pb.m}, {'float64' if pb.float64 else 'float32'}, "
-        f"{pb.seeds} networks per depth. V_k = 0 at init; W_k tied (one draw for all k) or i.i.d."
+        f"{pb.seeds} networks per depth. V_k = 0 at init; W_k tied (one draw for all k) or "
+        "i.i.d. Every experiment's own files (figures, JSON, CSV, Markdown) are in "
+        "`paper_b/<experiment>/`."
     )
 
 
 def _depth_sweep(rep: Report, ctx: ReportContext) -> None:
     b = ctx.b
-    if b is None or not b.sweep:
+    if b is None or not b.depth_sweep:
         return
     rows = []
-    for init, e in b.sweep.items():
-        for i, L in enumerate(e["depths"]):
+    for init, r in b.depth_sweep.items():
+        for i, L in enumerate(r.depths):
+            final = [float(v) for v in r.running_max_dz[i][-1]]
             rows.append(
                 {
                     "init": init,
                     "L": L,
-                    "max ‖ΔZ‖": fmt_mean_std(e["max_dz"][i]),
-                    "L·max": fmt_mean_std(e["L_max_dz"][i]),
-                    "final loss": fmt_mean_std(e["final_loss"][i]),
+                    "max ‖ΔZ‖": fmt_mean_std(final),
+                    "L·max": fmt_mean_std([L * v for v in final]),
+                    "final loss": fmt_mean_std([float(x) for x in r.cell(L).history["loss"][-1]]),
                 }
             )
     rep.table(rows)
     fits = [
         {
             "init": init,
-            "slope": f"{e['fit']['slope']:.3f}",
-            "95 % CI": f"[{e['fit']['ci_low']:.3f}, {e['fit']['ci_high']:.3f}]",
-            "R²": f"{e['fit']['r2']:.3f}",
-            "points": e["fit"]["n_points"],
+            "slope": f"{r.fit.slope:.3f}",
+            f"{100 * r.fit.confidence:.0f} % CI": f"[{r.fit.ci_low:.3f}, {r.fit.ci_high:.3f}]",
+            "R²": f"{r.fit.r2:.3f}",
+            "points": r.fit.n_points,
+            "reading": r.label,
         }
-        for init, e in b.sweep.items()
-        if e.get("fit")
+        for init, r in b.depth_sweep.items()
+        if r.fit is not None
     ]
     rep.table(fits)
     if "depth_sweep" in ctx.figures:
@@ -407,21 +411,41 @@ def _depth_sweep(rep: Report, ctx: ReportContext) -> None:
 
 
 def _weights(rep: Report, ctx: ReportContext) -> None:
-    if "weights" in ctx.figures:
-        rep.figure(ctx.figures["weights"], "One entry of the trained W_k and V_k against s = k/L")
+    w = ctx.b.weights if ctx.b is not None else None
+    if w is None:
+        return
+    rows = [
+        {
+            "init": c.init,
+            "L": c.depth,
+            "max ‖ΔZ‖ at init": fmt_mean_std([float(v) for v in c.max_dz_init]),
+            "max ‖ΔZ‖ trained": fmt_mean_std([float(v) for v in c.max_dz_trained]),
+        }
+        for c in w.cells
+    ]
+    rep.table(rows)
+    fig = ctx.b.figures.get("weights/weights")
+    if fig is not None:
+        rep.figure(fig, "Entries of W_k and V_k against s = k/L, at init and after training")
 
 
 def _long_time(rep: Report, ctx: ReportContext) -> None:
     lt = ctx.b.long_time if ctx.b is not None else None
     if lt is None:
         return
+    c = lt.config
+    loss = lt.loss[:, 0]
+    lo, hi = lt.window
     rep.paragraph(
-        f"n = {lt['n']}, m = {lt['m']}, L = {lt['depth']}, tied init, rate {lt['depth']} × "
-        f"{lt['lr']:g}, {lt['iterations']} iterations (the paper: 80 000). Loss "
-        f"{lt['loss'][0]:.3g} → {lt['loss'][-1]:.3g}; minimum PL ratio {lt['pl_ratio_min']:.3g}."
+        f"n = {c.n}, m = {c.m}, L = {c.depth}, tied init, rate {c.depth} × {c.lr:g}, "
+        f"{c.iterations} iterations (the paper: 80 000). Loss {loss[0]:.3g} → {loss[-1]:.3g}; "
+        f"decay rate of ln(loss) over iterations {lo}–{hi}: {float(lt.rates[0]):.3g} per 1000 "
+        f"iterations ({lt.rate_method}); PL ratio {float(lt.pl_initial[0]):.3g} at t = 0, "
+        f"minimum {float(lt.pl_min[0]):.3g} over the run."
     )
-    if "long_time" in ctx.figures:
-        rep.figure(ctx.figures["long_time"], "Weights against layer during training, and the loss")
+    fig = ctx.b.figures.get("long_time/fig2")
+    if fig is not None:
+        rep.figure(fig, "Weights against layer during training, and the loss")
 
 
 def _table1(rep: Report, ctx: ReportContext) -> None:
@@ -429,12 +453,32 @@ def _table1(rep: Report, ctx: ReportContext) -> None:
     if t1 is None:
         rep.paragraph("Not run in this preset.")
         return
-    rep.table(
-        [
-            {**r, "train_acc": fmt_pct(r["train_acc"]), "test_acc": fmt_pct(r["test_acc"])}
-            for r in t1["rows"]
-        ]
+    rows = []
+    for g in t1.groups:
+        rows.append(
+            {
+                "activation": g["activation"],
+                "init": g["init"],
+                "seeds": g["seeds"],
+                "train acc median [IQR]": _median_iqr(g, "train_acc"),
+                "test acc median [IQR]": _median_iqr(g, "test_acc"),
+                "mean ‖ΔW‖ median": fmt_num(g["mean_dw_median"]),
+                "paper train / test": f"{g['paper_train_acc']} / {g['paper_test_acc']}",
+            }
+        )
+    rep.table(rows)
+    rep.paragraph(
+        "Tied / i.i.d. ratio of the median layer-averaged ‖W_{k+1} − W_k‖_F: "
+        + ", ".join(f"{a}: {v:.3g}" for a, v in t1.ratios.items())
+        + " (the paper's appendix: about 1/10)."
     )
+
+
+def _median_iqr(g: dict[str, Any], key: str) -> str:
+    med = g.get(f"{key}_median")
+    if med is None:
+        return "–"
+    return f"{med:.2f} [{g[f'{key}_q25']:.2f}, {g[f'{key}_q75']:.2f}]"
 
 
 def _paper_b_claims(rep: Report, ctx: ReportContext) -> None:

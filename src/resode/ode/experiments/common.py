@@ -1,6 +1,6 @@
 """Shared pieces of the paper-B experiments: the GD experiment config, synthetic data, the model
-builder, serialisable records (``to_dict``/``from_dict``) and a cell runner that runs independent
-cells in parallel processes and caches finished ones on disk.
+builder, serialisable records (``to_dict``/``from_dict``), and cells: independent units of work
+that run as :mod:`resode.grid` tasks (in parallel worker processes, cached on disk).
 
 Defaults follow papers.md §B.4 with the official synthetic code's conventions (no 1/√m, 1/√q,
 MSE averaged over n·d', A = B = I, x, y ~ N(0, I)).
@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import pickle
 import types
 import typing
 from collections.abc import Callable, Sequence
@@ -222,27 +221,64 @@ class Record:
 
 def cell_key(fn: Callable[..., Any], args: Sequence[Any]) -> str:
     """A file-name-safe key of one cell: the function's name and a hash of its arguments."""
-    plain = [a.to_dict() if isinstance(a, Config) else _encode(a) for a in args]
+    plain = [_encode_arg(a) for a in args]
     blob = json.dumps([fn.__module__, fn.__qualname__, plain], sort_keys=True, default=str)
     return f"{fn.__name__}-{hashlib.sha1(blob.encode()).hexdigest()[:16]}"
 
 
-def _run_one(
-    fn: Callable[..., Any], args: tuple[Any, ...], cache: Path | None, progress: bool = False
-) -> Any:
-    if cache is not None:
-        path = cache / f"{cell_key(fn, args)}.pkl"
-        if path.is_file():
-            with open(path, "rb") as fh:
-                return pickle.load(fh)
-    result = fn(*args, progress=progress)
-    if cache is not None:
-        cache.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        with open(tmp, "wb") as fh:
-            pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.replace(path)  # a cell counts as complete only once fully written
-    return result
+def _path_of(obj: Any) -> str:
+    return f"{obj.__module__}:{obj.__qualname__}"
+
+
+def _encode_arg(value: Any) -> Any:
+    """A cell argument as JSON: configs with their class, paths tagged, the rest as is."""
+    if isinstance(value, Config):
+        return {"__config__": _path_of(type(value)), "data": value.to_dict()}
+    if isinstance(value, Path):
+        return {"__path__": str(value)}
+    return _encode(value)
+
+
+def _decode_arg(value: Any) -> Any:
+    from resode.grid.task import resolve
+
+    if isinstance(value, dict) and "__config__" in value:
+        return resolve(value["__config__"]).from_dict(value["data"])
+    if isinstance(value, dict) and "__path__" in value:
+        return Path(value["__path__"])
+    return value
+
+
+def cell_task(params: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """A :class:`resode.grid.Task` function running one cell: ``fn(*args)`` → its record."""
+    from resode.grid.task import resolve
+
+    record = resolve(params["fn"])(*[_decode_arg(a) for a in params["args"]])
+    if isinstance(record, Record):
+        return {"record_class": _path_of(type(record)), "record": record.to_dict()}
+    return {"record_class": None, "record": record}  # a plain JSON value
+
+
+def cell_as_task(fn: Callable[..., Any], args: Sequence[Any], prefix: str = "") -> Any:
+    """The :class:`resode.grid.Task` of one cell (key: ``prefix`` + :func:`cell_key`)."""
+    from resode.grid import Task
+
+    params = {"fn": _path_of(fn), "args": [_encode_arg(a) for a in args]}
+    key = prefix + cell_key(fn, args)
+    return Task(key, "resode.ode.experiments.common:cell_task", params, 1, fn.__name__)
+
+
+def record_of(outcome: Any) -> Any:
+    """The record a finished cell task returned (a failed cell raises its error)."""
+    from resode.errors import ResodeError
+    from resode.grid.task import resolve
+
+    if not outcome.ok:
+        raise ResodeError(f"cell {outcome.key} failed: {outcome.error}")
+    res = outcome.result
+    if res["record_class"] is None:
+        return res["record"]
+    return resolve(res["record_class"]).from_dict(res["record"])
 
 
 Call = tuple[Callable[..., Any], tuple[Any, ...]]
@@ -256,23 +292,22 @@ def run_cells(
     progress: bool = False,
     desc: str = "cells",
 ) -> list[Any]:
-    """``[fn(*args, progress=...) for fn, args in calls]`` in order, in ``workers`` processes
-    (spawned; the GD loop pins one torch thread each) when > 1, else in this process (with each
-    cell's own progress bar when ``progress``). With ``cache_dir`` every finished cell is pickled
-    there under :func:`cell_key` and a cell already there is loaded instead of run. Put the
-    longest cells first: they start first."""
-    from tqdm.auto import tqdm
+    """``[fn(*args) for fn, args in calls]`` in order, as :mod:`resode.grid` tasks: in this
+    process when ``workers`` ≤ 1, else in ``workers`` worker processes with one torch thread each.
+    With ``cache_dir`` every finished cell's record is kept there (``<key>/result.json``) and a
+    cell already there is reused instead of run. Put the longest cells first: they start first."""
+    import tempfile
 
-    cache = Path(cache_dir) if cache_dir is not None else None
-    if workers <= 1 or len(calls) <= 1:
-        return [_run_one(fn, tuple(a), cache, progress) for fn, a in calls]
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    from resode.grid import make_executor
 
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        futures = [pool.submit(_run_one, fn, tuple(a), cache) for fn, a in calls]
-        return [f.result() for f in tqdm(futures, desc=desc, disable=not progress, leave=False)]
+    tasks = [cell_as_task(fn, args) for fn, args in calls]
+    executor = make_executor(
+        "serial" if workers <= 1 or len(calls) <= 1 else "local", workers=workers
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(cache_dir) if cache_dir is not None else Path(tmp)
+        outcomes = executor.run(tasks, root, progress=progress, desc=desc)
+        return [record_of(outcomes[t.key]) for t in tasks]
 
 
 def seeds_of(first: int, count: int) -> list[int]:

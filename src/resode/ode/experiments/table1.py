@@ -62,6 +62,7 @@ _TRAIN_OVERRIDES = (
     "data_root",
     "augment",
     "lr",
+    "threads",
 )
 
 
@@ -84,6 +85,9 @@ class CifarConfig(Config):
     seeds: int = option(1, "runs per cell (the paper reports the median of 5)", min=1)
     seed: int = option(0, "first seed", min=0)
     device: str = option("auto", "device for training")
+    threads: int | None = option(
+        1, "CPU threads of each training run (parallelism comes from worker processes)", min=1
+    )
 
 
 @dataclass
