@@ -18,10 +18,12 @@ Checks (data: the embedded digits, or, without scikit-learn, synthetic CIFAR-for
    h_L − h_0 matches float32 (TF32 off) to 2 %; (b) the ``cifar10-table1`` preset for a few
    epochs on learnable synthetic 32×32×3 data with AMP off and bf16 (every block output recorded
    float32 during training); test accuracies agree within the sampling tolerance.
-4. ``channels_last``: the same In-ResNet-20 and batch, NCHW vs channels-last on CUDA (TF32 off):
-   loss to 1e-3 and gradients to 1e-2 relative (a layout bug gives O(1); different kernels,
-   e.g. Winograd, differ by ~1e-3: measured 2e-3 on this CPU's oneDNN); then the engine trains
-   two epochs each way (TF32 as by default) and the epoch losses agree to 2 %.
+4. ``channels_last``: the same In-ResNet-20 and batch, NCHW vs channels-last on CUDA, one step
+   in float64: loss to 1e-9 and gradients to 1e-6 relative (any two correct kernels agree to
+   ~1e-12 there; a layout bug gives O(1)); the float32 step is reported (different cuDNN
+   kernels differ by ~1 % in the gradient at initialisation); then the engine trains two epochs
+   each way (TF32 as by default) and the first epoch's losses agree to 2 % (later epochs are
+   reported: training amplifies kernel differences).
 5. ``attacks_cuda_vs_cpu``: FGSM, PGD-20 and the four noise corruptions (severities 1–5) on the
    trained digits model and test images, once on CPU and once on CUDA: every accuracy agrees
    within the sampling tolerance.
@@ -485,7 +487,13 @@ def _loss_and_grads(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) ->
 
 
 def check_channels_last(ctx: Context) -> Record:
-    """NCHW vs channels-last: one step on the same batch (TF32 off), then engine epochs."""
+    """NCHW vs channels-last: one step on the same batch in float64 (where any two correct
+    kernels agree to ~1e-12 and a layout bug gives O(1)), then engine epochs in float32.
+
+    The float32 step is reported but not judged: at initialisation (batch norm in train mode)
+    different cuDNN kernels gave gradients 1.4 % apart on an H200 with TF32 off, and training
+    amplifies such differences (epoch-2 losses 0.93 vs 0.85), so only the first epoch's loss is
+    compared (2 %)."""
     from resode import create_model
     from resode.training import get_preset
     from resode.training.engine import load_datasets
@@ -501,16 +509,22 @@ def check_channels_last(ctx: Context) -> Record:
         in_channels=train_ds.in_channels,
         image_size=train_ds.image_size,
     ).to(dev)
-    nhwc = copy.deepcopy(base).to(memory_format=torch.channels_last)
-    tf32 = torch.backends.cudnn.allow_tf32
-    try:
-        torch.backends.cudnn.allow_tf32 = False
-        l0, g0 = _loss_and_grads(base.train(), x, y)
-        l1, g1 = _loss_and_grads(nhwc.train(), x.contiguous(memory_format=torch.channels_last), y)
-    finally:
-        torch.backends.cudnn.allow_tf32 = tf32
-    loss_rel = float((l1 - l0).abs() / l0.abs())
-    grad_rel = float((g1 - g0).norm() / g0.norm())
+    rel = {}
+    for name, dtype in (("f64", torch.float64), ("f32", torch.float32)):
+        m0 = copy.deepcopy(base).to(dtype)
+        m1 = copy.deepcopy(m0).to(memory_format=torch.channels_last)
+        xd = x.to(dtype)
+        tf32 = torch.backends.cudnn.allow_tf32
+        try:
+            torch.backends.cudnn.allow_tf32 = False
+            l0, g0 = _loss_and_grads(m0.train(), xd, y)
+            l1, g1 = _loss_and_grads(
+                m1.train(), xd.contiguous(memory_format=torch.channels_last), y
+            )
+        finally:
+            torch.backends.cudnn.allow_tf32 = tf32
+        rel[f"{name}_loss_rel"] = float((l1 - l0).abs() / l0.abs())
+        rel[f"{name}_grad_rel"] = float((g1 - g0).norm() / g0.norm())
     losses = {}
     for cl in (False, True):
         _, res = _train(
@@ -523,12 +537,11 @@ def check_channels_last(ctx: Context) -> Record:
             **ctx.small_data(),
         )
         losses[cl] = [h["train_loss"] for h in res.history]
-    epoch_rel = max(abs(a - b) / abs(a) for a, b in zip(losses[False], losses[True]))
-    ok = loss_rel <= 1e-3 and grad_rel <= 1e-2 and epoch_rel <= 2e-2
+    epoch1_rel = abs(losses[True][0] - losses[False][0]) / abs(losses[False][0])
+    ok = rel["f64_loss_rel"] <= 1e-9 and rel["f64_grad_rel"] <= 1e-6 and epoch1_rel <= 2e-2
     nums = {
-        "step_loss_rel": loss_rel,
-        "step_grad_rel": grad_rel,
-        "epoch_loss_rel": epoch_rel,
+        **rel,
+        "epoch1_loss_rel": epoch1_rel,
         "losses_nchw": losses[False],
         "losses_nhwc": losses[True],
     }
@@ -782,7 +795,7 @@ CHECKS: list[Check] = [
     Check("environment", check_environment, 30, cuda=False, needs=()),
     Check("inresnet20_amp", check_inresnet20_amp, 90),
     Check("scaled_convnet_amp", check_scaled_convnet_amp, 90),
-    Check("channels_last", check_channels_last, 45),
+    Check("channels_last", check_channels_last, 90),
     Check("attacks_cuda_vs_cpu", check_attacks, 90),
     Check("ddp_nccl_syncbn", check_ddp, 120),
     Check("throughput", check_throughput, 120),
