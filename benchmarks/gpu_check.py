@@ -31,8 +31,9 @@ Checks (data: the embedded digits, or, without scikit-learn, synthetic CIFAR-for
    (NCCL, DistributedDataParallel, SyncBatchNorm); with one GPU the engine would train
    single-process, so the child forces that path at world size 1 (NCCL all-reduces the
    gradients; PyTorch's SyncBatchNorm computes plain batch statistics in a group of one, so its
-   cross-GPU reduction needs >= 2 GPUs). The losses must match a single-process run to 2 % and
-   every rank must end with the same weights.
+   cross-GPU reduction needs >= 2 GPUs). Both runs use deterministic cuDNN; the first epoch's
+   loss must match a single-process run to 1e-3 at world size 1 (2 % with several GPUs, whose
+   batch statistics differ) and every rank must end with the same weights.
 7. ``throughput``: the ``cifar10-paper-a`` preset (In-ResNet-110, batch 128, AMP off) and the
    ``cifar10-table1`` preset (L = 256, batch 64) on synthetic 32×32×3 data: one warm-up epoch,
    then a timed epoch of a subset of steps, and the evaluation throughput; projected wall time of
@@ -671,7 +672,9 @@ def check_ddp(ctx: Context) -> Record:
     from resode.training import get_preset
 
     world = torch.cuda.device_count() if ctx.device == "cuda" else 1
-    over = dict(ctx.small_data(), epochs=ctx.sizes.ddp_epochs)
+    # deterministic cuDNN in both runs: with benchmark-chosen kernels two runs of the same
+    # training drift apart (4.6 % after two epochs on an H200), which says nothing about DDP
+    over = dict(ctx.small_data(), epochs=ctx.sizes.ddp_epochs, deterministic=True, threads=1)
     config = get_preset("digits", device=ctx.device, **over)
     out = ctx.tmp / "ddp"
     out.mkdir(parents=True, exist_ok=True)
@@ -692,7 +695,8 @@ def check_ddp(ctx: Context) -> Record:
     ranks = [json.loads((out / f"rank{r}.json").read_text()) for r in range(world)]
     _, single = _train(ctx, "digits", "ddp-reference", **over)
     ref = [h["train_loss"] for h in single.history]
-    rel = max(abs(a - b) / abs(b) for a, b in zip(ranks[0]["history"], ref))
+    rels = [abs(a - b) / abs(b) for a, b in zip(ranks[0]["history"], ref)]
+    rel = rels[0]
     same_weights = len({r["weights"] for r in ranks}) == 1
     expect_sync = ctx.device == "cuda"
     sync_ok = (ranks[0]["sync_bn"] > 0) == expect_sync
@@ -701,12 +705,13 @@ def check_ddp(ctx: Context) -> Record:
         "backend": ranks[0]["backend"],
         "wrapper": ranks[0]["wrapper"],
         "sync_bn_layers": ranks[0]["sync_bn"],
-        "loss_rel_vs_single": rel,
+        "epoch1_loss_rel_vs_single": rel,
+        "max_loss_rel_vs_single": max(rels),
         "ranks_equal": same_weights,
         "acc_ddp/single": [ranks[0]["test_acc"], single.history[-1]["test_acc"]],
     }
     ddp_used = ranks[0]["wrapper"] == "DistributedDataParallel"
-    ok = rel <= 2e-2 and same_weights and sync_ok and ddp_used
+    ok = rel <= (1e-3 if world == 1 else 2e-2) and same_weights and sync_ok and ddp_used
     note = ""
     if world == 1:  # torch's SyncBatchNorm.forward syncs only when the group has > 1 rank
         note = (
