@@ -116,7 +116,7 @@ BASE: dict[tuple[str, ...], list[str]] = {
         "--paper-b.iterations",
         "2",
         "--paper-b.long-iterations",
-        "4",
+        "20",
         "--paper-b.depths",
         "2",
         "4",
