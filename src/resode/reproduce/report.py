@@ -127,11 +127,16 @@ def _verdicts(rep: Report, ctx: ReportContext) -> None:
                 "effect [CI]": _effect_text(j),
                 "margin": f"{j.margin:g} {j.unit}".strip(),
                 "MDE": f"{j.min_detectable_effect:.3g}",
-                "seeds": "/".join(map(str, j.n_seeds)),
-                "seeds to detect": str(j.seeds_needed) if j.seeds_needed is not None else "–",
+                "n": "/".join(map(str, j.n_seeds)),
+                "n to detect the margin": _needed(j),
             }
         )
     rep.table(rows)
+    rep.paragraph(
+        "n: training seeds per model (paper A; treated / baseline), or the points of a fit / the "
+        "seeds (paper B). MDE: the smallest effect this run detects with power 0.8. Effects are "
+        "differences in accuracy points, ratios (×) for scale-free quantities, or slopes."
+    )
     if "claims" in ctx.figures:
         rep.figure(ctx.figures["claims"], "Effects with confidence intervals against the margins")
     if ctx.failed:
@@ -139,6 +144,15 @@ def _verdicts(rep: Report, ctx: ReportContext) -> None:
             "Failed or missing cells (not averaged over silently): "
             + "; ".join(f"`{k}`: {v}" for k, v in sorted(ctx.failed.items()))
         )
+
+
+def _needed(j: Any) -> str:
+    """Seeds (or points) per group that would detect the margin: shown for inconclusive claims."""
+    from resode.verdicts import INCONCLUSIVE, format_seeds
+
+    if j.verdict != INCONCLUSIVE:
+        return ""
+    return format_seeds(j.seeds_needed)
 
 
 def _effect_text(j: Any) -> str:
@@ -174,7 +188,7 @@ def _headline(rep: Report, ctx: ReportContext) -> None:
             ("noise_pooled", "noise (pooled)"),
             ("noise_drop", "drop to noise"),
             ("robust_auc", "robust AUC"),
-            ("lambda_change", "mean |λ − λ₀|"),
+            ("lambda_change", "λ moved (mean abs. change)"),
         ):
             vals = ctx.a.values(m, key)
             if vals:
