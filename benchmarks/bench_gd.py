@@ -131,7 +131,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--workload", choices=("long", "sweep", "all"), default="all")
     p.add_argument("--iters-long", type=int, default=300)
-    p.add_argument("--iters-sweep", type=int, default=5)
+    p.add_argument("--iters-sweep", type=int, default=10)
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--tolerance", type=float, default=1e-4, help="max relative difference")
     p.add_argument("--json", default=None, help="write the results to this JSON file")

@@ -103,11 +103,14 @@ if AVAILABLE:
             d[j] = f32(1.0) + er + f32(_TWO_OVER_SQRT_PI) * x * ex
 
     @numba.njit(**_JIT)
-    def _gelu_layer(Z, A, D):  # type: ignore[no-untyped-def]
-        """Stored GELU forms of one layer: Z, A, D (S, n, m), Z = x/√2 (see _gelu_row)."""
-        for s in range(Z.shape[0]):
-            for i in range(Z.shape[1]):
-                _gelu_row(Z[s, i], A[s, i], D[s, i])
+    def _gelu_layer(P, scale, A, D):  # type: ignore[no-untyped-def]
+        """Stored GELU forms of one layer from P (S, n, m): z = scale·P = x/√2 (see _gelu_row)."""
+        for s in range(P.shape[0]):
+            for i in range(P.shape[1]):
+                row = P[s, i]
+                for j in range(row.shape[0]):
+                    row[j] *= scale
+                _gelu_row(row, A[s, i], D[s, i])
 
     @numba.njit(**_JIT)
     def _forward_rows(h, Wk, Vk, hn, Ak, Dk, pre, rs, alpha):  # type: ignore[no-untyped-def]
@@ -195,6 +198,37 @@ if AVAILABLE:
             for k in range(L - 1, -1, -1):
                 _backward_rows(Gs[k + 1, s], V[k, s], Wt[k, s], U[k, s], Gs[k, s], pre, beta)
 
+    @numba.njit(**_JIT)
+    def _layer_sums(V, W, diff, out):  # type: ignore[no-untyped-def]
+        """out[0, k, s] = ‖V_k‖², out[1, k, s] = ‖W_k‖², out[2, k, s] = ‖Z_{k+1} − Z_k‖²
+        (k < L−1, when ``diff``) for layer-major V, W (L, S, ·, ·); float64 sums."""
+        L, S = V.shape[0], V.shape[1]
+        for k in range(L):
+            for s in range(S):
+                v, w = V[k, s].ravel(), W[k, s].ravel()
+                sv, sw, sd = 0.0, 0.0, 0.0
+                for i in range(v.shape[0]):
+                    sv += float(v[i]) * float(v[i])
+                for i in range(w.shape[0]):
+                    sw += float(w[i]) * float(w[i])
+                if diff and k + 1 < L:
+                    v1, w1 = V[k + 1, s].ravel(), W[k + 1, s].ravel()
+                    for i in range(v.shape[0]):
+                        e = float(v1[i]) - float(v[i])
+                        sd += e * e
+                    for i in range(w.shape[0]):
+                        e = float(w1[i]) - float(w[i])
+                        sd += e * e
+                out[0, k, s], out[1, k, s], out[2, k, s] = sv, sw, sd
+
+
+def layer_sums(V: torch.Tensor, W: torch.Tensor, diff: bool) -> np.ndarray:
+    """(3, L, S) float64: ‖V_k‖², ‖W_k‖² and ‖Z_{k+1} − Z_k‖² (0 where k = L−1 or not ``diff``)
+    for layer-major float32 V (L, S, q, m), W (L, S, m, q), in one compiled pass."""
+    out = np.zeros((3, V.shape[0], V.shape[1]))
+    _layer_sums(_np(V.contiguous()), _np(W.contiguous()), diff, out)
+    return out
+
 
 def _np(t: torch.Tensor) -> np.ndarray:
     return t.detach().numpy()
@@ -219,9 +253,7 @@ def hybrid_forward(
     act = _buffer(ws, "act", (L, S, n, m), h0)
     dsig = _buffer(ws, "dsig", (L, S, n, m), h0)
     pre = _buffer(ws, "pre", (S, n, m), h0)
-    Weff = _buffer(ws, "Weff", tuple(Wl.shape), Wl)
-    torch.mul(Wl, r * _INV_SQRT_2, out=Weff)
-    Wt = _layers(ws, "Wt", Weff, lambda t: sq(t).transpose(-1, -2))
+    Wt = _layers(ws, "Wt_nb", Wl, lambda t: sq(t).transpose(-1, -2))
     Vt = _layers(ws, "Vt", Vl, lambda t: sq(t).transpose(-1, -2))
     H = _layers(ws, "H", hs, sq)
     A = _layers(ws, "A", act, sq)
@@ -231,10 +263,10 @@ def hybrid_forward(
         ws["nb_views"] = views
     An, Dn, pre_np, P = views[2], views[3], _np(pre), sq(pre)
     hs[0].copy_(h0)
-    alpha = c * _INV_SQRT_2
+    alpha, scale = c * _INV_SQRT_2, np.float32(r * _INV_SQRT_2)
     for k in range(L):
         mm(H[k], Wt[k], out=P)
-        _gelu_layer(pre_np, An[k], Dn[k])
+        _gelu_layer(pre_np, scale, An[k], Dn[k])
         addmm(H[k], A[k], Vt[k], alpha=alpha, out=H[k + 1])
     return hs[L], ForwardCache(hs, act, dsig, Vl, Wl, c, r, (_INV_SQRT_2, _INV_SQRT_2, 0.5), ws)
 

@@ -192,47 +192,52 @@ def _layer_sq(t: torch.Tensor) -> torch.Tensor:
     return torch.linalg.vector_norm(t, dim=(2, 3)).square_()
 
 
-def _dz(Vl: torch.Tensor, Wl: torch.Tensor, ws: dict[str, torch.Tensor]) -> torch.Tensor:
-    """‖Z_{k+1} − Z_k‖_F for layer-major weights: (L−1, S) (difference buffers reused)."""
-    if "dV" not in ws:
-        ws["dV"], ws["dW"] = torch.empty_like(Vl[1:]), torch.empty_like(Wl[1:])
-    dv = _layer_sq(torch.sub(Vl[1:], Vl[:-1], out=ws["dV"]))
-    dw = _layer_sq(torch.sub(Wl[1:], Wl[:-1], out=ws["dW"]))
-    return dv.add_(dw).sqrt_()
+def _layer_sums(
+    V: torch.Tensor, W: torch.Tensor, diff: bool, backend: str, ws: dict[str, torch.Tensor]
+) -> np.ndarray:
+    """(3, L, S) float64: ‖V_k‖², ‖W_k‖² and ‖Z_{k+1} − Z_k‖² (0 at k = L−1 or without ``diff``)
+    of layer-major V (L, S, q, m), W (L, S, m, q) (numba: one compiled pass; torch: batched)."""
+    if backend == "numba":
+        from resode.ode import numba_backend
+
+        return numba_backend.layer_sums(V, W, diff)
+    L, S = V.shape[0], V.shape[1]
+    rows = [_layer_sq(V), _layer_sq(W), V.new_zeros((L, S))]
+    if diff and L > 1:
+        if "dV" not in ws:
+            ws["dV"], ws["dW"] = torch.empty_like(V[1:]), torch.empty_like(W[1:])
+        dv = _layer_sq(torch.sub(V[1:], V[:-1], out=ws["dV"]))
+        rows[2][:-1] = dv.add_(_layer_sq(torch.sub(W[1:], W[:-1], out=ws["dW"])))
+    return torch.stack(rows).numpy().astype(np.float64)
 
 
 def _history_row(
-    g: LossGrads,
-    Vl: torch.Tensor,
-    Wl: torch.Tensor,
-    gl2: torch.Tensor,
-    *,
-    rate: float,
-    lr: float,
-    train_embeddings: bool,
-    ws: dict[str, torch.Tensor],
-) -> torch.Tensor:
-    """The :data:`HISTORY_KEYS` values of one iteration as one (len(keys), S) tensor (a batched
-    reduction per quantity over all layers; ``gl2`` = ‖∇_{Z_k} ℓ‖² per layer, (L, S))."""
-    L, S = Vl.shape[0], Vl.shape[1]
-    dz = _dz(Vl, Wl, ws) if L > 1 else Vl.new_zeros((1, S))
-    gz2 = gl2.sum(0)
-    gab2 = g.A.square().sum((1, 2)) + g.B.square().sum((1, 2))
-    nv2, nw2 = _layer_sq(Vl), _layer_sq(Wl)
-    step_sq = rate**2 * gz2 + (lr**2 * gab2 if train_embeddings else 0.0)
-    max_dz = dz.amax(0)
-    rows = (
-        g.loss,
-        max_dz,
-        L * max_dz,
-        dz.mean(0),
-        (gab2 + L * gz2) / g.loss,
-        step_sq.sqrt() / rate,
-        nv2.sum(0).sqrt(),
-        nw2.sum(0).sqrt(),
-        (nv2 + nw2).amax(0).sqrt(),
+    g: LossGrads, sums: np.ndarray, gsums: np.ndarray, *, rate: float, lr: float, embed: bool
+) -> np.ndarray:
+    """The :data:`HISTORY_KEYS` values of one iteration, (len(keys), S), from the per-layer
+    squared norms of the weights and differences (``sums``) and of the gradients (``gsums``),
+    see :func:`_layer_sums`."""
+    L = sums.shape[1]
+    loss = g.loss.numpy().astype(np.float64)
+    gab2 = (g.A.square().sum((1, 2)) + g.B.square().sum((1, 2))).numpy().astype(np.float64)
+    nv2, nw2 = sums[0], sums[1]
+    dz = np.sqrt(sums[2, :-1]) if L > 1 else np.zeros_like(sums[2])
+    gz2 = gsums[0].sum(0) + gsums[1].sum(0)
+    step_sq = rate**2 * gz2 + (lr**2 * gab2 if embed else 0.0)
+    max_dz = dz.max(0)
+    return np.stack(
+        (
+            loss,
+            max_dz,
+            L * max_dz,
+            dz.mean(0),
+            (gab2 + L * gz2) / loss,
+            np.sqrt(step_sq) / rate,
+            np.sqrt(nv2.sum(0)),
+            np.sqrt(nw2.sum(0)),
+            np.sqrt((nv2 + nw2).max(0)),
+        )
     )
-    return torch.stack(rows)
 
 
 def _clip_factor(sq_norm: torch.Tensor, scale: float, clip: float | None) -> torch.Tensor | None:
@@ -248,7 +253,7 @@ def _gd_update(
     Vl: torch.Tensor,
     Wl: torch.Tensor,
     B: torch.Tensor,
-    gl2: torch.Tensor,
+    gl2: torch.Tensor | None,
     *,
     rate: float,
     lr: float,
@@ -258,7 +263,7 @@ def _gd_update(
 ) -> None:
     """Z_k ← Z_k − lr·π(L^e ∇_{Z_k} ℓ), A ← A − lr·π(∇_A ℓ), B likewise, π(g) = g·min(1, clip/‖g‖)
     per seed and per layer (π = identity without ``clip``); rate = L^e·lr = lr·depth_factor."""
-    f = _clip_factor(gl2, depth_factor, clip)
+    f = None if gl2 is None else _clip_factor(gl2, depth_factor, clip)
     if f is None:
         Vl.sub_(g.V, alpha=rate)
         Wl.sub_(g.W, alpha=rate)
@@ -347,7 +352,8 @@ def train_gd(
         backend=name,
     )
     diff_ws: dict[str, torch.Tensor] = {}
-    step = dict(rate=rate, lr=lr, train_embeddings=model.train_embeddings)
+    step = dict(rate=rate, lr=lr)
+    upd = dict(step, train_embeddings=model.train_embeddings)
     old_threads = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
@@ -357,8 +363,9 @@ def train_gd(
         with torch.no_grad():
             for t in bar:
                 g = stacked_loss_and_grads(A, Vl, Wl, B, xs, ys, **grad_kw)
-                gl2 = _layer_sq(g.V).add_(_layer_sq(g.W))
-                record[t] = _history_row(g, Vl, Wl, gl2, ws=diff_ws, **step).numpy()
+                sums = _layer_sums(Vl, Wl, True, name, diff_ws)
+                gsums = _layer_sums(g.V, g.W, False, name, diff_ws)
+                record[t] = _history_row(g, sums, gsums, embed=model.train_embeddings, **step)
                 if not np.isfinite(record[t, 0]).all():
                     raise NumericalError(
                         f"loss became {record[t, 0].tolist()} at iteration {t} (L={L}); lower "
@@ -371,7 +378,8 @@ def train_gd(
                         on_snapshot(t, vs, ws)
                 if t == iterations:
                     break
-                _gd_update(g, A, Vl, Wl, B, gl2, depth_factor=depth_factor, clip=clip, **step)
+                gl2 = None if clip is None else torch.from_numpy(gsums[0] + gsums[1]).to(dtype)
+                _gd_update(g, A, Vl, Wl, B, gl2, depth_factor=depth_factor, clip=clip, **upd)
                 if progress and t % 50 == 0:
                     bar.set_postfix(loss=f"{float(record[t, 0].mean()):.3g}")
     finally:
