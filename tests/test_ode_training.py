@@ -259,10 +259,10 @@ BACKENDS = [
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("seeds,n,m", [(None, 12, 8), (3, 40, 80)])  # numba: fused / hybrid
-def test_float32_backends_match_float64_run(backend, seeds, n, m):
+@pytest.mark.parametrize("seeds,n,m,d", [(None, 12, 8, 11), (3, 40, 80, 5)])  # fused / hybrid
+def test_float32_backends_match_float64_run(backend, seeds, n, m, d):
     """float32 GD with either backend follows the float64 run (history and final weights)."""
-    L, d, T = 16, 5, 30
+    L, T = 16, 30
     g = torch.Generator().manual_seed(1)
     x, y = torch.randn(n, d, generator=g, dtype=F64), torch.randn(n, d, generator=g, dtype=F64)
     runs = {}
