@@ -337,9 +337,9 @@ def fused_loss_and_grads(
     arrays = [h0, Vl.contiguous(), Wt, B.contiguous(), ys.contiguous()]
     outputs = [hs, act, U, Gs, loss, gB]
     _fused(*(_np(t) for t in arrays), c, r, float(norm), *(_np(t) for t in outputs))
-    torch.bmm(Gs[1:].view(L * S, n, q).transpose(1, 2), act.view(L * S, n, m), out=gV)
-    torch.bmm(U.view(L * S, n, m).transpose(1, 2), hs[:-1].view(L * S, n, q), out=gW)
-    gV.mul_(c * _INV_SQRT_2)
-    gW.mul_(c * r * 0.5)
+    LS = L * S  # ∂ℓ/∂V_k = c/√2 G_{k+1}ᵀ a_k, ∂ℓ/∂W_k = c r/2 u_kᵀ h_k (beta=0: out ignored)
+    Gt, h = Gs[1:].view(LS, n, q).transpose(1, 2), hs[:-1].view(LS, n, q)
+    torch.baddbmm(gV, Gt, act.view(LS, n, m), beta=0.0, alpha=c * _INV_SQRT_2, out=gV)
+    torch.baddbmm(gW, U.view(LS, n, m).transpose(1, 2), h, beta=0.0, alpha=c * r * 0.5, out=gW)
     gA = torch.bmm(Gs[0].transpose(1, 2), xs)
     return loss, gA, gV.view(L, S, q, m), gW.view(L, S, m, q), gB

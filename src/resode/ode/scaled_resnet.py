@@ -291,6 +291,8 @@ def residual_backward(
     ∂ℓ/∂V_k = c · G_{k+1}ᵀ σ(pre_k),  ∂ℓ/∂W_k = c r · u_kᵀ h_k (all layers in one batched matmul),
     returned layer-major like the weights: (L, S, q, m) and (L, S, m, q).
     The σ' buffer of the cache is overwritten by u (the cache serves one backward).
+    (Computing the weight gradients per layer inside the loop instead, while u_k is in cache,
+    measured no faster at S·n·m = 25 600 and 0.5 ms slower at 3 200, L = 64.)
     """
     hs, act, U, Vl, Wl = cache.hs, cache.act, cache.dsig, cache.V, cache.W
     L, S, n, m = act.shape
@@ -311,10 +313,10 @@ def residual_backward(
         addmm(G[k + 1], Us[k], Wk[k], alpha=beta, out=G[k])
     gV = _buffer(ws, "gV", (L * S, q, m), hs)
     gW = _buffer(ws, "gW", (L * S, m, q), hs)
-    torch.bmm(Gs[1:].reshape(L * S, n, q).transpose(1, 2), act.reshape(L * S, n, m), out=gV)
-    torch.bmm(U.reshape(L * S, n, m).transpose(1, 2), hs[:-1].reshape(L * S, n, q), out=gW)
-    gV.mul_(c * s_a)
-    gW.mul_(beta)
+    LS = L * S  # beta=0: the out buffers' old contents are ignored
+    Gt, Ut = Gs[1:].reshape(LS, n, q).transpose(1, 2), U.reshape(LS, n, m).transpose(1, 2)
+    torch.baddbmm(gV, Gt, act.reshape(LS, n, m), beta=0.0, alpha=c * s_a, out=gV)
+    torch.baddbmm(gW, Ut, hs[:-1].reshape(LS, n, q), beta=0.0, alpha=beta, out=gW)
     return Gs[0], gV.view(L, S, q, m), gW.view(L, S, m, q)
 
 

@@ -192,6 +192,12 @@ def _layer_sq(t: torch.Tensor) -> torch.Tensor:
     return torch.linalg.vector_norm(t, dim=(2, 3)).square_()
 
 
+def _working_copy(t: torch.Tensor) -> torch.Tensor:
+    """A layer-major copy (L, S, ·, ·) of seed-major weights, made with a single copy."""
+    out = layer_major(t)
+    return out.clone() if out.data_ptr() == t.data_ptr() else out
+
+
 def _layer_sums(
     V: torch.Tensor, W: torch.Tensor, diff: bool, backend: str, ws: dict[str, torch.Tensor]
 ) -> np.ndarray:
@@ -219,7 +225,7 @@ def _history_row(
     see :func:`_layer_sums`."""
     L = sums.shape[1]
     loss = g.loss.numpy().astype(np.float64)
-    gab2 = (g.A.square().sum((1, 2)) + g.B.square().sum((1, 2))).numpy().astype(np.float64)
+    gab2 = sum(np.square(t.numpy(), dtype=np.float64).sum((1, 2)) for t in (g.A, g.B))
     nv2, nw2 = sums[0], sums[1]
     dz = np.sqrt(sums[2, :-1]) if L > 1 else np.zeros_like(sums[2])
     gz2 = gsums[0].sum(0) + gsums[1].sum(0)
@@ -341,7 +347,7 @@ def train_gd(
     A, V, W, B = (t.detach() for t in model.stacked())
     S = V.shape[0]
     xs, ys = (_seed_batch(t.to(dtype), S).contiguous() for t in (x, y))
-    Vl, Wl = layer_major(V).clone(), layer_major(W).clone()  # working copies, written back
+    Vl, Wl = _working_copy(V), _working_copy(W)  # layer-major, written back at the end
     record = np.empty((iterations + 1, len(HISTORY_KEYS), S))
     grad_kw: dict[str, Any] = dict(
         c=model.c,
@@ -385,8 +391,8 @@ def train_gd(
     finally:
         torch.set_num_threads(old_threads)
         with torch.no_grad():
-            V.copy_(layer_major(Vl))
-            W.copy_(layer_major(Wl))
+            V.copy_(Vl.transpose(0, 1))
+            W.copy_(Wl.transpose(0, 1))
     result.history = {k: np.ascontiguousarray(record[:, i]) for i, k in enumerate(HISTORY_KEYS)}
     result.seconds = time.perf_counter() - start
     return result
