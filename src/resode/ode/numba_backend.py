@@ -214,22 +214,29 @@ if AVAILABLE:
             _dot_rows(Go[i], u, Wk, Gn[i], beta)
 
     @numba.njit(**_JIT)
-    def _fused(h0, V, Wt, B, y, c, r, norm, hs, act, U, Gs, loss, gB):  # type: ignore[no-untyped-def]
-        """Forward, head and adjoint recursion for all seeds; layer-major V, Wt = Wᵀ (L, S, q, m),
-        hs, Gs (L+1, S, n, q), act, U (L, S, n, m) (U: σ'/s_d, then u); loss (S,), gB (S, d', q)."""
-        L, S, _, m = V.shape
+    def _fused(h0, V, W, B, y, c, r, norm, hs, act, U, Gs, loss, gB):  # type: ignore[no-untyped-def]
+        """Forward, head and adjoint recursion for all seeds; layer-major V (L, S, q, m),
+        W (L, S, m, q), hs, Gs (L+1, S, n, q), act, U (L, S, n, m) (U: σ'/s_d, then u);
+        loss (S,), gB (S, d', q). W_kᵀ is formed per seed in a scratch (rows contiguous)."""
+        L, S, q, m = V.shape
         rs = np.float32(r * _INV_SQRT_2)
         alpha = np.float32(c * _INV_SQRT_2)
         beta = np.float32(c * r * 0.5)
         pre = np.empty(m, np.float32)
+        Wt = np.empty((L, q, m), np.float32)
         for s in range(S):
+            for k in range(L):
+                Wk, Wtk = W[k, s], Wt[k]
+                for j in range(m):
+                    for l in range(q):
+                        Wtk[l, j] = Wk[j, l]
             hs[0, s] = h0[s]
             for k in range(L):
                 hk, hn = hs[k, s], hs[k + 1, s]
-                _forward_rows(hk, Wt[k, s], V[k, s], hn, act[k, s], U[k, s], pre, rs, alpha)
+                _forward_rows(hk, Wt[k], V[k, s], hn, act[k, s], U[k, s], pre, rs, alpha)
             loss[s] = _head(hs[L, s], B[s], y[s], norm, Gs[L, s], gB[s])
             for k in range(L - 1, -1, -1):
-                _backward_rows(Gs[k + 1, s], V[k, s], Wt[k, s], U[k, s], Gs[k, s], pre, beta)
+                _backward_rows(Gs[k + 1, s], V[k, s], Wt[k], U[k, s], Gs[k, s], pre, beta)
 
     @numba.njit(**_JIT)
     def _layer_sums(V, W, diff, out):  # type: ignore[no-untyped-def]
@@ -327,14 +334,12 @@ def fused_loss_and_grads(
     Gs = _buffer(ws, "Gs", (L + 1, S, n, q), Vl)
     act = _buffer(ws, "act", (L, S, n, m), Vl)
     U = _buffer(ws, "dsig", (L, S, n, m), Vl)
-    Wt = _buffer(ws, "Wt_nb", (L, S, q, m), Vl)
     loss = _buffer(ws, "loss_nb", (S,), Vl)
     gB = _buffer(ws, "gB_nb", (S, d_out, q), Vl)
     gV = _buffer(ws, "gV", (L * S, q, m), Vl)
     gW = _buffer(ws, "gW", (L * S, m, q), Vl)
-    Wt.copy_(Wl.transpose(-1, -2))
     h0 = torch.bmm(xs, A.transpose(1, 2))
-    arrays = [h0, Vl.contiguous(), Wt, B.contiguous(), ys.contiguous()]
+    arrays = [h0, Vl.contiguous(), Wl.contiguous(), B.contiguous(), ys.contiguous()]
     outputs = [hs, act, U, Gs, loss, gB]
     _fused(*(_np(t) for t in arrays), c, r, float(norm), *(_np(t) for t in outputs))
     LS = L * S  # ∂ℓ/∂V_k = c/√2 G_{k+1}ᵀ a_k, ∂ℓ/∂W_k = c r/2 u_kᵀ h_k (beta=0: out ignored)
