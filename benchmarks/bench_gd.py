@@ -10,11 +10,14 @@ Workloads (official normalisation h + σ(h Wᵀ) Vᵀ / L, exact GELU, tied init
 Implementations: ``reference`` (``_reference_gd.py``, the loop before the speed work, frozen),
 ``torch`` (``train_gd(backend="torch")``, the pure-PyTorch default) and ``numba``
 (``backend="numba"``, the optional extra; skipped when numba is not installed). Each round runs
-every implementation once on the same freshly initialised model, one after another (interleaved
-rounds, so a load change on a shared machine hits all of them); time per iteration = time of the
-call / (T + 1) (``train_gd`` evaluates T + 1 states, its per-iteration record included). The
-speedup is the ratio of medians over rounds, for wall-clock and for thread CPU time (the robust
-number on an overloaded machine). Agreement: the loss histories and the final weights of each
+every implementation on the same freshly initialised model, one after another (interleaved
+rounds, so a load change on a shared machine hits all of them). Two numbers per run: time per
+iteration = time of the call / (T + 1) (``train_gd`` evaluates T + 1 states; its setup — buffer
+allocation, first touch of ~0.35 GB at L = 1024 — and per-iteration record included), and the
+marginal time per iteration = (t(T) − t(2))/(T − 2) from a second, 2-iteration call (the
+steady-state cost that a long run, e.g. Fig. 1's T = 500, sees). Speedups are ratios of
+medians over rounds, for wall-clock and for thread CPU time (the robust number on an
+overloaded machine). Agreement: the loss histories and the final weights of each
 implementation against the reference (relative max differences). numba's one-off compile
 (or cache load) is timed separately, before the rounds. Usage::
 
@@ -41,6 +44,7 @@ WORKLOADS = {
     "sweep": dict(n=100, d=16, m=32, depth=1024, seeds=8, lr=1e-2),
 }
 TARGETS = {"long": 3.0, "sweep": 2.0}
+SHORT = 2  # iterations of the short run that the marginal cost per iteration subtracts
 
 
 def _setup(w: dict, seed: int = 0):
@@ -74,6 +78,8 @@ def _run(impl: str, w: dict, iters: int) -> dict:
     res = call()
     wall, cpu = time.perf_counter() - wall0, time.thread_time() - cpu0
     return {
+        "wall_ms": 1e3 * wall,
+        "cpu_ms": 1e3 * cpu,
         "wall_ms_per_iter": 1e3 * wall / (iters + 1),
         "cpu_ms_per_iter": 1e3 * cpu / (iters + 1),
         "loss": res.history["loss"],
@@ -96,31 +102,34 @@ def bench(name: str, iters: int, rounds: int, impls: list[str]) -> dict:
         compile_s = time.perf_counter() - t0
     for impl in impls:  # warm-up: allocator, caches
         _run(impl, w, 1)
-    times: dict[str, dict[str, list[float]]] = {i: {"wall": [], "cpu": []} for i in impls}
+    keys = ("wall", "cpu", "wall_marginal", "cpu_marginal")
+    times: dict[str, dict[str, list[float]]] = {i: {k: [] for k in keys} for i in impls}
     last: dict[str, dict] = {}
     for _ in range(rounds):
         for impl in impls:
+            short = _run(impl, w, SHORT)
             r = _run(impl, w, iters)
             times[impl]["wall"].append(r["wall_ms_per_iter"])
             times[impl]["cpu"].append(r["cpu_ms_per_iter"])
+            for k in ("wall", "cpu"):  # one more iteration's cost: setup cancels
+                marginal = (r[f"{k}_ms"] - short[f"{k}_ms"]) / (iters - SHORT)
+                times[impl][f"{k}_marginal"].append(marginal)
             last[impl] = r
     ref = last["reference"]
     out: dict = {"workload": {**w, "iterations": iters}, "rounds": rounds, "impls": {}}
+    med = {i: {k: statistics.median(v) for k, v in times[i].items()} for i in impls}
     for impl in impls:
-        med_wall = statistics.median(times[impl]["wall"])
-        med_cpu = statistics.median(times[impl]["cpu"])
-        entry = {
-            "median_wall_ms_per_iter": med_wall,
-            "median_cpu_ms_per_iter": med_cpu,
-            "wall_ms_per_iter": times[impl]["wall"],
-            "cpu_ms_per_iter": times[impl]["cpu"],
-            "speedup_wall": statistics.median(times["reference"]["wall"]) / med_wall,
-            "speedup_cpu": statistics.median(times["reference"]["cpu"]) / med_cpu,
-            "max_rel_diff_loss_history": _rel(last[impl]["loss"], ref["loss"]),
-            "max_rel_diff_final_V": _rel(last[impl]["V"], ref["V"]),
-            "max_rel_diff_final_W": _rel(last[impl]["W"], ref["W"]),
-            "final_loss": last[impl]["loss"][-1].tolist(),
-        }
+        entry: dict = {f"median_{k}_ms_per_iter": med[impl][k] for k in keys}
+        entry.update({f"speedup_{k}": med["reference"][k] / med[impl][k] for k in keys})
+        entry.update({f"{k}_ms_per_iter": times[impl][k] for k in keys})
+        entry.update(
+            {
+                "max_rel_diff_loss_history": _rel(last[impl]["loss"], ref["loss"]),
+                "max_rel_diff_final_V": _rel(last[impl]["V"], ref["V"]),
+                "max_rel_diff_final_W": _rel(last[impl]["W"], ref["W"]),
+                "final_loss": last[impl]["loss"][-1].tolist(),
+            }
+        )
         out["impls"][impl] = entry
     out["numba_compile_or_cache_load_s"] = compile_s
     out["target_speedup"] = TARGETS[name]
@@ -158,14 +167,20 @@ def main() -> int:
             f"== {name}: L={w['depth']} n={w['n']} d={w['d']} m={w['m']} seeds={w['seeds']} "
             f"T={w['iterations']} rounds={res['rounds']} (target >= {res['target_speedup']:g}x)"
         )
-        print(f"{'impl':<10}{'wall ms/it':>11}{'cpu ms/it':>11}{'x wall':>8}{'x cpu':>8}"
-              f"{'loss diff':>11}{'V diff':>10}{'W diff':>10}")  # fmt: skip
+        print(
+            f"{'impl':<10}{'wall ms/it':>11}{'cpu ms/it':>10}{'x wall':>8}{'x cpu':>7}"
+            f"{'marg. wall':>11}{'marg. cpu':>10}{'x wall':>8}{'x cpu':>7}"
+            f"{'loss diff':>10}{'V diff':>9}{'W diff':>9}"
+        )
         for impl, e in res["impls"].items():
             print(
-                f"{impl:<10}{e['median_wall_ms_per_iter']:>11.2f}{e['median_cpu_ms_per_iter']:>11.2f}"
-                f"{e['speedup_wall']:>8.2f}{e['speedup_cpu']:>8.2f}"
-                f"{e['max_rel_diff_loss_history']:>11.1e}{e['max_rel_diff_final_V']:>10.1e}"
-                f"{e['max_rel_diff_final_W']:>10.1e}"
+                f"{impl:<10}{e['median_wall_ms_per_iter']:>11.2f}{e['median_cpu_ms_per_iter']:>10.2f}"
+                f"{e['speedup_wall']:>8.2f}{e['speedup_cpu']:>7.2f}"
+                f"{e['median_wall_marginal_ms_per_iter']:>11.2f}"
+                f"{e['median_cpu_marginal_ms_per_iter']:>10.2f}"
+                f"{e['speedup_wall_marginal']:>8.2f}{e['speedup_cpu_marginal']:>7.2f}"
+                f"{e['max_rel_diff_loss_history']:>10.1e}{e['max_rel_diff_final_V']:>9.1e}"
+                f"{e['max_rel_diff_final_W']:>9.1e}"
             )
             worst = max(e[k] for k in e if k.startswith("max_rel_diff"))
             ok &= worst <= args.tolerance
