@@ -22,6 +22,7 @@ BENCHMARKS = {
     "bench_training.py": "--out",
     "bench_attacks.py": None,
     "bench_depth_sweep.py": "--json",
+    "bench_gd.py": "--json",
 }
 
 
