@@ -147,8 +147,9 @@ def make_figures(
         models = [m for m in pa.models if a.by_model(m)]
         seed = a.runs[0].seed
         if pa.corruptions:
+            labels = list(a.runs[0].result["robustness"]["corruptions"])
             figs["noise"] = fig.noise_figure(
-                models, a, pa.corruptions, pa.severities, out / "paper_a_noise.png"
+                models, a, labels, pa.severities, out / "paper_a_noise.png"
             )
         if pa.attacks:
             figs["adversarial"] = fig.attack_figure(

@@ -74,7 +74,8 @@ def _setup(rep: Report, ctx: ReportContext) -> None:
                 },
                 {
                     "setting": "noise",
-                    "value": f"{', '.join(pa.corruptions)}; severities {pa.severities}",
+                    "value": f"{', '.join(pa.corruptions)}; severities {pa.severities}; "
+                    f"strengths {pa.noise_strengths} (1 = CIFAR-C)",
                 },
                 {"setting": "task seconds (sum over runs)", "value": _task_seconds(ctx.a)},
             ],
@@ -206,8 +207,15 @@ def _noise(rep: Report, ctx: ReportContext) -> None:
     if ctx.a is None:
         return
     pa = ctx.cfg.paper_a
+    labels = list(ctx.a.runs[0].result["robustness"]["corruptions"]) if ctx.a.runs else []
+    if any("×" in c for c in labels):
+        rep.paragraph(
+            "Rows labelled ×s use the CIFAR-C levels scaled by s (σ·s, amount·s, c/s): on this "
+            "data the CIFAR-C levels cost the baseline too little to measure a difference. The "
+            "noise claim is judged at the largest strength; the CIFAR-C rows are shown as well."
+        )
     rows = []
-    for c in pa.corruptions:
+    for c in labels:
         for s in [*map(str, pa.severities), "pooled"]:
             row = {"noise": c, "severity": s}
             for m in _models(ctx):
