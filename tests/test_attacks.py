@@ -358,3 +358,87 @@ def test_transfer_attack_uses_surrogate_gradients_only():
     assert torch.equal(via_transfer, direct)
     with pytest.raises(ResodeError):
         make_attack("transfer", model, surrogate=model, attack="autoattack", eps=0.1)
+
+
+def test_transfer_attack_from_a_different_surrogate_is_pgd_on_the_surrogate():
+    """x' = PGD_surrogate(x, y) with the same generator; never PGD on the target."""
+    target, surrogate = small_convnet(seed=3).eval(), small_convnet(seed=4).eval()
+    x = torch.rand(16, 1, 6, 6, generator=torch.Generator().manual_seed(1))
+    y = torch.arange(16) % 4
+    kw = {"eps": 0.1, "steps": 4, "restarts": 2}
+
+    def gen() -> torch.Generator:
+        return torch.Generator().manual_seed(5)
+
+    transfer = make_attack("transfer", target, surrogate=surrogate, early_stop=False, **kw)
+    via_transfer = transfer(x, y, generator=gen())
+    on_surrogate = PGD(surrogate, early_stop=False, **kw)(x, y, generator=gen())
+    on_target = PGD(target, early_stop=False, **kw)(x, y, generator=gen())
+    assert torch.equal(via_transfer, on_surrogate)
+    assert not torch.equal(via_transfer, on_target)
+    # without a generator both draw from their ``seed``
+    seeded = make_attack("transfer", target, surrogate=surrogate, early_stop=False, seed=9, **kw)
+    assert torch.equal(seeded(x, y), PGD(surrogate, early_stop=False, seed=9, **kw)(x, y))
+    # early stopping: what the target already gets wrong stays clean, the rest is the surrogate's
+    via_es = make_attack("transfer", target, surrogate=surrogate, **kw)(x, y, generator=gen())
+    wrong = target(x).argmax(1) != y
+    assert wrong.any() and (~wrong).any()
+    assert torch.equal(via_es[wrong], x[wrong])
+    assert torch.equal(via_es[~wrong], on_surrogate[~wrong])
+    # another surrogate attack: FGSM on the surrogate
+    fgsm = make_attack("transfer", target, surrogate=surrogate, attack="fgsm", early_stop=False)
+    assert torch.equal(fgsm(x, y), FGSM(surrogate, early_stop=False)(x, y))
+    with pytest.raises(ResodeError, match="untargeted"):
+        make_attack("transfer", target, surrogate=surrogate, eps=0.1, targeted=True)
+    with pytest.raises(ResodeError, match="transfer"):
+        make_attack("transfer", target, surrogate=surrogate, attack="transfer", eps=0.1)
+
+
+class _ConstantLogits(nn.Module):
+    """Predicts class 4 for every input: labels 0..3 are all fooled at the clean input."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        bias = torch.tensor([0.0, 0.0, 0.0, 0.0, 5.0], dtype=x.dtype)
+        return bias + 0.0 * x.flatten(1)[:, :1]
+
+
+def _record_starts(attack: PGD) -> list[torch.Tensor]:
+    draws: list[torch.Tensor] = []
+    draw = attack.random_start
+
+    def recorded(x0: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        start = draw(x0, generator)
+        draws.append(start.clone())
+        return start
+
+    attack.random_start = recorded  # type: ignore[method-assign]
+    return draws
+
+
+@pytest.mark.parametrize("norm", ["Linf", "L2"])
+def test_pgd_restarts_draw_every_start_whatever_early_stopping_did(norm):
+    """Paired models, one generator across batches: the same starts for every batch and restart.
+
+    The constant model is fooled at the clean input (early stopping finishes every batch before
+    its first restart); the convnet keeps samples robust through all restarts at this ε.
+    """
+    x = torch.rand(12, 1, 6, 6, generator=torch.Generator().manual_seed(2))
+    convnet = small_convnet(seed=3).eval()
+    y = convnet(x).argmax(1)  # the convnet's own predictions: robust at a small ε
+    restarts, n_batches = 3, 3
+    eps = 0.02 if norm == "Linf" else 0.1
+    draws = []
+    outcomes = []
+    for model in (_ConstantLogits(), convnet):
+        attack = PGD(model, eps=eps, norm=norm, steps=2, restarts=restarts)
+        draws.append(_record_starts(attack))
+        g = torch.Generator().manual_seed(11)
+        fooled = []
+        for b in range(n_batches):
+            xb, yb = x[4 * b : 4 * b + 4], y[4 * b : 4 * b + 4]
+            fooled.append(model(attack(xb, yb, generator=g)).argmax(1) != yb)
+        outcomes.append(torch.cat(fooled))
+        assert len(draws[-1]) == restarts * n_batches
+    assert outcomes[0].all() and not outcomes[1].all()
+    for a, b in zip(draws[0], draws[1]):
+        assert torch.equal(a, b)
