@@ -442,3 +442,41 @@ def test_pgd_restarts_draw_every_start_whatever_early_stopping_did(norm):
     assert outcomes[0].all() and not outcomes[1].all()
     for a, b in zip(draws[0], draws[1]):
         assert torch.equal(a, b)
+
+
+def test_targeted_default_is_the_least_likely_class_and_labels_are_checked():
+    model = linear_model(6, 4, seed=2)
+    x = torch.rand(10, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    y = model(x).argmax(1)
+    least = model(x).argmin(1)
+    kw = {"eps": 0.05, "targeted": True, "early_stop": False}
+    default = FGSM(model, **kw)(x, y)
+    assert torch.equal(default, FGSM(model, **kw)(x, y, least))
+    assert not torch.equal(default, FGSM(model, **kw)(x, y, (least + 1) % 4))
+    # integer labels of any dtype are class indices
+    assert torch.equal(FGSM(model, **kw)(x, y, least.to(torch.int32)), default)
+    with pytest.raises(ResodeError, match=r"target_labels must have shape \(10,\)"):
+        FGSM(model, **kw)(x, y, least[:3])
+
+
+def test_ifgsm_passes_its_arguments_to_the_iteration():
+    """IFGSM(steps, alpha) is x^{k+1} = Π(x^k + α·sign ∇), k < steps, from x (no random start)."""
+    model = linear_model(5, 3, seed=6)
+    x = 0.2 + 0.6 * torch.rand(
+        4, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(0)
+    )
+    y = model(x).argmax(1)
+    eps, alpha, steps = 0.2, 0.03, 3
+    attack = IFGSM(model, eps=eps, steps=steps, alpha=alpha, early_stop=False)
+    assert (attack.steps, attack.alpha, attack.restarts) == (steps, alpha, 1)
+    xa = x.clone()
+    for _ in range(steps):
+        xg = xa.clone().requires_grad_(True)
+        (g,) = torch.autograd.grad(F.cross_entropy(model(xg), y, reduction="sum"), xg)
+        xa = torch.min(torch.max(xa + alpha * g.sign(), x - eps), x + eps).clamp(0, 1)
+    assert torch.allclose(attack(x, y), xa, atol=1e-12)
+    # the same with a different seed: nothing random
+    assert torch.equal(
+        attack(x, y),
+        IFGSM(model, eps=eps, steps=steps, alpha=alpha, seed=5, early_stop=False)(x, y),
+    )

@@ -195,3 +195,25 @@ def test_gradcheck_damped_block_train_mode_k_only() -> None:
 
     k_in = block.damping.k.detach().clone().requires_grad_(True)
     assert torch.autograd.gradcheck(fn, (k_in,), eps=1e-6, atol=1e-5)
+
+
+def test_constructor_arguments_reach_the_coefficient() -> None:
+    """k_init, lam, form and channels given to a constructor are the ones used, and bad values
+    are refused with a message that names the valid ones."""
+    assert SigmoidDamping(k_init=(0.3, 0.3)).k.item() == pytest.approx(0.3)
+    assert SigmoidDamping(k_init=(0.3, 0.3), channels=2, form="lambda_in").k.shape == (2,)
+    assert SigmoidDamping(form="lambda_in").form == "lambda_in"
+    fixed = FixedDamping(0.25, channels=3, form="lambda_in")
+    assert torch.equal(fixed.value(), torch.full((3,), 0.25)) and fixed.form == "lambda_in"
+    for bad in (float("nan"), float("inf"), "0.5", None):
+        with pytest.raises(ResodeError, match="finite number lam="):
+            FixedDamping(bad)  # type: ignore[arg-type]
+    with pytest.raises(ResodeError, match="valid forms: in, lambda_in"):
+        FixedDamping(0.5, form="out")
+    for bad_channels in (0, -2, 1.5):
+        with pytest.raises(ResodeError, match="channels must be a positive int"):
+            InDamping(channels=bad_channels)  # type: ignore[arg-type]
+    for bad_range in ((0.5,), "ab", (0.2, float("nan")), (0.9, 0.1)):
+        with pytest.raises(ResodeError, match="k_init"):
+            InDamping(k_init=bad_range)  # type: ignore[arg-type]
+    assert InDamping(k_init=(0.4, 0.4)).k_init == (0.4, 0.4)
