@@ -388,10 +388,21 @@ def test_transfer_attack_from_a_different_surrogate_is_pgd_on_the_surrogate():
     # another surrogate attack: FGSM on the surrogate
     fgsm = make_attack("transfer", target, surrogate=surrogate, attack="fgsm", early_stop=False)
     assert torch.equal(fgsm(x, y), FGSM(surrogate, early_stop=False)(x, y))
-    with pytest.raises(ResodeError, match="untargeted"):
+    assert transfer.surrogate is surrogate
+    # L2: the surrogate's L2 PGD, projected on the L2 ball
+    l2 = {"eps": 0.5, "norm": "L2", "steps": 3}
+    via_l2 = make_attack("transfer", target, surrogate=surrogate, early_stop=False, **l2)
+    # (the transfer attack re-projects: equal up to the rounding of the L2 rescaling)
+    assert torch.allclose(via_l2(x, y), PGD(surrogate, early_stop=False, **l2)(x, y), atol=1e-6)
+    assert not torch.allclose(via_l2(x, y), PGD(target, early_stop=False, **l2)(x, y), atol=1e-3)
+    assert via_l2.norm == "L2"
+    with pytest.raises(
+        ResodeError, match=r"^the transfer attack is untargeted; drop targeted=True$"
+    ):
         make_attack("transfer", target, surrogate=surrogate, eps=0.1, targeted=True)
-    with pytest.raises(ResodeError, match="transfer"):
-        make_attack("transfer", target, surrogate=surrogate, attack="transfer", eps=0.1)
+    for inner in ("transfer", "autoattack"):
+        with pytest.raises(ResodeError, match=f"cannot use '{inner}' on the surrogate"):
+            make_attack("transfer", target, surrogate=surrogate, attack=inner, eps=0.1)
 
 
 class _ConstantLogits(nn.Module):
@@ -460,23 +471,31 @@ def test_targeted_default_is_the_least_likely_class_and_labels_are_checked():
 
 
 def test_ifgsm_passes_its_arguments_to_the_iteration():
-    """IFGSM(steps, alpha) is x^{k+1} = Π(x^k + α·sign ∇), k < steps, from x (no random start)."""
+    """IFGSM(steps, alpha, norm) is x^{k+1} = Π(x^k + α·s(∇)), k < steps, from x (no random
+    start); its other keyword arguments (early_stop, seed) reach the attack."""
     model = linear_model(5, 3, seed=6)
     x = 0.2 + 0.6 * torch.rand(
-        4, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(0)
+        8, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(0)
     )
     y = model(x).argmax(1)
-    eps, alpha, steps = 0.2, 0.03, 3
-    attack = IFGSM(model, eps=eps, steps=steps, alpha=alpha, early_stop=False)
-    assert (attack.steps, attack.alpha, attack.restarts) == (steps, alpha, 1)
-    xa = x.clone()
-    for _ in range(steps):
-        xg = xa.clone().requires_grad_(True)
-        (g,) = torch.autograd.grad(F.cross_entropy(model(xg), y, reduction="sum"), xg)
-        xa = torch.min(torch.max(xa + alpha * g.sign(), x - eps), x + eps).clamp(0, 1)
-    assert torch.allclose(attack(x, y), xa, atol=1e-12)
-    # the same with a different seed: nothing random
-    assert torch.equal(
-        attack(x, y),
-        IFGSM(model, eps=eps, steps=steps, alpha=alpha, seed=5, early_stop=False)(x, y),
-    )
+    for norm, eps, alpha in (("Linf", 0.5, 0.2), ("L2", 2.0, 0.8)):
+        steps = 3
+        attack = IFGSM(model, eps=eps, steps=steps, alpha=alpha, norm=norm, early_stop=False)
+        assert (attack.steps, attack.alpha, attack.restarts, attack.norm) == (
+            steps, alpha, 1, norm,
+        )  # fmt: skip
+        assert not attack.random_start_enabled and not attack.early_stop
+        xa = x.clone()
+        for _ in range(steps):
+            xg = xa.clone().requires_grad_(True)
+            (g,) = torch.autograd.grad(F.cross_entropy(model(xg), y, reduction="sum"), xg)
+            if norm == "Linf":
+                xa = torch.min(torch.max(xa + alpha * g.sign(), x - eps), x + eps).clamp(0, 1)
+            else:
+                d = xa + alpha * g / g.norm(dim=1, keepdim=True) - x
+                xa = (x + d * (eps / d.norm(dim=1, keepdim=True)).clamp(max=1)).clamp(0, 1)
+        assert torch.allclose(attack(x, y), xa, atol=1e-12)
+        # early stopping returns the first fooling iterate instead: it is passed through
+        assert not torch.equal(
+            IFGSM(model, eps=eps, steps=steps, alpha=alpha, norm=norm)(x, y), attack(x, y)
+        )
