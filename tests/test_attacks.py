@@ -499,3 +499,38 @@ def test_ifgsm_passes_its_arguments_to_the_iteration():
         assert not torch.equal(
             IFGSM(model, eps=eps, steps=steps, alpha=alpha, norm=norm)(x, y), attack(x, y)
         )
+
+
+def test_a_batch_of_one_is_attacked():
+    model = small_convnet(seed=3).eval()
+    x = torch.rand(3, 1, 6, 6, generator=torch.Generator().manual_seed(1))
+    y = model(x).argmax(1)
+    batch = FGSM(model, eps=0.1)(x, y)
+    for i in range(3):
+        one = FGSM(model, eps=0.1)(x[i : i + 1], y[i : i + 1])
+        assert torch.equal(one, batch[i : i + 1]) and not torch.equal(one, x[i : i + 1])
+
+
+@pytest.mark.parametrize("norm", ["Linf", "L2"])
+def test_random_start_is_the_documented_draw(norm):
+    """PGD with 0 steps returns its random start: L∞ x + (2u − 1)ε, L2 x + ε·r^{1/d}·g/‖g‖,
+    drawn in the images' dtype from the generator, then clipped to [0, 1]."""
+    model = linear_model(12, 3)
+    x = 0.3 + 0.4 * torch.rand(
+        5, 1, 3, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(2)
+    )
+    y = torch.zeros(5, dtype=torch.long)
+    eps = 0.1 if norm == "Linf" else 0.5
+    start = PGD(model, eps=eps, norm=norm, steps=0, early_stop=False)(
+        x, y, generator=torch.Generator().manual_seed(7)
+    )
+    g = torch.Generator().manual_seed(7)
+    if norm == "Linf":
+        u = torch.rand(x.shape, generator=g, dtype=torch.float64)
+        expected = x + (2 * u - 1) * eps
+    else:
+        n = torch.randn(x.shape, generator=g, dtype=torch.float64)
+        r = torch.rand(5, generator=g, dtype=torch.float64)
+        radius = eps * r.pow(1 / 12)
+        expected = x + n * (radius / n.flatten(1).norm(dim=1)).view(-1, 1, 1, 1)
+    assert torch.allclose(start, expected.clamp(0, 1), atol=1e-12)

@@ -217,3 +217,26 @@ def test_constructor_arguments_reach_the_coefficient() -> None:
         with pytest.raises(ResodeError, match="k_init"):
             InDamping(k_init=bad_range)  # type: ignore[arg-type]
     assert InDamping(k_init=(0.4, 0.4)).k_init == (0.4, 0.4)
+
+
+def test_make_damping_forwards_and_checks_every_argument() -> None:
+    s = make_damping("sigmoid", k_init=(0.3, 0.3), channels=2, form="lambda_in")
+    assert torch.allclose(s.k, torch.full((2,), 0.3)) and s.form == "lambda_in"
+    lo, hi = default_k_init("sigmoid", depth=164)
+    deep = make_damping("sigmoid", depth=164, channels=64)
+    assert lo <= deep.k.min().item() and deep.k.max().item() <= hi
+    with pytest.raises(ResodeError, match=r"^damping='fixed' needs lam=<number>, e\.g\. lam=0\.5$"):
+        make_damping("fixed")
+    for kind in ("none", "fixed"):
+        with pytest.raises(
+            ResodeError,
+            match=f"k_init= is only used with a learnable damping, not damping='{kind}'",
+        ):
+            make_damping(kind, k_init=(0.1, 0.2), lam=0.5 if kind == "fixed" else None)
+
+
+def test_damping_repr_names_its_setting() -> None:
+    assert repr(FixedDamping(0.5)) == "FixedDamping(lam=0.5, scalar, form=in)"
+    assert "channels=3" in repr(FixedDamping(0.5, channels=3))
+    assert repr(InDamping(k_init=(0.7, 0.8))) == "InDamping(scalar, k_init=(0.7, 0.8))"
+    assert "channels=4, k_init=(0.2, 0.25)" in repr(LambdaInDamping(channels=4))

@@ -326,3 +326,24 @@ def test_released_corruption_files_that_differ_from_the_clean_images(tmp_path):
         expected.append(_direct_accuracy(model, ds.images, ds.labels).sum().item() / n)
         assert res.corruptions["gaussian_noise"][str(s)] == expected[-1]
     assert min(expected) < 1.0 and len(set(expected)) > 1
+
+
+def test_engine_on_an_empty_set_plain_model_and_l2(models, digits8):
+    plain = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
+    cfg = RobustnessConfig(corruptions=["gaussian"], severities=[1], attacks=["fgsm"], eps=[0.5])
+    cfg = cfg.replace(norm="L2")
+    empty = evaluate_models(
+        [("p", plain)], digits8.images[:0], digits8.labels[:0], cfg, progress=False
+    )
+    r = empty[0]
+    assert r.model == "Sequential" and r.n == 0 and np.isnan(r.clean)
+    assert np.isnan(r.corruptions["gaussian_noise"]["pooled"]) and np.isnan(
+        r.attacks["fgsm"]["0.5"]
+    )
+    from resode.attacks import FGSM
+
+    m = models[0][1]
+    (res,) = evaluate_models([("a", m)], digits8.images, digits8.labels, cfg, progress=False)
+    adv = FGSM(m, eps=0.5, norm="L2")(digits8.images, digits8.labels)
+    expected = _direct_accuracy(m, adv, digits8.labels).sum().item() / len(digits8)
+    assert res.attacks["fgsm"]["0.5"] == expected
