@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -328,7 +329,7 @@ def test_released_corruption_files_that_differ_from_the_clean_images(tmp_path):
     assert min(expected) < 1.0 and len(set(expected)) > 1
 
 
-def test_engine_on_an_empty_set_plain_model_and_l2(models, digits8):
+def test_engine_on_an_empty_set_plain_model_and_l2(models, digits8, capsys):
     plain = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
     cfg = RobustnessConfig(corruptions=["gaussian"], severities=[1], attacks=["fgsm"], eps=[0.5])
     cfg = cfg.replace(norm="L2")
@@ -343,7 +344,11 @@ def test_engine_on_an_empty_set_plain_model_and_l2(models, digits8):
     from resode.attacks import FGSM
 
     m = models[0][1]
-    (res,) = evaluate_models([("a", m)], digits8.images, digits8.labels, cfg, progress=False)
+    capsys.readouterr()
+    cfg2 = cfg.replace(corruptions=["gaussian", "impulse"], severities=[1, 5])
+    (res,) = evaluate_models([("a", m)], digits8.images, digits8.labels, cfg2)  # progress: on
+    # one bar per model over 1 clean + 2·2 corruption + 1 attack evaluations
+    assert re.search(r"a: .*/6(?![.\d])", capsys.readouterr().err)
     adv = FGSM(m, eps=0.5, norm="L2")(digits8.images, digits8.labels)
     expected = _direct_accuracy(m, adv, digits8.labels).sum().item() / len(digits8)
     assert res.attacks["fgsm"]["0.5"] == expected
