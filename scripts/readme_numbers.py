@@ -28,7 +28,21 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 RESULTS = ROOT / "docs" / "results"
+FIGURES = ROOT / "docs" / "figures"
 BENCH = ROOT / "benchmarks" / "results"
+#: figures of a recorded ``default`` run shown in the README: run file → docs/figures name
+DEMO_FIGURES = {
+    "claims.png": "claims.png",
+    "paper_a_adversarial.png": "paper_a_adversarial.png",
+    "paper_a_noise.png": "paper_a_noise.png",
+    "paper_a_stability.png": "paper_a_stability.png",
+    "paper_a_landscape_1d.png": "paper_a_landscape_1d.png",
+    "paper_a_lambdas.png": "paper_a_lambdas.png",
+    "paper_a_lambda_sweep.png": "paper_a_lambda_sweep.png",
+    "paper_b_depth_sweep.png": "paper_b_depth_sweep.png",
+    "paper_b/weights/weights.png": "paper_b_weights.png",
+    "paper_b/long_time/fig2.png": "paper_b_long_time.png",
+}
 
 
 # ------------------------------------------------------------------------------------ record
@@ -57,10 +71,24 @@ def record(run: Path, name: str) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"{name}.json"
     out.write_text(json.dumps(keep, indent=1) + "\n")
+    if name == "default":  # the README's figures come from the same run as its numbers
+        import shutil
+
+        FIGURES.mkdir(parents=True, exist_ok=True)
+        for src, dst in DEMO_FIGURES.items():
+            if (run / src).exists():
+                shutil.copy(run / src, FIGURES / dst)
     return out
 
 
 # ------------------------------------------------------------------------------------ blocks
+
+
+def _display(name: str) -> str:
+    sys.path.insert(0, str(ROOT / "src"))
+    from resode.registry import display_name
+
+    return display_name(name)
 
 
 def _load(path: Path) -> dict[str, Any] | None:
@@ -88,24 +116,23 @@ def _when(res: dict[str, Any]) -> str:
 
 def _claims_table(res: dict[str, Any], part: str | None = None) -> list[str]:
     lines = [
-        "| paper | claim | model | verdict | effect [95 % CI] | margin | n |",
-        "|---|---|---|---|---|---|---|",
+        "| paper | claim | model | verdict | effect [95 % CI] | margin | MDE | n |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for c in res["claims"]:
         if part and c["part"] != part:
             continue
         lo, hi = (float(v) for v in c["ci"])
-        eff = float(c["effect"])
-        ci = (
-            f"{eff:.3g} [{lo:.3g}, {hi:.3g}]"
-            if c["scale"] == "log"
-            else (f"{eff:+.3g} [{lo:+.3g}, {hi:+.3g}]")
-        )
-        model = c.get("model") or ""
+        eff, mde = float(c["effect"]), float(c["min_detectable_effect"])
+        if c["scale"] == "log":
+            ci = f"×{eff:.3g} [{lo:.3g}, {hi:.3g}]"
+        else:
+            ci = f"{eff:+.3g} [{lo:+.3g}, {hi:+.3g}]"
+        model = _display(c["model"]) if c.get("model") else ""
         lines.append(
-            f"| {c['part']} | {c['claim']} | {model} | **{c['verdict']}** | "
-            f"{'×' if c['scale'] == 'log' else ''}{ci} | {float(c['margin']):g} "
-            f"{c.get('unit', '')} | {'/'.join(map(str, c['n_seeds']))} |"
+            f"| {c['part']} | {c['claim']} | {model} | **{c['verdict']}** | {ci} | "
+            f"{float(c['margin']):g} {c.get('unit', '')} | {mde:.3g} | "
+            f"{'/'.join(map(str, c['n_seeds']))} |"
         )
     return lines
 
@@ -119,14 +146,16 @@ def block_demo(name: str = "default") -> str:
     if pa:
         models = list(dict.fromkeys(r["model"] for r in pa["runs"]))
         lines += [
-            "| model | seeds | clean | noise drop | robust AUC | λ moved |",
-            "|---|---|---|---|---|---|",
+            "| model | seeds | clean | drop to CIFAR-C noise | drop to noise ×3 | robust AUC "
+            "| λ moved from init |",
+            "|---|---|---|---|---|---|---|",
         ]
         for m in models:
             rs = [r["metrics"] for r in pa["runs"] if r["model"] == m]
             lam = [r.get("lambda_change") for r in rs if "lambda_change" in r]
             lines.append(
-                f"| {m} | {len(rs)} | {_pm([r['clean'] for r in rs])} | "
+                f"| {_display(m)} | {len(rs)} | {_pm([r['clean'] for r in rs])} | "
+                f"{_pm([r.get('noise_drop×1') for r in rs])} | "
                 f"{_pm([r.get('noise_drop') for r in rs])} | "
                 f"{_pm([r.get('robust_auc') for r in rs])} | "
                 f"{_pm(lam, 1.0, 3) if lam else '–'} |"
@@ -266,7 +295,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "gpu": block_gpu,
 }
 _PATTERN = re.compile(
-    r"(<!-- numbers:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(\n<!-- /numbers:(?P=name) -->)", re.S
+    r"(<!-- numbers:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /numbers:(?P=name) -->)", re.S
 )
 
 
@@ -277,7 +306,7 @@ def render(text: str) -> str:
         name = m.group("name")
         if name not in BLOCKS:
             raise SystemExit(f"unknown numbers block {name!r}; known: {', '.join(BLOCKS)}")
-        return m.group(1) + BLOCKS[name]() + m.group(4)
+        return m.group(1) + BLOCKS[name]().rstrip("\n") + "\n" + m.group(4)
 
     return _PATTERN.sub(repl, text)
 

@@ -172,6 +172,7 @@ def run_landscape(
         )
         res.config["checkpoint"] = str(m.path)
         res.config["dataset"] = ev.dataset
+        res.config["indices"] = ev.indices
         results.append(res)
     spaces = ["input", "parameter"] if space == "both" else [space]
     for s in spaces:

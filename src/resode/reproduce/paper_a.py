@@ -229,6 +229,7 @@ def run_cell(params: dict[str, Any], folder: Path) -> dict[str, Any]:
             "threads": tcfg.threads,
         },
         "n_test": len(ev),
+        "indices": ev.indices,
         "robustness": _evaluate(model, ev, params),
         "lambdas": _lambdas(ck),
     }
