@@ -239,3 +239,20 @@ def test_ode_submitit_refuses_cells_of_an_earlier_run(
     args = ["ode", "relu-counterexample", "--preset", "short", "--out", str(tmp_path)]
     assert main([*args, "--executor", "submitit-local", "--no-progress"]) == 2
     assert "pass --resume" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_ode_cells_on_submitit_give_the_numbers_of_this_process(tmp_path: Path) -> None:
+    """``resode ode ... --executor submitit-local``: every cell a job, cells kept under OUT/cells,
+    the same JSON as the cells run in this process; --resume then submits nothing."""
+    base = ["ode", "relu-counterexample", "--preset", "short", "--no-progress"]
+    sub, here = tmp_path / "submitit", tmp_path / "serial"
+    assert main([*base, "--executor", "submitit-local", "--workers", "2", "--out", str(sub)]) == 0
+    assert main([*base, "--executor", "serial", "--out", str(here)]) == 0
+    name = "relu_counterexample.json"
+    assert json.loads((sub / name).read_text()) == json.loads((here / name).read_text())
+    book = json.loads((sub / "cells" / "submitit" / JOBS_FILE).read_text())
+    assert len(book) == 3 and all(e["submissions"] == 1 for e in book.values())
+    args = [*base, "--executor", "submitit-local", "--out", str(sub), "--resume"]
+    assert main(args) == 0
+    assert json.loads((sub / "cells" / "submitit" / JOBS_FILE).read_text()) == book
