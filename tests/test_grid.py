@@ -111,6 +111,68 @@ def test_running_job_reattached_gone_job_resubmitted(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# the slurm executor against a fake Slurm (sbatch/srun/sacct scripts: tests/fake_slurm.py)
+
+
+@pytest.fixture
+def fake_slurm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    import os
+    import random
+
+    from submitit import SlurmJob
+
+    import fake_slurm
+
+    bin_dir = tmp_path / "fake-bin"
+    fake_slurm.install(bin_dir)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_SLURM_DIR", str(tmp_path / "fake-slurm"))
+    monkeypatch.setenv("FAKE_SLURM_FIRST", str(random.randrange(10**5, 10**6) * 100))
+    SlurmJob.watcher.clear()  # job states are cached per process
+    return tmp_path / "grid"
+
+
+@pytest.mark.slow
+def test_slurm_array_reattach_resubmit_and_user_error(fake_slurm: Path) -> None:
+    """``--executor slurm`` end to end on a fake Slurm: a running job recorded by a killed driver
+    is re-attached through sacct, the rest goes out as one job array, a killed job is resubmitted
+    and continues from its checkpoint, a user error is reported once."""
+    root = fake_slurm
+    folder = root / "submitit"
+    opts = {"slurm_partition": "fake", "slurm_time_min": 30, "slurm_array_parallelism": 3}
+    slow = square("slow", 2.0, sleep=3.0)
+    first = make_executor("slurm", **opts)
+    (job,) = first._submit([slow], root, folder)  # a driver that submits, then is killed
+    book = JobBook(folder / JOBS_FILE)
+    book.record(slow, str(job.job_id))
+    gone = square("gone", 5.0)
+    book.record(gone, "999_0")  # a job sacct does not know (purged, another cluster)
+    book.save()
+
+    tasks = [
+        slow,
+        gone,
+        square("sq", 3.0),
+        Task("bad", FN + "user_error", {"x": 7}),
+        Task("killed", FN + "counted_steps", {"steps": 6, "die_after": 2}),
+    ]
+    ex = make_executor("slurm", slurm_max_retries=1, **opts)
+    ex.result_lag_s = 1.0
+    out = ex.run(tasks, root)
+    assert ex.reattached == 1 and ex.submitted == 5  # an array of 4, then the killed job again
+    assert out["slow"].result == {"y": 4.0} and runs(root, "slow") == 1
+    assert out["sq"].result == {"y": 9.0} and out["gone"].result == {"y": 25.0}
+    assert out["killed"].result == {"total": sum(range(6)), "resumed_from": 2}
+    assert out["bad"].user_error and runs(root, "bad") == 1
+    jobs = json.loads((folder / JOBS_FILE).read_text())
+    array = {jobs[k]["job_id"].split("_")[0] for k in ("gone", "sq", "bad")}
+    assert len(array) == 1 and all("_" in jobs[k]["job_id"] for k in ("gone", "sq", "bad"))
+    assert jobs["killed"]["submissions"] == 2
+    scripts = [p.read_text() for p in folder.glob("*_submission.sh")]
+    assert any("#SBATCH --array=0-3%3" in s and "#SBATCH --partition=fake" in s for s in scripts)
+
+
+# ---------------------------------------------------------------------------------------------
 # fast checks: Slurm states, options, sbatch mapping, errors
 
 

@@ -156,7 +156,8 @@ def _controller_alive(pid: int, folder: Path) -> bool:
 class SubmititExecutor:
     """Tasks as submitit jobs; ``kind`` is ``"slurm"`` (a job array) or ``"local"``."""
 
-    poll_s = 1.0
+    poll_s = 1.0  # seconds between two looks at the running jobs
+    result_lag_s = 30.0  # Slurm: how long an ended job's result file may take to appear
 
     def __init__(
         self,
@@ -236,13 +237,24 @@ class SubmititExecutor:
             return slurm_state_status(state, fresh=True) == "ended"
         return job._process is None or job._process.poll() is not None
 
+    def _has_result(self, job: Any) -> bool:
+        """Whether an ended job left its result file (Slurm: allow ``result_lag_s`` for a shared
+        file system to show it; submitit's own wait would hang on a job left PREEMPTED)."""
+        deadline = time.monotonic() + (self.result_lag_s if self.kind == "slurm" else 0.0)
+        while True:
+            if job.paths.result_pickle.exists():
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(1.0)
+
     def _outcome(self, task: Task, job: Any) -> TaskOutcome | None:
         """The outcome an ended job returned; None when it died without one (resubmit)."""
         submitit = _submitit()
-        if self.kind == "local" and not job.paths.result_pickle.exists():
-            return None  # a local file system has no lag: the job died
+        if not self._has_result(job):
+            return None
         try:
-            result = job.result()  # Slurm: waits a little for the result file (NFS lag)
+            result = job.result()
         except submitit.core.utils.UncompletedJobError:
             return None
         except submitit.core.utils.FailedJobError as exc:  # raised outside run_task: final
@@ -255,8 +267,16 @@ class SubmititExecutor:
 
     def _submit(self, batch: list[Task], root: Path, folder: Path) -> list[Any]:
         """Submit ``batch`` (Slurm: one job array) and return the job handles."""
+        submitit = _submitit()
         ex = self._executor(folder)
-        jobs = ex.map_array(TaskJob(), batch, [str(root)] * len(batch))
+        try:
+            jobs = ex.map_array(TaskJob(), batch, [str(root)] * len(batch))
+        except submitit.core.utils.FailedJobError as exc:  # sbatch refused the script
+            reason = " ".join(str(exc).split()) or "no message"
+            raise ResodeError(
+                f"submitting {len(batch)} task(s) failed: {reason}; check the --slurm-* options "
+                f"(the script is in {folder})"
+            ) from exc
         self.submitted += len(jobs)
         return list(jobs)
 
