@@ -183,12 +183,13 @@ class SubmititExecutor:
         self.submitted = 0  # jobs submitted by the last run()
         self.reattached = 0  # recorded jobs the last run() found running and waited on
         self._ex: Any = None
+        self._ex_folder: Path | None = None
 
     # ---- submitit handles ----------------------------------------------------------------------
 
     def _executor(self, folder: Path) -> Any:
-        """The submitit executor writing into ``folder`` (built once)."""
-        if self._ex is not None:
+        """The submitit executor writing into ``folder`` (built once per folder)."""
+        if self._ex is not None and self._ex_folder == folder:
             return self._ex
         submitit = _submitit()
         if self.kind == "slurm":
@@ -207,7 +208,7 @@ class SubmititExecutor:
                 gpus_per_node=self.params.get("gpus_per_node", 0),
                 setup=self.params.get("setup", []),
             )
-        self._ex = ex
+        self._ex, self._ex_folder = ex, folder
         return ex
 
     def _attach(self, job_id: str, folder: Path) -> Any | None:
