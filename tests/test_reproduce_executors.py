@@ -3,8 +3,9 @@ path without Slurm): a driver killed mid-run with a task half done, the same com
 ``--resume`` completes the grid with the numbers of an uninterrupted run, a third invocation
 reuses every task and submits no job; failed cells are named, never averaged over silently.
 
-Two tiny-preset grids are run once for the module (one xdist group, so once per test session):
-an uninterrupted ``--executor local`` run, and the interrupted submitit-local run.
+Two tiny-preset grids are run once per test session, whichever xdist worker asks first (the
+other waits on a lock and reuses them): an uninterrupted ``--executor local`` run, and the
+interrupted submitit-local run. Tests that run the job again do it on a copy.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ pytest.importorskip("submitit")
 
 from test_reproduce import numbers
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("reproduce_executors")]
+pytestmark = pytest.mark.slow
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -52,19 +53,44 @@ def half_done(out: Path) -> list[Path]:
     return sorted(f for f in folders if not (f / RESULT_FILE).is_file())
 
 
-@pytest.fixture(scope="module")
+def once(factory: pytest.TempPathFactory, name: str, make: Any) -> dict[str, Any]:
+    """``make(out)`` once per test session: the first worker runs it under a lock in a folder all
+    xdist workers share and stores what it returns; the others wait and read that."""
+    from resode.grid.task import folder_lock
+
+    base = factory.getbasetemp()
+    shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / name
+    with folder_lock(shared):
+        done = shared / "fixture.json"
+        if not done.is_file():
+            done.write_text(json.dumps(make(shared / "run")))
+        return json.loads(done.read_text())
+
+
+@pytest.fixture(scope="session")
 def local_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny preset, uninterrupted, on the local executor (worker processes)."""
-    out = tmp_path_factory.mktemp("local") / "run"
-    assert main(tiny(out, "--executor", "local")) == 0
-    return out
+
+    def make(out: Path) -> dict[str, Any]:
+        assert main(tiny(out, "--executor", "local")) == 0
+        return {"out": str(out)}
+
+    return Path(once(tmp_path_factory, "tiny-local", make)["out"])
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def killed_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The tiny preset on submitit-local in a subprocess (its own session), SIGKILLed with its jobs
     once a task has its checkpoint but no result yet; then the same command with --resume."""
-    out = tmp_path_factory.mktemp("submitit") / "run"
+    info = once(tmp_path_factory, "tiny-submitit-killed", kill_and_resume)
+    return {
+        "out": Path(info["out"]),
+        "interrupted": [Path(p) for p in info["interrupted"]],
+        "stamps": {Path(p): t for p, t in info["stamps"].items()},
+    }
+
+
+def kill_and_resume(out: Path) -> dict[str, Any]:
     path = os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])
     env = {**os.environ, "PYTHONPATH": path}
     cmd = [sys.executable, "-m", "resode", *tiny(out, "--executor", "submitit-local")]
@@ -81,10 +107,9 @@ def killed_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         proc.stderr.close()
     time.sleep(0.5)
     interrupted = half_done(out)
-    stamps = {p: (p / "last.pt").stat().st_mtime_ns for p in interrupted}
-    jobs_before = json.loads((out / "submitit" / "jobs.json").read_text())
+    stamps = {str(p): (p / "last.pt").stat().st_mtime_ns for p in interrupted}
     assert main(tiny(out, "--executor", "submitit-local", "--resume")) == 0
-    return {"out": out, "interrupted": interrupted, "stamps": stamps, "jobs_before": jobs_before}
+    return {"out": str(out), "interrupted": [str(p) for p in interrupted], "stamps": stamps}
 
 
 def test_killed_submitit_run_completes_with_the_numbers_of_an_uninterrupted_run(
@@ -104,22 +129,25 @@ def test_killed_submitit_run_completes_with_the_numbers_of_an_uninterrupted_run(
     assert same_numbers(out, local_run)
 
 
-def test_second_resume_reuses_every_task_and_submits_no_job(killed_run: dict[str, Any]) -> None:
-    out = killed_run["out"]
+def test_second_resume_reuses_every_task_and_submits_no_job(
+    killed_run: dict[str, Any], tmp_path: Path
+) -> None:
+    out = tmp_path / "copy"
+    shutil.copytree(killed_run["out"], out)
     folder = out / "submitit"
     jobs = json.loads((folder / "jobs.json").read_text())
-    submitted = sorted(folder.glob("*_submitted.pkl"))
+    submitted = sorted(p.name for p in folder.glob("*_submitted.pkl"))
     before = numbers(out)
     assert main(tiny(out, "--executor", "submitit-local", "--resume")) == 0
     results = json.loads((out / "results.json").read_text())
     assert results["tasks"] and all(t["reused"] for t in results["tasks"].values())
     assert results["environment"]["jobs_submitted"] == 0
     assert json.loads((folder / "jobs.json").read_text()) == jobs
-    assert sorted(folder.glob("*_submitted.pkl")) == submitted
+    assert sorted(p.name for p in folder.glob("*_submitted.pkl")) == submitted
     assert numbers(out) == before
     # the killed jobs were submitted again: jobs.json counts two submissions for them
     for p in killed_run["interrupted"]:
-        assert jobs[str(p.relative_to(out))]["submissions"] == 2
+        assert jobs[str(p.relative_to(killed_run["out"]))]["submissions"] == 2
 
 
 class _FailSome(SerialExecutor):
