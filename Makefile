@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.resode-installed
 
-.PHONY: install demo test lint format bench clean
+.PHONY: install demo test lint format bench mutate clean
 
 $(STAMP): pyproject.toml requirements/torch-cpu.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,20 +21,41 @@ demo: install
 	$(BIN)/resode reproduce
 
 test: install
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 lint: install
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
 
 format: install
-	$(BIN)/ruff format src tests benchmarks
-	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests benchmarks scripts
+	$(BIN)/ruff check --fix src tests benchmarks scripts
 
 bench: install
 	$(BIN)/python benchmarks/run_all.py
 
+# Mutation testing (docs/testing.md): `make mutate MODULE=attacks` (or corruptions, damping,
+# blocks, robustness = the evaluate_models engine, all). Not part of `make test`: minutes to hours.
+MODULE ?= all
+MUTATE_JOBS ?= 2
+MUTANTS_attacks := resode.attacks.*
+MUTANTS_corruptions := resode.corruptions.*
+MUTANTS_damping := resode.nn.damping.*
+MUTANTS_blocks := resode.nn.blocks.*
+MUTANTS_robustness := resode.robustness.x_evaluate_models*
+MUTANTS_all := $(foreach m,attacks corruptions damping blocks robustness,$(MUTANTS_$(m)))
+
+mutate: install
+	@test -n "$(MUTANTS_$(MODULE))" || { echo "make mutate: unknown MODULE=$(MODULE); use attacks, corruptions, damping, blocks, robustness or all" >&2; exit 2; }
+	$(BIN)/mutmut run --max-children $(MUTATE_JOBS) $(foreach g,$(MUTANTS_$(MODULE)),'$(g)') > mutants.log 2>&1 || { tail -c 3000 mutants.log; exit 1; }
+	@$(BIN)/mutmut results --all true | awk -F': ' ' \
+	  $$2 != "not checked" { n = $$1; sub(/^ +/, "", n); m = n; sub(/\.x(_|ǁ).*/, "", m); \
+	    c[m, $$2]++; t[m]++; mods[m] = 1 } \
+	  END { for (m in mods) printf "%-26s killed %4d  survived %3d  no tests %3d  timeout %3d  score %5.1f %%\n", \
+	    m, c[m, "killed"], c[m, "survived"], c[m, "no tests"], c[m, "timeout"], 100 * c[m, "killed"] / t[m] }' | sort
+	@echo "survivors: $(BIN)/mutmut results; a diff: $(BIN)/mutmut show NAME"
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache mutants mutants.log

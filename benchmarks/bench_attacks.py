@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import math
 import os
 import platform
@@ -106,7 +107,8 @@ def main() -> int:
         help="methods to time; the first is the baseline of the speed-ups",
     )
     p.add_argument("--device", default="auto")
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    p.add_argument("--json", help="write the results to this JSON file")
     args = p.parse_args()
     if args.repeats < 1:
         p.error("--repeats must be ≥ 1")
@@ -260,6 +262,26 @@ def main() -> int:
                 f"{m}: {100 * done / full:.1f} % of the forward+backward passes of a full run "
                 "(early stopping skips misclassified samples)"
             )
+    if args.json:
+        robust = {
+            f"{e:.6f}/{m}": ok[e, m].float().mean().item() for e in eps_values for m in methods
+        }
+        result = {
+            "baseline": base,
+            "baseline_name": ta_name,
+            "methods": methods,
+            "n": n,
+            "steps": args.steps,
+            "eps": args.eps,
+            "threads": torch.get_num_threads(),
+            "clean_accuracy": clean.float().mean().item(),
+            "total_cpu_s": tot_cpu,
+            "total_wall_s": tot_wall,
+            "speedup_cpu": {m: tot_cpu[base] / tot_cpu[m] for m in methods},
+            "robust_accuracy": robust,
+        }
+        Path(args.json).write_text(json.dumps(result, indent=1))
+        print(f"wrote {args.json}")
     return 0
 
 

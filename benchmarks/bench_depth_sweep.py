@@ -5,7 +5,8 @@ m = 32, GELU, tied init (V = 0, W_k = W), full-batch GD with rate L·1e-2, ``--s
 ``--steps`` steps. The baseline is the straightforward implementation: one ``nn.Parameter`` per
 layer, h ← h + gelu(h W_k) V_k / L in a Python loop, ``loss.backward()``, ``torch.optim.SGD``,
 one seed after another. The candidate is :func:`resode.ode.train.train_gd` (hand-written adjoint
-over stacked weights, all seeds in one batched matmul, plus its per-iteration record).
+over stacked weights, all seeds in one batched matmul, plus its per-iteration record; ``--backend``
+picks its GD backend). ``bench_gd.py`` compares train_gd with its own former version.
 
 Each implementation runs in its own subprocess so that its peak RSS (``ru_maxrss``) is its own;
 the runs alternate ``--repeats`` times and the best is kept. Time is measured both as wall clock
@@ -79,6 +80,10 @@ def run_stacked(args: argparse.Namespace) -> dict:
     from resode.ode.train import train_gd
 
     x, y = _data(args.n, args.d)
+    # warm-up on a small model: loads (or compiles) the numba kernels, a once-per-process cost
+    small = ScaledResidualMLP(2, args.d, args.m, normalisation="official", n_seeds=args.seeds)
+    for size in (args.n, 1):  # both numba paths (fused for small layers, hybrid otherwise)
+        train_gd(small, x[:size], y[:size], iterations=0, lr=args.lr, backend=args.backend)
     model = ScaledResidualMLP(
         args.depth, args.d, args.m, normalisation="official", n_seeds=args.seeds
     )
@@ -86,7 +91,9 @@ def run_stacked(args: argparse.Namespace) -> dict:
     start, cpu0 = time.perf_counter(), time.process_time()
     # T updates; train_gd also evaluates (and records) the state after the last update, i.e. it
     # does T + 1 forward/backward passes to the baseline's T (+1 forward): timing is conservative
-    res = train_gd(model, x, y, iterations=args.steps, lr=args.lr, threads=args.threads)
+    res = train_gd(
+        model, x, y, iterations=args.steps, lr=args.lr, threads=args.threads, backend=args.backend
+    )
     seconds = time.perf_counter() - start
     cpu = time.process_time() - cpu0
     final = res.history["loss"][-1].tolist()
@@ -114,6 +121,8 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch threads in each run")
     p.add_argument("--repeats", type=int, default=2, help="alternating runs; the best is kept")
+    p.add_argument("--backend", default="auto", choices=("auto", "torch", "numba"),
+                   help="train_gd backend of the stacked run")  # fmt: skip
     p.add_argument("--impl", choices=("baseline", "stacked"), default=None, help=argparse.SUPPRESS)
     p.add_argument("--json", default=None, help="write the results to this JSON file")
     args = p.parse_args()
@@ -124,7 +133,7 @@ def main() -> int:
     for _ in range(args.repeats):
         for impl in ("baseline", "stacked"):
             cmd = [sys.executable, __file__, "--impl", impl]
-            for k in ("depth", "n", "d", "m", "seeds", "steps", "lr", "seed", "threads"):
+            for k in ("depth", "n", "d", "m", "seeds", "steps", "lr", "seed", "threads", "backend"):
                 cmd += [f"--{k}", str(getattr(args, k))]
             proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
             line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))

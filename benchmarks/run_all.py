@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,9 +21,33 @@ HERE = Path(__file__).resolve().parent
 # benchmark -> its option for a JSON results file (None: it prints its table only)
 BENCHMARKS = {
     "bench_training.py": "--out",
-    "bench_attacks.py": None,
+    "bench_attacks.py": "--json",
     "bench_depth_sweep.py": "--json",
+    "bench_gd.py": "--json",
 }
+
+
+def stamp(path: Path, command: str) -> None:
+    """Add when, where and how the numbers were measured to a benchmark's JSON file."""
+    import datetime
+    import json
+    import platform
+
+    import torch
+
+    sys.path.insert(0, str(HERE.parent / "src"))
+    from resode.runtime import cpu_name
+
+    data = json.loads(path.read_text())
+    data["measured"] = {
+        "date": datetime.date.today().isoformat(),
+        "machine": f"{cpu_name()}, {os.cpu_count()} CPUs",
+        "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "command": command,
+    }
+    path.write_text(json.dumps(data, indent=1) + "\n")
 
 
 def main() -> int:
@@ -38,10 +63,13 @@ def main() -> int:
             continue
         print(f"== {name}", flush=True)
         cmd = [sys.executable, str(HERE / name)]
+        path = out / f"{Path(name).stem}.json"
         if json_flag:
-            cmd += [json_flag, str(out / f"{Path(name).stem}.json")]
+            cmd += [json_flag, str(path)]
         if subprocess.run(cmd, check=False).returncode != 0:
             failed.append(name)
+        elif json_flag and path.exists():
+            stamp(path, f"make bench ({name})")
     if failed:
         print(f"failed: {', '.join(failed)}")
     return 1 if failed else 0

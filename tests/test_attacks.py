@@ -358,3 +358,179 @@ def test_transfer_attack_uses_surrogate_gradients_only():
     assert torch.equal(via_transfer, direct)
     with pytest.raises(ResodeError):
         make_attack("transfer", model, surrogate=model, attack="autoattack", eps=0.1)
+
+
+def test_transfer_attack_from_a_different_surrogate_is_pgd_on_the_surrogate():
+    """x' = PGD_surrogate(x, y) with the same generator; never PGD on the target."""
+    target, surrogate = small_convnet(seed=3).eval(), small_convnet(seed=4).eval()
+    x = torch.rand(16, 1, 6, 6, generator=torch.Generator().manual_seed(1))
+    y = torch.arange(16) % 4
+    kw = {"eps": 0.1, "steps": 4, "restarts": 2}
+
+    def gen() -> torch.Generator:
+        return torch.Generator().manual_seed(5)
+
+    transfer = make_attack("transfer", target, surrogate=surrogate, early_stop=False, **kw)
+    via_transfer = transfer(x, y, generator=gen())
+    on_surrogate = PGD(surrogate, early_stop=False, **kw)(x, y, generator=gen())
+    on_target = PGD(target, early_stop=False, **kw)(x, y, generator=gen())
+    assert torch.equal(via_transfer, on_surrogate)
+    assert not torch.equal(via_transfer, on_target)
+    # without a generator both draw from their ``seed``
+    seeded = make_attack("transfer", target, surrogate=surrogate, early_stop=False, seed=9, **kw)
+    assert torch.equal(seeded(x, y), PGD(surrogate, early_stop=False, seed=9, **kw)(x, y))
+    # early stopping: what the target already gets wrong stays clean, the rest is the surrogate's
+    via_es = make_attack("transfer", target, surrogate=surrogate, **kw)(x, y, generator=gen())
+    wrong = target(x).argmax(1) != y
+    assert wrong.any() and (~wrong).any()
+    assert torch.equal(via_es[wrong], x[wrong])
+    assert torch.equal(via_es[~wrong], on_surrogate[~wrong])
+    # another surrogate attack: FGSM on the surrogate
+    fgsm = make_attack("transfer", target, surrogate=surrogate, attack="fgsm", early_stop=False)
+    assert torch.equal(fgsm(x, y), FGSM(surrogate, early_stop=False)(x, y))
+    assert transfer.surrogate is surrogate
+    # L2: the surrogate's L2 PGD, projected on the L2 ball
+    l2 = {"eps": 0.5, "norm": "L2", "steps": 3}
+    via_l2 = make_attack("transfer", target, surrogate=surrogate, early_stop=False, **l2)
+    # (the transfer attack re-projects: equal up to the rounding of the L2 rescaling)
+    assert torch.allclose(via_l2(x, y), PGD(surrogate, early_stop=False, **l2)(x, y), atol=1e-6)
+    assert not torch.allclose(via_l2(x, y), PGD(target, early_stop=False, **l2)(x, y), atol=1e-3)
+    assert via_l2.norm == "L2"
+    with pytest.raises(
+        ResodeError, match=r"^the transfer attack is untargeted; drop targeted=True$"
+    ):
+        make_attack("transfer", target, surrogate=surrogate, eps=0.1, targeted=True)
+    for inner in ("transfer", "autoattack"):
+        with pytest.raises(ResodeError, match=f"cannot use '{inner}' on the surrogate"):
+            make_attack("transfer", target, surrogate=surrogate, attack=inner, eps=0.1)
+
+
+class _ConstantLogits(nn.Module):
+    """Predicts class 4 for every input: labels 0..3 are all fooled at the clean input."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        bias = torch.tensor([0.0, 0.0, 0.0, 0.0, 5.0], dtype=x.dtype)
+        return bias + 0.0 * x.flatten(1)[:, :1]
+
+
+def _record_starts(attack: PGD) -> list[torch.Tensor]:
+    draws: list[torch.Tensor] = []
+    draw = attack.random_start
+
+    def recorded(x0: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        start = draw(x0, generator)
+        draws.append(start.clone())
+        return start
+
+    attack.random_start = recorded  # type: ignore[method-assign]
+    return draws
+
+
+@pytest.mark.parametrize("norm", ["Linf", "L2"])
+def test_pgd_restarts_draw_every_start_whatever_early_stopping_did(norm):
+    """Paired models, one generator across batches: the same starts for every batch and restart.
+
+    The constant model is fooled at the clean input (early stopping finishes every batch before
+    its first restart); the convnet keeps samples robust through all restarts at this ε.
+    """
+    x = torch.rand(12, 1, 6, 6, generator=torch.Generator().manual_seed(2))
+    convnet = small_convnet(seed=3).eval()
+    y = convnet(x).argmax(1)  # the convnet's own predictions: robust at a small ε
+    restarts, n_batches = 3, 3
+    eps = 0.02 if norm == "Linf" else 0.1
+    draws = []
+    outcomes = []
+    for model in (_ConstantLogits(), convnet):
+        attack = PGD(model, eps=eps, norm=norm, steps=2, restarts=restarts)
+        draws.append(_record_starts(attack))
+        g = torch.Generator().manual_seed(11)
+        fooled = []
+        for b in range(n_batches):
+            xb, yb = x[4 * b : 4 * b + 4], y[4 * b : 4 * b + 4]
+            fooled.append(model(attack(xb, yb, generator=g)).argmax(1) != yb)
+        outcomes.append(torch.cat(fooled))
+        assert len(draws[-1]) == restarts * n_batches
+    assert outcomes[0].all() and not outcomes[1].all()
+    for a, b in zip(draws[0], draws[1]):
+        assert torch.equal(a, b)
+
+
+def test_targeted_default_is_the_least_likely_class_and_labels_are_checked():
+    model = linear_model(6, 4, seed=2)
+    x = torch.rand(10, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    y = model(x).argmax(1)
+    least = model(x).argmin(1)
+    kw = {"eps": 0.05, "targeted": True, "early_stop": False}
+    default = FGSM(model, **kw)(x, y)
+    assert torch.equal(default, FGSM(model, **kw)(x, y, least))
+    assert not torch.equal(default, FGSM(model, **kw)(x, y, (least + 1) % 4))
+    # integer labels of any dtype are class indices
+    assert torch.equal(FGSM(model, **kw)(x, y, least.to(torch.int32)), default)
+    with pytest.raises(ResodeError, match=r"target_labels must have shape \(10,\)"):
+        FGSM(model, **kw)(x, y, least[:3])
+
+
+def test_ifgsm_passes_its_arguments_to_the_iteration():
+    """IFGSM(steps, alpha, norm) is x^{k+1} = Π(x^k + α·s(∇)), k < steps, from x (no random
+    start); its other keyword arguments (early_stop, seed) reach the attack."""
+    model = linear_model(5, 3, seed=6)
+    x = 0.2 + 0.6 * torch.rand(
+        8, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(0)
+    )
+    y = model(x).argmax(1)
+    for norm, eps, alpha in (("Linf", 0.5, 0.2), ("L2", 2.0, 0.8)):
+        steps = 3
+        attack = IFGSM(model, eps=eps, steps=steps, alpha=alpha, norm=norm, early_stop=False)
+        assert (attack.steps, attack.alpha, attack.restarts, attack.norm) == (
+            steps, alpha, 1, norm,
+        )  # fmt: skip
+        assert not attack.random_start_enabled and not attack.early_stop
+        xa = x.clone()
+        for _ in range(steps):
+            xg = xa.clone().requires_grad_(True)
+            (g,) = torch.autograd.grad(F.cross_entropy(model(xg), y, reduction="sum"), xg)
+            if norm == "Linf":
+                xa = torch.min(torch.max(xa + alpha * g.sign(), x - eps), x + eps).clamp(0, 1)
+            else:
+                d = xa + alpha * g / g.norm(dim=1, keepdim=True) - x
+                xa = (x + d * (eps / d.norm(dim=1, keepdim=True)).clamp(max=1)).clamp(0, 1)
+        assert torch.allclose(attack(x, y), xa, atol=1e-12)
+        # early stopping returns the first fooling iterate instead: it is passed through
+        assert not torch.equal(
+            IFGSM(model, eps=eps, steps=steps, alpha=alpha, norm=norm)(x, y), attack(x, y)
+        )
+
+
+def test_a_batch_of_one_is_attacked():
+    model = small_convnet(seed=3).eval()
+    x = torch.rand(3, 1, 6, 6, generator=torch.Generator().manual_seed(1))
+    y = model(x).argmax(1)
+    batch = FGSM(model, eps=0.1)(x, y)
+    for i in range(3):
+        one = FGSM(model, eps=0.1)(x[i : i + 1], y[i : i + 1])
+        assert torch.equal(one, batch[i : i + 1]) and not torch.equal(one, x[i : i + 1])
+
+
+@pytest.mark.parametrize("norm", ["Linf", "L2"])
+def test_random_start_is_the_documented_draw(norm):
+    """PGD with 0 steps returns its random start: L∞ x + (2u − 1)ε, L2 x + ε·r^{1/d}·g/‖g‖,
+    drawn in the images' dtype from the generator, then clipped to [0, 1]."""
+    model = linear_model(12, 3)
+    x = 0.3 + 0.4 * torch.rand(
+        5, 1, 3, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(2)
+    )
+    y = torch.zeros(5, dtype=torch.long)
+    eps = 0.1 if norm == "Linf" else 0.5
+    start = PGD(model, eps=eps, norm=norm, steps=0, early_stop=False)(
+        x, y, generator=torch.Generator().manual_seed(7)
+    )
+    g = torch.Generator().manual_seed(7)
+    if norm == "Linf":
+        u = torch.rand(x.shape, generator=g, dtype=torch.float64)
+        expected = x + (2 * u - 1) * eps
+    else:
+        n = torch.randn(x.shape, generator=g, dtype=torch.float64)
+        r = torch.rand(5, generator=g, dtype=torch.float64)
+        radius = eps * r.pow(1 / 12)
+        expected = x + n * (radius / n.flatten(1).norm(dim=1)).view(-1, 1, 1, 1)
+    assert torch.allclose(start, expected.clamp(0, 1), atol=1e-12)

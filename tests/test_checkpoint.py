@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 import resode
-from resode.checkpoint import read_checkpoint, save_checkpoint
+from resode.checkpoint import FORMAT_VERSION, atomic_torch_save, read_checkpoint, save_checkpoint
 from resode.errors import CheckpointError
 from resode.nn import Normalize, ResidualClassifier
 from resode.training import TrainConfig, train
@@ -165,6 +165,36 @@ def test_pickled_object_is_refused(tmp_path: Path) -> None:
     torch.save(payload, bad)
     with pytest.raises(CheckpointError, match="refuses to load"):
         resode.load_checkpoint(bad)
+
+
+@pytest.mark.parametrize("newer", [FORMAT_VERSION + 1, FORMAT_VERSION + 40])
+def test_checkpoint_of_a_newer_format_is_refused(tmp_path: Path, newer: int) -> None:
+    model = resode.create_model("_ckpt_tiny_bn")
+    path = save_checkpoint(tmp_path / "m.pt", model)
+    payload = torch.load(path, weights_only=True)
+    payload["format_version"] = newer
+    atomic_torch_save(payload, path)
+    message = rf"format version {newer}, newer than this resode \(.+\) understands; upgrade resode"
+    with pytest.raises(CheckpointError, match=message):
+        resode.load_checkpoint(path)
+    with pytest.raises(CheckpointError, match=message):
+        read_checkpoint(path)
+    # this version and the unversioned first files are read
+    for version in (FORMAT_VERSION, None):
+        if version is None:
+            del payload["format_version"]
+        else:
+            payload["format_version"] = version
+        atomic_torch_save(payload, path)
+        assert torch.equal(
+            resode.load_checkpoint(path).model(torch.ones(1, 1, 8, 8)),
+            model.eval()(torch.ones(1, 1, 8, 8)),
+        )
+    for bad in ("2", 1.5, -1, True):
+        payload["format_version"] = bad
+        atomic_torch_save(payload, path)
+        with pytest.raises(CheckpointError, match="invalid format version"):
+            read_checkpoint(path)
 
 
 def test_truncated_file_is_refused(tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import json
 import subprocess
 import sys
@@ -46,11 +48,66 @@ def test_bad_arguments_exit_2_with_one_line(argv: list[str], capsys) -> None:
     assert len(err.strip().splitlines()) == 1 and "error" in err and "Traceback" not in err
 
 
-def test_every_subcommand_has_help() -> None:
+def _choices(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+
+
+def _config_flags(cls: type, renamed: dict[str, str]) -> dict[str, str]:
+    """--flag → help text of every field of a config class offered on the command line."""
+    return {
+        renamed.get(f.name, "--" + f.name.replace("_", "-")): f.metadata.get("help", "")
+        for f in dataclasses.fields(cls)
+        if f.metadata.get("cli", True)
+    }
+
+
+def _help_text(parser: argparse.ArgumentParser) -> str:
+    return " ".join(parser.format_help().split())  # argparse wraps lines: compare words
+
+
+def test_every_subcommand_help_documents_its_options() -> None:
+    """Each command's help: its usage line, its description, and every config option's flag
+    with that option's help text (options whose flag has another name are listed here)."""
+    from resode.analysis import LandscapeConfig, StabilityConfig
+    from resode.cli.commands.ode import _EXPERIMENTS
+    from resode.ode import experiments
+    from resode.reproduce import ReproduceConfig
+    from resode.robustness import RobustnessConfig
+    from resode.training import TrainConfig
+
     parser = build_parser()
-    sub = next(a for a in parser._actions if a.dest == "command")
-    for name, subparser in sub.choices.items():
-        assert subparser.format_help(), name
+    commands = _choices(parser)
+    assert set(commands) == {
+        "data", "lambdas", "landscape", "models", "ode", "reproduce", "robustness", "stability",
+        "train",
+    }  # fmt: skip
+    top = _help_text(parser)
+    assert all(name in top for name in commands)
+    configs = {
+        "train": (TrainConfig, {}),
+        "robustness": (RobustnessConfig, {"eps": "--eps"}),
+        "reproduce": (ReproduceConfig, {}),
+        "stability": (StabilityConfig, {}),
+        "landscape": (LandscapeConfig, {"input_radius": "--radius"}),
+    }
+    for name, sub in commands.items():
+        text = _help_text(sub)
+        assert text.startswith(f"usage: resode {name}"), name
+        assert sub.description and " ".join(sub.description.split()) in text, name
+        cls, renamed = configs.get(name, (None, {}))
+        for flag, help_text in (_config_flags(cls, renamed) if cls else {}).items():
+            assert flag in text, f"resode {name} --help lacks {flag}"
+            if flag not in renamed.values():  # a renamed flag has a help of its own
+                # argparse wraps lines, also at hyphens: compare without any whitespace
+                squeezed = "".join(text.split())
+                assert "".join(help_text.split()) in squeezed, f"resode {name}: help of {flag}"
+    ode = _choices(commands["ode"])
+    assert set(ode) == set(_EXPERIMENTS)
+    for name, (cfg_name, _, _) in _EXPERIMENTS.items():
+        text = _help_text(ode[name])
+        assert text.startswith(f"usage: resode ode {name}")
+        for flag in _config_flags(getattr(experiments, cfg_name), {}):
+            assert flag in text, f"resode ode {name} --help lacks {flag}"
 
 
 def test_console_script_runs_as_module() -> None:

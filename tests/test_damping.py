@@ -195,3 +195,48 @@ def test_gradcheck_damped_block_train_mode_k_only() -> None:
 
     k_in = block.damping.k.detach().clone().requires_grad_(True)
     assert torch.autograd.gradcheck(fn, (k_in,), eps=1e-6, atol=1e-5)
+
+
+def test_constructor_arguments_reach_the_coefficient() -> None:
+    """k_init, lam, form and channels given to a constructor are the ones used, and bad values
+    are refused with a message that names the valid ones."""
+    assert SigmoidDamping(k_init=(0.3, 0.3)).k.item() == pytest.approx(0.3)
+    assert SigmoidDamping(k_init=(0.3, 0.3), channels=2, form="lambda_in").k.shape == (2,)
+    assert SigmoidDamping(form="lambda_in").form == "lambda_in"
+    fixed = FixedDamping(0.25, channels=3, form="lambda_in")
+    assert torch.equal(fixed.value(), torch.full((3,), 0.25)) and fixed.form == "lambda_in"
+    for bad in (float("nan"), float("inf"), "0.5", None):
+        with pytest.raises(ResodeError, match="finite number lam="):
+            FixedDamping(bad)  # type: ignore[arg-type]
+    with pytest.raises(ResodeError, match="valid forms: in, lambda_in"):
+        FixedDamping(0.5, form="out")
+    for bad_channels in (0, -2, 1.5):
+        with pytest.raises(ResodeError, match="channels must be a positive int"):
+            InDamping(channels=bad_channels)  # type: ignore[arg-type]
+    for bad_range in ((0.5,), "ab", (0.2, float("nan")), (0.9, 0.1)):
+        with pytest.raises(ResodeError, match="k_init"):
+            InDamping(k_init=bad_range)  # type: ignore[arg-type]
+    assert InDamping(k_init=(0.4, 0.4)).k_init == (0.4, 0.4)
+
+
+def test_make_damping_forwards_and_checks_every_argument() -> None:
+    s = make_damping("sigmoid", k_init=(0.3, 0.3), channels=2, form="lambda_in")
+    assert torch.allclose(s.k, torch.full((2,), 0.3)) and s.form == "lambda_in"
+    lo, hi = default_k_init("sigmoid", depth=164)
+    deep = make_damping("sigmoid", depth=164, channels=64)
+    assert lo <= deep.k.min().item() and deep.k.max().item() <= hi
+    with pytest.raises(ResodeError, match=r"^damping='fixed' needs lam=<number>, e\.g\. lam=0\.5$"):
+        make_damping("fixed")
+    for kind in ("none", "fixed"):
+        with pytest.raises(
+            ResodeError,
+            match=f"k_init= is only used with a learnable damping, not damping='{kind}'",
+        ):
+            make_damping(kind, k_init=(0.1, 0.2), lam=0.5 if kind == "fixed" else None)
+
+
+def test_damping_repr_names_its_setting() -> None:
+    assert repr(FixedDamping(0.5)) == "FixedDamping(lam=0.5, scalar, form=in)"
+    assert "channels=3" in repr(FixedDamping(0.5, channels=3))
+    assert repr(InDamping(k_init=(0.7, 0.8))) == "InDamping(scalar, k_init=(0.7, 0.8))"
+    assert "channels=4, k_init=(0.2, 0.25)" in repr(LambdaInDamping(channels=4))

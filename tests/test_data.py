@@ -86,6 +86,110 @@ def test_download_verifies_checksum_and_extracts_atomically(tmp_path: Path, monk
     assert [p.name for p in root.iterdir() if p.name.startswith(".")] == []
 
 
+def _tar_with(path: Path, members: list[tuple[str, bytes | None, str | None]]) -> Path:
+    """A .tar.gz of (name, file bytes) members; (name, None, link target) makes a symlink."""
+    import io
+    import tarfile
+
+    with tarfile.open(path, "w:gz") as tar:
+        for name, payload, link in members:
+            info = tarfile.TarInfo(name)
+            if link is not None:
+                info.type, info.linkname = tarfile.SYMTYPE, link
+                tar.addfile(info)
+            else:
+                info.size = len(payload or b"")
+                tar.addfile(info, io.BytesIO(payload or b""))
+    return path
+
+
+def _leftovers(root: Path) -> list[str]:
+    return sorted(p.name for p in root.iterdir() if p.name != "a.tar.gz")
+
+
+@pytest.mark.parametrize(
+    ("bad_name", "link"),
+    [
+        ("../escaped.txt", None),  # parent directory
+        ("pkg/../../escaped.txt", None),  # parent directory after a legal prefix
+        ("/tmp/resode-absolute-escape.txt", None),  # absolute path
+        ("pkg/link", "../../escaped.txt"),  # symlink pointing outside
+        ("pkg/abs-link", "/etc/passwd"),  # symlink to an absolute path
+    ],
+)
+def test_extraction_refuses_members_escaping_the_target(
+    tmp_path: Path, bad_name: str, link: str | None
+) -> None:
+    from resode.data.download import extract_atomically
+
+    root = tmp_path / "data"
+    root.mkdir()
+    members = [("pkg/a.bin", b"first", None), (bad_name, b"evil", link), ("pkg/z.bin", b"z", None)]
+    archive = _tar_with(root / "a.tar.gz", members)
+    with pytest.raises(DataError, match="escapes the target folder"):
+        extract_atomically(archive, root, "pkg")
+    assert _leftovers(root) == []  # neither the folder nor a temporary one
+    assert not (tmp_path / "escaped.txt").exists()
+    assert not Path("/tmp/resode-absolute-escape.txt").exists()
+
+
+def test_extraction_refuses_a_sibling_folder_sharing_the_prefix(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """``../.pkg.tmpX/f`` resolves to a sibling whose name starts like the target: refused."""
+    from resode.data import download as download_mod
+
+    root = tmp_path / "data"
+    root.mkdir()
+    tmp = root / ".pkg.tmp"
+    monkeypatch.setattr(download_mod.tempfile, "mkdtemp", lambda **kw: str(tmp.mkdir() or tmp))
+    archive = _tar_with(root / "a.tar.gz", [("pkg/a", b"a", None), ("../.pkg.tmpX/f", b"x", None)])
+    with pytest.raises(DataError, match="escapes the target folder"):
+        download_mod.extract_atomically(archive, root, "pkg")
+    assert _leftovers(root) == []
+
+
+def test_extraction_failing_midway_leaves_no_half_extracted_folder(
+    tmp_path: Path, monkeypatch
+) -> None:
+    import tarfile
+
+    from resode.data.download import extract_atomically
+
+    root = tmp_path / "data"
+    root.mkdir()
+    members = [(f"pkg/f{i}.bin", bytes([i]) * 10, None) for i in range(4)]
+    archive = _tar_with(root / "a.tar.gz", members)
+    written = []
+    real_copy = tarfile.copyfileobj
+
+    def disk_full_after_two(src, dst, length=None, *args, **kwargs):
+        if len(written) == 2:
+            raise OSError(28, "No space left on device")
+        written.append(length)
+        return real_copy(src, dst, length, *args, **kwargs)
+
+    monkeypatch.setattr(tarfile, "copyfileobj", disk_full_after_two)
+    with pytest.raises(DataError, match="could not extract"):
+        extract_atomically(archive, root, "pkg")
+    assert len(written) == 2  # it did fail midway
+    assert _leftovers(root) == []
+    # an existing complete folder survives a failed re-extraction untouched
+    (root / "pkg").mkdir()
+    (root / "pkg" / "keep.bin").write_bytes(b"keep")
+    written.clear()
+    with pytest.raises(DataError, match="could not extract"):
+        extract_atomically(archive, root, "pkg")
+    assert _leftovers(root) == ["pkg"]
+    assert [p.name for p in (root / "pkg").iterdir()] == ["keep.bin"]
+    # and a complete extraction replaces it
+    monkeypatch.setattr(tarfile, "copyfileobj", real_copy)
+    final = extract_atomically(archive, root, "pkg")
+    assert sorted(p.name for p in final.iterdir()) == [f"f{i}.bin" for i in range(4)]
+    assert (final / "f3.bin").read_bytes() == bytes([3]) * 10
+    assert _leftovers(root) == ["pkg"]
+
+
 def test_cifar_c_severity_slices(tmp_path: Path) -> None:
     folder = write_cifar_c_folder(tmp_path, n=4)
     raw = np.load(folder / "gaussian_noise.npy")

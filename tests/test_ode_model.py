@@ -170,3 +170,24 @@ def test_scaled_convnet_registered_starts_as_identity_blocks(image_size, channel
     Zi = iid.block_weights()
     assert (Zi[1:] - Zi[:-1]).norm(dim=1).min() > 0
     assert iid.blocks[0].scale == pytest.approx(1 / 6)
+
+
+@pytest.mark.parametrize("chunk_layers", [1, 3, 100])
+@pytest.mark.parametrize("seeds", [None, 2])
+def test_gelu_chunked_derivative_matches_autograd(monkeypatch, chunk_layers, seeds):
+    """GELU's σ' computed per chunk of layers (chunks of 1, 3 (8 = 3+3+2) and all 8 layers),
+    one seed (2-D matmuls) or two (batched): loss gradients equal autograd's to 1e-12."""
+    from resode.ode import scaled_resnet
+
+    L, n, m = 8, 5, 4
+    monkeypatch.setattr(scaled_resnet, "_GELU_CHUNK", chunk_layers * (seeds or 1) * n * m)
+    model = _model(L, d=3, m=m, n_seeds=seeds, normalisation="official")
+    initialize(model, "iid", seed=0, zero_v=False)
+    x = torch.randn(n, 3, dtype=F64, generator=torch.Generator().manual_seed(1))
+    y = torch.randn(n, 3, dtype=F64, generator=torch.Generator().manual_seed(2))
+    loss = ((model(x, fast=False) - y) ** 2).mean((-1, -2)).sum()
+    gV, gW = torch.autograd.grad(loss, [model.V, model.W])
+    g = loss_and_grads(model, x, y)
+    shape = gV.shape
+    assert torch.allclose(g.V.reshape(shape), gV, atol=1e-12)
+    assert torch.allclose(g.W.reshape(shape[:-2] + gW.shape[-2:]), gW, atol=1e-12)

@@ -3,11 +3,14 @@ tests/test_ode_experiments.py)."""
 
 from __future__ import annotations
 
+import importlib.util
+import math
+
 import numpy as np
 import pytest
 import torch
 
-from resode.errors import ResodeError
+from resode.errors import NumericalError, ResodeError
 from resode.ode.init import initialize
 from resode.ode.scaled_resnet import ScaledResidualMLP
 from resode.ode.train import loss_and_grads, train_gd
@@ -61,15 +64,82 @@ def test_history_records_weight_differences_and_norms():
     assert np.all(np.diff(res.running_max_dz(), axis=0) >= 0)
 
 
-def test_gradient_clipping_bounds_the_update():
-    L, lr, clip = 8, 0.5, 1e-3
+def test_gradient_clipping_acts_per_layer():
+    """Z_k ← Z_k − lr·π(L ∇_{Z_k}ℓ), π(g) = g·min(1, clip/‖g‖): layers above the bound move by
+    exactly lr·clip, the others take the plain step (global clipping moves none by lr·clip)."""
+    L, lr = 8, 0.5
     x, y = _data()
     model = ScaledResidualMLP(L, 3, 4, dtype=F64, normalisation="official")
     initialize(model, "iid", seed=0, zero_v=False)
+    g = loss_and_grads(model, x, y)
+    layer = L * torch.sqrt(g.V[0].square().sum((1, 2)) + g.W[0].square().sum((1, 2)))
+    clip = float(layer.median())  # half of the layers are clipped
+    clipped = layer > clip
+    assert 0 < int(clipped.sum()) < L
     V0, W0 = model.V.detach().clone(), model.W.detach().clone()
     train_gd(model, x, y, iterations=1, lr=lr, clip=clip)
-    step = torch.cat([(model.V - V0).flatten(), (model.W - W0).flatten()]).norm().detach()
-    assert float(step) == pytest.approx(clip, rel=1e-10)
+    dV, dW = (model.V - V0).detach(), (model.W - W0).detach()
+    step = torch.sqrt(dV.square().sum((1, 2)) + dW.square().sum((1, 2)))
+    assert torch.allclose(step[clipped], torch.full_like(step[clipped], lr * clip), rtol=1e-12)
+    plain = ~clipped
+    assert torch.allclose(dV[plain], -lr * L * g.V[0][plain], atol=1e-15)
+    assert torch.allclose(dW[plain], -lr * L * g.W[0][plain], atol=1e-15)
+
+
+def test_gradient_clipping_is_per_seed_and_depth_independent():
+    """Each seed and layer is bounded by lr·clip whatever L (global clipping: ~lr·clip/√L)."""
+    lr, clip = 0.1, 1e-4
+    x, y = _data()
+    for L in (4, 64):
+        model = ScaledResidualMLP(L, 3, 4, dtype=F64, n_seeds=2, normalisation="official")
+        initialize(model, "iid", seed=3, zero_v=False)
+        V0, W0 = model.V.detach().clone(), model.W.detach().clone()
+        train_gd(model, x, y, iterations=1, lr=lr, clip=clip)
+        step = ((model.V - V0).square().sum((2, 3)) + (model.W - W0).square().sum((2, 3))).sqrt()
+        assert torch.allclose(step.detach(), torch.full((2, L), lr * clip, dtype=F64), rtol=1e-10)
+
+
+def test_embedding_clipping_bounds_a_and_b():
+    lr, clip = 0.5, 1e-6
+    x, y = _data()
+    model = ScaledResidualMLP(4, 3, 4, dtype=F64, train_embeddings=True)
+    initialize(model, "iid", seed=0, zero_v=False)
+    A0, B0 = model.A.detach().clone(), model.B.detach().clone()
+    train_gd(model, x, y, iterations=1, lr=lr, clip=clip)
+    for P, P0 in ((model.A, A0), (model.B, B0)):
+        assert float((P.detach() - P0).norm()) == pytest.approx(lr * clip, rel=1e-10)
+
+
+def test_rate_exponent_follows_the_scaling_exponent():
+    """Default residual rate L^{2α−1}·lr: L·lr for 1/L, lr for 1/√L; an explicit e overrides."""
+    L, lr = 16, 0.02
+    x, y = _data()
+    for alpha, e_default in ((1.0, 1.0), (0.5, 0.0)):
+        for e in (None, 0.5):
+            model = ScaledResidualMLP(L, 3, 4, dtype=F64, scaling_exponent=alpha)
+            initialize(model, "iid", seed=0, zero_v=False)
+            g = loss_and_grads(model, x, y)
+            V0 = model.V.detach().clone()
+            train_gd(model, x, y, iterations=1, lr=lr, lr_depth_exponent=e)
+            rate = lr * L ** (e_default if e is None else e)
+            assert torch.allclose(model.V.detach(), V0 - rate * g.V, atol=1e-15)
+
+
+def test_sqrt_depth_network_trains_with_the_consistent_rate():
+    """1/√L at L = 256 with lr = 1e-2: the rate lr (e = 0) trains for 100 iterations; the
+    1/L-consistent rate L·lr (the old default) diverges within a few iterations."""
+    L, d, m = 256, 16, 32  # the depth-sweep widths (n reduced)
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(20, d, generator=g), torch.randn(20, d, generator=g)
+    model = ScaledResidualMLP(L, d, m, normalisation="official", scaling_exponent=0.5)
+    initialize(model, "tied", seed=0)
+    res = train_gd(model, x, y, iterations=100, lr=1e-2)
+    loss = res.history["loss"][:, 0]
+    assert np.all(np.isfinite(loss)) and loss[-1] < loss[0]
+    old = ScaledResidualMLP(L, d, m, normalisation="official", scaling_exponent=0.5)
+    initialize(old, "tied", seed=0)
+    with pytest.raises(NumericalError):
+        train_gd(old, x, y, iterations=100, lr=1e-2, lr_depth_exponent=1.0)
 
 
 def test_float32_and_float64_agree():
@@ -122,3 +192,63 @@ def test_user_function_init_and_errors():
         initialize(model, "function")
     with pytest.raises(ResodeError, match="unknown init"):
         initialize(model, "smooth")
+
+
+HAS_NUMBA = importlib.util.find_spec("numba") is not None
+BACKENDS = [
+    "torch",
+    pytest.param("numba", marks=pytest.mark.skipif(not HAS_NUMBA, reason="numba not installed")),
+]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("seeds,n,m,d", [(None, 12, 8, 11), (3, 40, 80, 5)])  # fused / hybrid
+def test_float32_backends_match_float64_run(backend, seeds, n, m, d):
+    """float32 GD with either backend follows the float64 run (history and final weights)."""
+    L, T = 16, 30
+    g = torch.Generator().manual_seed(1)
+    x, y = torch.randn(n, d, generator=g, dtype=F64), torch.randn(n, d, generator=g, dtype=F64)
+    runs = {}
+    for dtype, name in ((F64, "torch"), (torch.float32, backend)):
+        model = ScaledResidualMLP(L, d, m, dtype=dtype, n_seeds=seeds, normalisation="official")
+        initialize(model, "tied", seed=2)
+        res = train_gd(model, x, y, iterations=T, lr=0.05, backend=name)
+        assert res.backend == name
+        runs[dtype] = (res.history, model.V.detach().double(), model.W.detach().double())
+    (h64, V64, W64), (h32, V32, W32) = runs[F64], runs[torch.float32]
+    for key in h64:
+        assert np.allclose(h32[key], h64[key], rtol=2e-5, atol=1e-6), key
+    assert torch.allclose(V32, V64, rtol=0, atol=2e-5 * float(V64.abs().max()))
+    assert torch.allclose(W32, W64, rtol=0, atol=2e-5 * float(W64.abs().max()))
+
+
+@pytest.mark.skipif(not HAS_NUMBA, reason="numba not installed")
+def test_numba_gelu_matches_exact_gelu():
+    """Stored forms a = z(1 + erf z), D = 1 + erf z + (2/√π) z e^{−z²} to float32 accuracy."""
+    from resode.ode import numba_backend
+
+    x = torch.cat([torch.linspace(-14, 14, 20001), torch.tensor([0.0, 1e-30, -1e-8, 3e-4])])
+    P = x.view(1, 1, -1).float().numpy().copy()
+    A, D = np.empty_like(P), np.empty_like(P)
+    numba_backend._gelu_layer(P, np.float32(1 / math.sqrt(2)), A, D)
+    z = x.double() / math.sqrt(2)
+    a = z * (1 + torch.erf(z))
+    dd = 1 + torch.erf(z) + 2 / math.sqrt(math.pi) * z * torch.exp(-z * z)
+    assert np.abs(A[0, 0] - a.numpy()).max() <= 2e-6 * max(1.0, float(a.abs().max()))
+    assert np.abs(D[0, 0] - dd.numpy()).max() <= 2e-6
+
+
+def test_backend_resolution(monkeypatch):
+    from resode.ode.train import resolve_backend
+
+    cpu = torch.device("cpu")
+    assert resolve_backend("auto", F64, "gelu", cpu) == "torch"
+    assert resolve_backend("auto", torch.float32, "tanh", cpu) == "torch"
+    expected = "numba" if HAS_NUMBA else "torch"
+    assert resolve_backend("auto", torch.float32, "gelu", cpu) == expected
+    monkeypatch.setenv("RESODE_GD_BACKEND", "torch")
+    assert resolve_backend(None, torch.float32, "gelu", cpu) == "torch"
+    with pytest.raises(ResodeError, match="numba"):
+        resolve_backend("numba", F64, "gelu", cpu)
+    with pytest.raises(ResodeError, match="unknown GD backend"):
+        resolve_backend("jax", torch.float32, "gelu", cpu)

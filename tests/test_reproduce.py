@@ -68,7 +68,10 @@ def test_tiny_results_hold_every_model_and_seed(tiny_run: Path) -> None:
     for r in runs:
         rob = r["robustness"]
         assert 0.0 <= rob["clean"] <= 1.0
-        assert set(rob["corruptions"]) == set(pa.corruptions)
+        labels = {c + ("" if s == 1 else f"×{s:g}") for c in pa.corruptions for s in [1, 3]}
+        assert set(rob["corruptions"]) == labels
+        x3 = [rob["corruptions"][f"{c}×3"]["pooled"] for c in pa.corruptions]
+        assert r["metrics"]["noise_pooled"] == pytest.approx(sum(x3) / len(x3))
         for accs in rob["corruptions"].values():
             assert set(accs) == {*map(str, pa.severities), "pooled"}
             sev = [accs[str(s)] for s in pa.severities]  # same number of images at each

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -240,3 +241,114 @@ def test_released_corruption_files(tmp_path):
             "digits", "gaussian", 1, root=None, image_size=None,
             indices=torch.arange(2), labels=test.labels[:2], shape=(1, 16, 16),
         )  # fmt: skip
+
+
+def _direct_accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        return model(images).argmax(1) == labels
+
+
+def test_engine_equals_direct_evaluation(models, digits8):
+    """Every number of evaluate_models recomputed by hand: corrupt() and the attacks with the
+    documented derived seeds, batch after batch; severity 5 noise costs accuracy."""
+    from resode.attacks import make_attack
+    from resode.corruptions import corrupt
+    from resode.robustness import derive_seed
+
+    x, y = digits8.images, digits8.labels
+    cfg = RobustnessConfig(
+        corruptions=["gaussian", "impulse"], severities=[1, 5], attacks=["fgsm", "pgd"],
+        eps=[8 / 255, 32 / 255], steps=3, restarts=2, batch_size=25, seed=3,
+    )  # fmt: skip
+    surrogate = models[1][1]
+    (res,) = evaluate_models(
+        [models[0]], x, y, cfg, progress=False, surrogate=surrogate, checkpoints=["a.pt"]
+    )
+    m = models[0][1]
+    assert (res.label, res.model, res.checkpoint, res.n) == ("a", "test_robust_linear", "a.pt", 60)
+    clean = _direct_accuracy(m, x, y)
+    assert res.clean == clean.sum().item() / 60
+    assert set(res.seconds) == {"clean", "corruptions", "attacks"}
+    assert all(v >= 0 for v in res.seconds.values())
+    batches = [slice(i, i + 25) for i in range(0, 60, 25)]
+    for c in ("gaussian_noise", "impulse_noise"):
+        correct = 0
+        for s in (1, 5):
+            g = torch.Generator().manual_seed(derive_seed(3, c, s))
+            xc = torch.cat([corrupt(x[b], c, s, g) for b in batches])
+            ok = _direct_accuracy(m, xc, y)
+            assert res.corruptions[c][str(s)] == ok.sum().item() / 60, (c, s)
+            correct += int(ok.sum())
+        assert res.corruptions[c]["pooled"] == correct / 120
+    assert res.corruptions["impulse_noise"]["5"] < res.clean  # 7 % of pixels at 0 or 1
+    robust = {lev: clean.clone() for lev in ("8/255", "32/255")}
+    specs = [("fgsm", "fgsm", {}), ("pgd", "pgd", {"steps": 3, "restarts": 2})]
+    specs.append(("transfer-pgd", "transfer", {"surrogate": surrogate, "steps": 3}))
+    for display, name, kw in specs:
+        for ei, (eps, lev) in enumerate(((8 / 255, "8/255"), (32 / 255, "32/255"))):
+            attack = make_attack(name, m, eps=eps, **kw)
+            g = torch.Generator().manual_seed(derive_seed(3, display, ei))
+            ok = torch.cat(
+                [_direct_accuracy(m, attack(x[b], y[b], generator=g), y[b]) for b in batches]
+            )
+            assert res.attacks[display][lev] == ok.sum().item() / 60, (display, lev)
+            robust[lev] &= ok
+    assert res.robust == {lev: ok.sum().item() / 60 for lev, ok in robust.items()}
+    assert res.attacks["pgd"]["32/255"] < res.clean
+
+
+def test_released_corruption_files_that_differ_from_the_clean_images(tmp_path):
+    """Each severity's slice of the file is what gets scored, not the clean images."""
+    test = _cifar_tree(tmp_path)
+    n = len(test)
+    torch.manual_seed(0)
+    model = resode.create_model(
+        "test_robust_linear", in_channels=3, image_size=32, mean=list(test.mean), std=list(test.std)
+    )
+    with torch.no_grad():  # an exact fit of the clean test images: clean accuracy 1
+        z = model[1](model[0](test.images))
+        model[2].weight.copy_(
+            10 * nn.functional.one_hot(test.labels, 10).T.float() @ torch.linalg.pinv(z).T
+        )
+        model[2].bias.zero_()
+    assert _direct_accuracy(model, test.images, test.labels).all()
+    hwc = (test.images * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    slices = [np.roll(hwc, s, axis=0) if s % 2 else hwc[:, ::-1] for s in range(5)]
+    _write_c(tmp_path, np.concatenate(slices), np.tile(test.labels.numpy(), 5))
+    ck = _save(tmp_path / "c10.pt", model, dataset="cifar10", data_root=str(tmp_path))
+    cfg = RobustnessConfig(
+        corruptions=["gaussian"], corruption_source="files", attacks=["none"], n_samples=None
+    )
+    res = run_robustness([ck], None, cfg, progress=False).models[0]
+    assert res.clean == 1.0
+    expected = []
+    for s in range(1, 6):
+        ds = data.load("cifar10-c", root=tmp_path, corruption="gaussian", severity=s)
+        expected.append(_direct_accuracy(model, ds.images, ds.labels).sum().item() / n)
+        assert res.corruptions["gaussian_noise"][str(s)] == expected[-1]
+    assert min(expected) < 1.0 and len(set(expected)) > 1
+
+
+def test_engine_on_an_empty_set_plain_model_and_l2(models, digits8, capsys):
+    plain = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
+    cfg = RobustnessConfig(corruptions=["gaussian"], severities=[1], attacks=["fgsm"], eps=[0.5])
+    cfg = cfg.replace(norm="L2")
+    empty = evaluate_models(
+        [("p", plain)], digits8.images[:0], digits8.labels[:0], cfg, progress=False
+    )
+    r = empty[0]
+    assert r.model == "Sequential" and r.n == 0 and np.isnan(r.clean)
+    assert np.isnan(r.corruptions["gaussian_noise"]["pooled"]) and np.isnan(
+        r.attacks["fgsm"]["0.5"]
+    )
+    from resode.attacks import FGSM
+
+    m = models[0][1]
+    capsys.readouterr()
+    cfg2 = cfg.replace(corruptions=["gaussian", "impulse"], severities=[1, 5])
+    (res,) = evaluate_models([("a", m)], digits8.images, digits8.labels, cfg2)  # progress: on
+    # one bar per model over 1 clean + 2·2 corruption + 1 attack evaluations
+    assert re.search(r"a: .*/6(?![.\d])", capsys.readouterr().err)
+    adv = FGSM(m, eps=0.5, norm="L2")(digits8.images, digits8.labels)
+    expected = _direct_accuracy(m, adv, digits8.labels).sum().item() / len(digits8)
+    assert res.attacks["fgsm"]["0.5"] == expected

@@ -78,6 +78,42 @@ class _NaNAt(nn.Module):
         return out
 
 
+class _InfGrad(torch.autograd.Function):
+    """Identity forward (finite loss); the backward pass returns an infinite gradient."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return grad * float("inf")
+
+
+class _InfGradAt(_NaNAt):
+    """Finite logits always; at the given training calls the gradient is infinite."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.net(x)
+        if self.training:
+            self.calls += 1
+            if self.calls in self.bad_calls:
+                out = _InfGrad.apply(out)
+        return out
+
+
+@resode.register_model("_train_inf_grad_at", family="test")
+def _inf_grad_at(
+    num_classes: int = 10,
+    in_channels: int = 1,
+    image_size: int = 8,
+    mean: tuple[float, ...] = (0.5,),
+    std: tuple[float, ...] = (0.5,),
+    bad_calls: tuple[int, ...] = (),
+) -> nn.Module:
+    return _InfGradAt(num_classes, in_channels * image_size**2, tuple(bad_calls))
+
+
 @resode.register_model("_train_nan_at", family="test")
 def _nan_at(
     num_classes: int = 10,
@@ -245,6 +281,44 @@ def test_nan_skip_counts_and_skips_update(tmp_path: Path) -> None:
     assert all(torch.isfinite(p).all() for p in result.model.parameters())
     with pytest.raises(NumericalError, match="more than 1 non-finite steps"):
         train(cfg.replace(max_nan_skips=1), tmp_path / "again", progress=False)
+
+
+@pytest.mark.parametrize("grad_clip", [None, 1.0])
+def test_infinite_gradient_with_finite_loss_is_detected(tmp_path: Path, grad_clip) -> None:
+    """The loss is finite at every step; only the gradient of step 2 is infinite."""
+    cfg = _tiny_config(
+        model="_train_inf_grad_at", model_kwargs={"bad_calls": [2]}, epochs=1, grad_clip=grad_clip
+    )
+    with pytest.raises(NumericalError, match=r"epoch 1, step 2 \(loss [0-9.]+,"):
+        train(cfg, tmp_path / "stop", progress=False)
+    skipped = train(cfg.replace(nan_policy="skip", epochs=2), tmp_path / "skip", progress=False)
+    assert [h["nan_skips"] for h in skipped.history] == [1, 0]
+    assert all(torch.isfinite(p).all() for p in skipped.model.parameters())
+
+
+@pytest.mark.parametrize("clip", [1e-3, 0.05])
+def test_gradient_clipping_bounds_the_update(tmp_path: Path, clip: float) -> None:
+    """One plain SGD step (no momentum, no decay): θ₁ − θ₀ = −lr·g·min(1, c/‖g‖), so the
+    update's norm is lr·c when the gradient is longer than c, and lr·‖g‖ without clipping."""
+    from resode.training.engine import build_model
+
+    kw = {"model": "_train_nan_at", "epochs": 1, "train_subset": 32, "batch_size": 32}
+    kw.update(momentum=0.0, weight_decay=0.0, lr=2.0, augment=False)
+    cfg = _tiny_config(**kw)
+    train_ds, _ = load_datasets(cfg)
+    torch.manual_seed(cfg.seed)
+    theta0 = torch.cat([p.detach().flatten() for p in build_model(cfg, train_ds).parameters()])
+
+    def step_norm(config: TrainConfig, name: str) -> float:
+        model = train(config, tmp_path / name, progress=False).model
+        theta1 = torch.cat([p.detach().flatten() for p in model.parameters()])
+        return float((theta1 - theta0).norm())
+
+    free = step_norm(cfg, "free")
+    assert free > 2.0 * clip * 1.5  # the raw gradient is longer than the clip
+    assert step_norm(cfg.replace(grad_clip=clip), "clipped") == pytest.approx(2.0 * clip, rel=1e-4)
+    # a clip above the gradient norm changes nothing
+    assert step_norm(cfg.replace(grad_clip=free), "loose") == pytest.approx(free, rel=1e-5)
 
 
 # ----------------------------------------------------------------------------- bad input

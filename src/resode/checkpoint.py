@@ -151,7 +151,13 @@ def read_checkpoint(path: str | os.PathLike[str], *, map_location: Any = "cpu") 
             f"{str(path)!r} is not a resode checkpoint (no 'format': {FORMAT!r} entry); "
             "create checkpoints with resode train or resode.save_checkpoint"
         )
-    if int(payload.get("format_version", 0)) > FORMAT_VERSION:
+    version = payload.get("format_version", 0)  # 0: written before the format was versioned
+    if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} has an invalid format version {version!r} (expected an "
+            "integer); re-save it with resode.save_checkpoint"
+        )
+    if version > FORMAT_VERSION:
         raise CheckpointError(
             f"checkpoint {str(path)!r} has format version {payload['format_version']}, newer than "
             f"this resode ({__version__}) understands; upgrade resode"

@@ -9,7 +9,10 @@ Pixels are in [0, 1]; every result is clipped to [0, 1] (``papers.md`` A.4)::
                      0 or 1 with probability 1/2 each;  amount = 0.01, 0.02, 0.03, 0.05, 0.07
     speckle_noise    x' = clip(x + x·σ·ε),      ε ~ N(0, 1),   σ = 0.06, 0.10, 0.12, 0.16, 0.20
 
-The parameters are those of the official ``make_cifar_c.py``. Unlike the released ``.npy`` files
+The parameters are those of the official ``make_cifar_c.py``. ``strength`` s scales a level for
+data sets on which the CIFAR-C levels are too weak to measure anything (results labelled
+separately, e.g. ``gaussian_noise×3``): σ → s·σ (gaussian, speckle), amount → min(1, s·amount)
+(impulse), c → c/s (shot: the noise variance x/c grows by s). Unlike the released ``.npy`` files
 the result is not quantised to 8 bits. Corruptions are computed batched on the input's device;
 randomness comes from the ``torch.Generator`` passed in (drawn on the generator's device, so a CPU
 generator gives the same noise whatever the device of the images). Evaluation on the released
@@ -50,11 +53,25 @@ def canonical_name(name: str) -> str:
     return key
 
 
-def corruption_parameter(name: str, severity: int) -> float:
-    """σ, c or amount of corruption ``name`` at ``severity`` (1..5)."""
+def corruption_parameter(name: str, severity: int, strength: float = 1.0) -> float:
+    """σ, c or amount of corruption ``name`` at ``severity`` (1..5), scaled by ``strength``."""
     if isinstance(severity, bool) or not isinstance(severity, int) or severity not in SEVERITIES:
         raise ResodeError(f"corruption severity must be an integer 1..5, got {severity!r}")
-    return CORRUPTION_PARAMETERS[canonical_name(name)][severity - 1]
+    if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not strength > 0:
+        raise ResodeError(f"corruption strength must be a number > 0, got {strength!r}")
+    key = canonical_name(name)
+    value = CORRUPTION_PARAMETERS[key][severity - 1]
+    if key == "shot_noise":
+        return value / strength
+    if key == "impulse_noise":
+        return min(1.0, value * strength)
+    return value * strength
+
+
+def corruption_label(name: str, strength: float = 1.0) -> str:
+    """``gaussian_noise`` at the CIFAR-C levels, ``gaussian_noise×3`` at three times them."""
+    key = canonical_name(name)
+    return key if strength == 1 else f"{key}×{strength:g}"
 
 
 def _randn(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
@@ -114,14 +131,17 @@ def corrupt(
     name: str,
     severity: int,
     generator: torch.Generator | None = None,
+    *,
+    strength: float = 1.0,
 ) -> torch.Tensor:
-    """Corrupt a batch ``images`` (any shape, values in [0, 1]) with ``name`` at ``severity``.
+    """Corrupt a batch ``images`` (any shape, values in [0, 1]) with ``name`` at ``severity``
+    (the level scaled by ``strength``, 1 = CIFAR-C).
 
     Returns a new tensor on ``images.device`` with values in [0, 1]; ``images`` is unchanged.
     The same ``generator`` state gives the same noise.
     """
     key = canonical_name(name)
-    param = corruption_parameter(key, severity)
+    param = corruption_parameter(key, severity, strength)
     if not torch.is_tensor(images) or not images.is_floating_point():
         raise ResodeError("corrupt() needs a floating-point image tensor with values in [0, 1]")
     if images.numel() and (images.min() < 0 or images.max() > 1):
@@ -138,6 +158,7 @@ __all__ = [
     "SEVERITIES",
     "canonical_name",
     "corrupt",
+    "corruption_label",
     "corruption_parameter",
     "gaussian_noise",
     "impulse_noise",

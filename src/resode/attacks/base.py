@@ -26,14 +26,15 @@ The attack is run exactly as without early stopping, sample by sample, except th
 at the first point of its trajectory at which it is fooled and that point is returned. The
 trajectory starts with the clean input (a sample the model already gets wrong is returned
 unchanged), then each iterate of each restart in order. Random numbers (random starts) are drawn
-for the whole batch whether or not a sample is still active, and in eval mode every sample's
-computation is independent of the others, so an active sample follows the very same iterates as in
-a run with ``early_stop=False``. Consequence (tested): a sample counted robust with early stopping
-was never fooled at any iterate, hence is also robust for the full run; accuracy under early
-stopping is ≤ accuracy of the full run, and never weaker, while skipping the work on samples that
-are already misclassified. The returned image of a fooled sample is the first fooling iterate
-rather than the final (highest-loss) one; use ``early_stop=False`` when the adversarial images
-themselves (not the accuracy) are what you need.
+for the whole batch and for every restart whether or not a sample is still active (so a generator
+shared across batches advances by the same amount for every model), and in eval mode every
+sample's computation is independent of the others, so an active sample follows the very same
+iterates as in a run with ``early_stop=False``. Consequence (tested): a sample counted robust
+with early stopping was never fooled at any iterate, hence is also robust for the full run;
+accuracy under early stopping is ≤ accuracy of the full run, and never weaker, while skipping the
+work on samples that are already misclassified. The returned image of a fooled sample is the
+first fooling iterate rather than the final (highest-loss) one; use ``early_stop=False`` when the
+adversarial images themselves (not the accuracy) are what you need.
 """
 
 from __future__ import annotations

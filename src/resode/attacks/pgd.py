@@ -81,11 +81,14 @@ class PGD(Attack):
             self._check_classes(logits, y)
             done = self.fooled(logits, y, t)
         for _ in range(self.restarts):
-            # drawn for the whole batch so active samples see the same noise as in a full run
+            # Every restart's start is drawn for the whole batch, even once early stopping has
+            # finished every sample: active samples see the same noise as in a full run, and the
+            # generator advances by the same amount for every model (paired models evaluated
+            # batch after batch with one generator see the same starts in every batch).
             start = self.random_start(x0, generator) if self.random_start_enabled else x0
             idx = (~done).nonzero().squeeze(1)
             if idx.numel() == 0:
-                break
+                continue
             x_r, loss_r, fooled_r = self._run(
                 x0[idx], start[idx], y[idx], None if t is None else t[idx]
             )

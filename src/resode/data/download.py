@@ -59,22 +59,43 @@ def download_file(url: str, dest: Path, md5: str, *, progress: bool = True) -> P
 
 
 def _safe_members(tar: tarfile.TarFile, target: Path) -> list[tarfile.TarInfo]:
+    """Every member, after checking that each is a file or folder that lands inside ``target``.
+
+    Refused: absolute names, ``..`` that leaves ``target`` (tested on whole path components, so a
+    sibling folder whose name merely starts like ``target`` is outside too), links of any kind
+    and device or FIFO entries.
+    """
+    base = target.resolve()
     members = []
     for m in tar.getmembers():
-        resolved = (target / m.name).resolve()
-        if not str(resolved).startswith(str(target.resolve())) or m.issym() or m.islnk():
+        resolved = (base / m.name).resolve()
+        if not (m.isfile() or m.isdir()) or not resolved.is_relative_to(base):
             raise DataError(f"archive member {m.name!r} escapes the target folder; refusing it")
         members.append(m)
     return members
 
 
 def extract_atomically(archive: Path, root: Path, folder: str) -> Path:
-    """Extract ``archive`` (which contains ``folder``) into ``root/folder`` atomically."""
+    """Extract ``archive`` (which contains ``folder``) into ``root/folder`` atomically.
+
+    The members go to a temporary folder next to ``root/folder`` that replaces it only once the
+    extraction is complete: a failure midway leaves ``root`` as it was.
+    """
     final = root / folder
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder}.", dir=root))
     try:
-        with tarfile.open(archive) as tar:
-            tar.extractall(tmp, members=_safe_members(tar, tmp))
+        try:
+            with tarfile.open(archive) as tar:
+                members = _safe_members(tar, tmp)
+                if hasattr(tarfile, "data_filter"):  # Python ≥ 3.10.12 / 3.11.4: checked twice
+                    tar.extractall(tmp, members=members, filter="data")
+                else:  # pragma: no cover - older Pythons
+                    tar.extractall(tmp, members=members)
+        except (OSError, tarfile.TarError) as exc:
+            raise DataError(
+                f"could not extract {archive} ({exc}); free some space or delete the archive "
+                "and download it again"
+            ) from exc
         if not (tmp / folder).is_dir():
             raise DataError(f"archive {archive} does not contain the folder {folder!r}")
         if final.exists():

@@ -33,6 +33,11 @@ from resode.errors import ConfigError, unknown_name_error
 KINDS: dict[str, str] = {
     "train": "resode.training.config:TrainConfig",
     "reproduce": "resode.reproduce.config:ReproduceConfig",
+    "ode/depth-sweep": "resode.ode.experiments.depth_sweep:DepthSweepConfig",
+    "ode/long-time": "resode.ode.experiments.long_time:LongTimeConfig",
+    "ode/weights": "resode.ode.experiments.weights:WeightsConfig",
+    "ode/relu-counterexample": "resode.ode.experiments.relu:ReluCounterexampleConfig",
+    "ode/cifar": "resode.ode.experiments.table1:CifarConfig",
 }
 _INFO_KEYS = ("description", "hardware", "expected_wall_time", "compare_with")
 

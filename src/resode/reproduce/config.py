@@ -8,6 +8,7 @@ command line reaches every key with a dotted flag, e.g. ``--paper-a.epochs 20`` 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from resode.config import Config, option
 from resode.errors import ConfigError
@@ -36,6 +37,13 @@ class PaperAConfig(Config):
         ["gaussian_noise", "shot_noise", "impulse_noise", "speckle_noise"], "noise corruptions"
     )
     severities: list[int] = option([1, 2, 3, 4, 5], "noise severities", min=1, max=5)
+    noise_strengths: list[float] = option(
+        [1.0],
+        "noise strengths: 1 = the CIFAR-C levels; s > 1 scales them (labelled e.g. ×3); the "
+        "noise claim is judged at the largest",
+        min=0.0,
+        min_exclusive=True,
+    )
     attacks: list[str] = option(["fgsm", "ifgsm", "pgd"], "white-box attacks")
     eps: list[float] | None = option(
         None,
@@ -43,6 +51,14 @@ class PaperAConfig(Config):
         pixels=True,
     )
     attack_steps: int = option(20, "IFGSM/PGD iterations", min=1)
+    step_rule: Literal["paper", "reach"] = option(
+        "paper",
+        "IFGSM/PGD step: paper = α 1/255; reach = max(1/255, 2.5·ε/steps), which reaches the "
+        "ε-boundary for any ε",
+    )
+    early_stop: bool = option(
+        True, "attacks stop on a sample once it is misclassified (never weaker; faster)"
+    )
     attack_subset: int | None = option(
         None, "attack only the first N evaluated test images (None: all of them)", min=1
     )

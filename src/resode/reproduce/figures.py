@@ -40,25 +40,34 @@ def _errorbars(ax: Any, xs: list[float], per_seed: list[list[float]], label: str
 
 
 def noise_figure(
-    models: list[str], a: Any, corruptions: list[str], severities: list[int], path: Path
+    models: list[str], a: Any, labels: list[str], severities: list[int], path: Path
 ) -> Path:
-    """Noise accuracy against severity, one panel per corruption (mean ± std over seeds)."""
+    """Noise accuracy against severity (mean ± std over seeds): one column per corruption, one
+    row per strength (the CIFAR-C levels, then the scaled ones, e.g. ×3)."""
     plt = _plt()
+    kinds = list(dict.fromkeys(lab.split("×")[0] for lab in labels))
+    strengths = list(dict.fromkeys(lab.split("×")[1] if "×" in lab else "" for lab in labels))
     fig, axes = plt.subplots(
-        1, len(corruptions), figsize=(4 * len(corruptions), 3.6), squeeze=False
+        len(strengths),
+        len(kinds),
+        figsize=(3.6 * len(kinds), 3.2 * len(strengths)),
+        squeeze=False,
     )
-    for ax, c in zip(axes[0], corruptions):
-        for m in models:
-            runs = a.by_model(m)
-            vals = [
-                [r.result["robustness"]["corruptions"][c][str(s)] for r in runs] for s in severities
-            ]
-            _errorbars(ax, list(severities), vals, display_name(m))
-        ax.set_title(c.replace("_", " "))
-        ax.set_xlabel("severity")
-        ax.set_ylabel("accuracy (%)")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+    for i, st in enumerate(strengths):
+        for j, kind in enumerate(kinds):
+            ax, label = axes[i][j], kind + (f"×{st}" if st else "")
+            for m in models:
+                runs = a.by_model(m)
+                vals = [
+                    [r.result["robustness"]["corruptions"][label][str(s)] for r in runs]
+                    for s in severities
+                ]
+                _errorbars(ax, list(severities), vals, display_name(m))
+            ax.set_title(label.replace("_", " ") + ("" if st else " (CIFAR-C)"), fontsize=9)
+            ax.set_xlabel("severity")
+            ax.set_ylabel("accuracy (%)")
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=6)
     fig.suptitle("Stochastic noise: mean ± std over seeds")
     return _save(fig, path)
 

@@ -95,21 +95,17 @@ def run_reproduce(
     """Run the whole job of ``config`` into ``out_dir`` (default ``runs/<timestamp>``)."""
     from resode.grid import make_executor
     from resode.presets import find_preset
+    from resode.report import prepare_out_dir
     from resode.runtime import environment
 
     cfg = config or _default_config()
     out = Path(out_dir) if out_dir is not None else default_out_dir()
     check_out_dir(cfg, out, resume)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ResodeError(
-            f"cannot create --out {str(out)!r} ({exc.strerror}); choose another folder"
-        ) from exc
+    tasks = all_tasks(cfg, out)  # builds every experiment config: invalid settings fail here
+    executor = make_executor(cfg.executor, **cfg.executor_options())
+    prepare_out_dir(out, what="reproduce run")
     cfg.to_yaml(out / CONFIG_FILE)
     t0 = time.perf_counter()
-    executor = make_executor(cfg.executor, **cfg.executor_options())
-    tasks = all_tasks(cfg, out)
     outcomes = executor.run(tasks, out, progress=progress, desc="reproduce")
     a = paper_a.collect(cfg, outcomes, out)
     b = paper_b.collect(cfg, outcomes, out)
@@ -154,8 +150,9 @@ def make_figures(
         models = [m for m in pa.models if a.by_model(m)]
         seed = a.runs[0].seed
         if pa.corruptions:
+            labels = list(a.runs[0].result["robustness"]["corruptions"])
             figs["noise"] = fig.noise_figure(
-                models, a, pa.corruptions, pa.severities, out / "paper_a_noise.png"
+                models, a, labels, pa.severities, out / "paper_a_noise.png"
             )
         if pa.attacks:
             figs["adversarial"] = fig.attack_figure(

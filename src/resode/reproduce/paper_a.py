@@ -84,6 +84,9 @@ def robustness_config(cfg: ReproduceConfig, **over: Any) -> dict[str, Any]:
         "steps": pa.attack_steps,
         "corruptions": list(pa.corruptions) or ["none"],
         "severities": list(pa.severities),
+        "noise_strengths": list(pa.noise_strengths),
+        "step_rule": pa.step_rule,
+        "early_stop": pa.early_stop,
         "seed": cfg.seed,
         "device": cfg.device,
     }
@@ -399,16 +402,23 @@ def metrics(result: dict[str, Any]) -> dict[str, float]:
     """The scalar metrics of one run that summaries and claims use (accuracies as fractions):
 
     clean, noise_pooled (mean over types of the pooled-over-severities accuracy), noise_drop
-    (clean − noise_pooled: each model against its own clean accuracy), ``<attack>_mean`` (mean
+    (clean − noise_pooled: each model against its own clean accuracy; both at the largest noise
+    strength, and per strength as ``noise_pooled×s``/``noise_drop×s``), ``<attack>_mean`` (mean
     over ε), robust_mean, robust_auc (:func:`robust_auc`), λ summaries, and the stability and
     landscape scalars of the run.
     """
     rob = result["robustness"]
     m: dict[str, float] = {"clean": rob["clean"]}
-    corr = rob["corruptions"]
-    if corr:
-        m["noise_pooled"] = sum(c["pooled"] for c in corr.values()) / len(corr)
-        m["noise_drop"] = m["clean"] - m["noise_pooled"]
+    by_strength: dict[str, list[float]] = {}
+    for label, accs in rob["corruptions"].items():
+        strength = label.split("×")[1] if "×" in label else "1"
+        by_strength.setdefault(strength, []).append(accs["pooled"])
+    for strength, pooled in by_strength.items():
+        m[f"noise_pooled×{strength}"] = sum(pooled) / len(pooled)
+        m[f"noise_drop×{strength}"] = m["clean"] - m[f"noise_pooled×{strength}"]
+    if by_strength:  # the judged noise: the largest strength
+        top = max(by_strength, key=float)
+        m["noise_pooled"], m["noise_drop"] = m[f"noise_pooled×{top}"], m[f"noise_drop×{top}"]
     for atk, accs in rob["attacks"].items():
         m[f"{atk}_mean"] = sum(accs.values()) / len(accs)
     if rob["robust"]:

@@ -74,7 +74,8 @@ def _setup(rep: Report, ctx: ReportContext) -> None:
                 },
                 {
                     "setting": "noise",
-                    "value": f"{', '.join(pa.corruptions)}; severities {pa.severities}",
+                    "value": f"{', '.join(pa.corruptions)}; severities {pa.severities}; "
+                    f"strengths {pa.noise_strengths} (1 = CIFAR-C)",
                 },
                 {"setting": "task seconds (sum over runs)", "value": _task_seconds(ctx.a)},
             ],
@@ -127,11 +128,16 @@ def _verdicts(rep: Report, ctx: ReportContext) -> None:
                 "effect [CI]": _effect_text(j),
                 "margin": f"{j.margin:g} {j.unit}".strip(),
                 "MDE": f"{j.min_detectable_effect:.3g}",
-                "seeds": "/".join(map(str, j.n_seeds)),
-                "seeds to detect": str(j.seeds_needed) if j.seeds_needed is not None else "–",
+                "n": "/".join(map(str, j.n_seeds)),
+                "n to detect the margin": _needed(j),
             }
         )
     rep.table(rows)
+    rep.paragraph(
+        "n: training seeds per model (paper A; treated / baseline), or the points of a fit / the "
+        "seeds (paper B). MDE: the smallest effect this run detects with power 0.8. Effects are "
+        "differences in accuracy points, ratios (×) for scale-free quantities, or slopes."
+    )
     if "claims" in ctx.figures:
         rep.figure(ctx.figures["claims"], "Effects with confidence intervals against the margins")
     if ctx.failed:
@@ -139,6 +145,15 @@ def _verdicts(rep: Report, ctx: ReportContext) -> None:
             "Failed or missing cells (not averaged over silently): "
             + "; ".join(f"`{k}`: {v}" for k, v in sorted(ctx.failed.items()))
         )
+
+
+def _needed(j: Any) -> str:
+    """Seeds (or points) per group that would detect the margin: shown for inconclusive claims."""
+    from resode.verdicts import INCONCLUSIVE, format_seeds
+
+    if j.verdict != INCONCLUSIVE:
+        return ""
+    return format_seeds(j.seeds_needed)
 
 
 def _effect_text(j: Any) -> str:
@@ -174,7 +189,7 @@ def _headline(rep: Report, ctx: ReportContext) -> None:
             ("noise_pooled", "noise (pooled)"),
             ("noise_drop", "drop to noise"),
             ("robust_auc", "robust AUC"),
-            ("lambda_change", "mean |λ − λ₀|"),
+            ("lambda_change", "λ moved (mean abs. change)"),
         ):
             vals = ctx.a.values(m, key)
             if vals:
@@ -192,8 +207,15 @@ def _noise(rep: Report, ctx: ReportContext) -> None:
     if ctx.a is None:
         return
     pa = ctx.cfg.paper_a
+    labels = list(ctx.a.runs[0].result["robustness"]["corruptions"]) if ctx.a.runs else []
+    if any("×" in c for c in labels):
+        rep.paragraph(
+            "Rows labelled ×s use the CIFAR-C levels scaled by s (σ·s, amount·s, c/s): on this "
+            "data the CIFAR-C levels cost the baseline too little to measure a difference. The "
+            "noise claim is judged at the largest strength; the CIFAR-C rows are shown as well."
+        )
     rows = []
-    for c in pa.corruptions:
+    for c in labels:
         for s in [*map(str, pa.severities), "pooled"]:
             row = {"noise": c, "severity": s}
             for m in _models(ctx):

@@ -68,6 +68,13 @@ class RobustnessConfig(Config):
         "noise corruptions: gaussian_noise shot_noise impulse_noise speckle_noise (or none)",
     )
     severities: list[int] = option(list(SEVERITIES), "corruption severities", min=1, max=5)
+    noise_strengths: list[float] = option(
+        [1.0],
+        "corruption strengths: 1 = the CIFAR-C levels; s > 1 scales them (σ·s, amount·s, c/s) "
+        "for data on which CIFAR-C noise is too weak; reported as e.g. gaussian_noise×3",
+        min=0.0,
+        min_exclusive=True,
+    )
     corruption_source: Literal["generated", "files"] = option(
         "generated", "generate the noise, or read the released CIFAR-10-C/100-C .npy files"
     )
@@ -98,6 +105,12 @@ class RobustnessConfig(Config):
                 corrs.append(name)
         self.corruptions = corrs
         self.severities = sorted(set(self.severities))
+        self.noise_strengths = list(dict.fromkeys(self.noise_strengths))
+        if self.corruption_source == "files" and self.noise_strengths != [1.0]:
+            raise ConfigError(
+                "noise_strengths other than [1] need generated noise; the released CIFAR-C "
+                "files hold the CIFAR-C levels only (use corruption_source = generated)"
+            )
         if self.eps is not None:
             if not self.eps:
                 raise ConfigError("eps must list at least one radius")

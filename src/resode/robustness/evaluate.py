@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from resode.attacks import make_attack
-from resode.corruptions import corrupt
+from resode.corruptions import corrupt, corruption_label
 from resode.errors import ResodeError
 from resode.evalset import derive_seed
 from resode.robustness.config import RobustnessConfig
@@ -121,7 +121,8 @@ def evaluate_models(
     if surrogate is not None:
         surrogate = surrogate.to(dev)
     specs = attack_specs(config, surrogate)
-    total = 1 + len(config.corruptions) * len(config.severities) + len(specs) * len(eps_list)
+    n_noise = len(config.corruptions) * len(config.severities) * len(config.noise_strengths)
+    total = 1 + n_noise + len(specs) * len(eps_list)
     cache: dict[tuple[str, int], torch.Tensor] = {}
     results = []
     for mi, (label, model) in enumerate(models):
@@ -142,10 +143,11 @@ def evaluate_models(
             res.seconds["clean"] = time.perf_counter() - t0
             bar.update(1)
             t0 = time.perf_counter()
-            for c in config.corruptions:
-                res.corruptions[c] = _corruption_accuracies(
-                    model, images, labels, c, config, dev, corruption_loader, cache, bar
-                )
+            for s in config.noise_strengths:
+                for c in config.corruptions:
+                    res.corruptions[corruption_label(c, s)] = _corruption_accuracies(
+                        model, images, labels, c, config, dev, corruption_loader, cache, bar, s
+                    )
             res.seconds["corruptions"] = time.perf_counter() - t0
             t0 = time.perf_counter()
             robust = {eps_label(e, config.norm): correct_clean.clone() for e in eps_list}
@@ -165,17 +167,24 @@ def evaluate_models(
 
 
 def corrupted_images(
-    images: torch.Tensor, name: str, severity: int, config: RobustnessConfig, device: Any
+    images: torch.Tensor,
+    name: str,
+    severity: int,
+    config: RobustnessConfig,
+    device: Any,
+    strength: float = 1.0,
 ) -> torch.Tensor:
-    """The generated corruption ``name`` at ``severity``: batch after batch from one generator
-    seeded with derive_seed(seed, name, severity), so every model sees the same noisy images."""
+    """The generated corruption ``name`` at ``severity`` (× ``strength``): batch after batch from
+    one generator seeded with derive_seed(seed, label, severity), so every model sees the same
+    noisy images."""
     if not images.shape[0]:
         return images
-    g = torch.Generator(device=device).manual_seed(derive_seed(config.seed, name, severity))
+    label = corruption_label(name, strength)
+    g = torch.Generator(device=device).manual_seed(derive_seed(config.seed, label, severity))
     b = config.batch_size
     return torch.cat(
         [
-            corrupt(images[i : i + b].to(device), name, severity, g).cpu()
+            corrupt(images[i : i + b].to(device), name, severity, g, strength=strength).cpu()
             for i in range(0, images.shape[0], b)
         ]
     )
@@ -191,6 +200,7 @@ def _corruption_accuracies(
     loader: Any,
     cache: dict[tuple[str, int], torch.Tensor],
     bar: Any,
+    strength: float = 1.0,
 ) -> dict[str, float]:
     """Accuracy at every severity of one corruption, and pooled over the severities."""
     n = int(images.shape[0])
@@ -202,7 +212,7 @@ def _corruption_accuracies(
                 cache[(name, s)] = loader(name, s)
             xc = cache[(name, s)]
         else:
-            xc = corrupted_images(images, name, s, config, dev)
+            xc = corrupted_images(images, name, s, config, dev, strength)
         ok = predict_correct(model, xc, labels, config.batch_size, dev)
         accs[str(s)] = _fraction(ok)
         n_correct += int(ok.sum())

@@ -127,7 +127,7 @@ class RobustnessResult:
             lines.append(f"| {name} | " + " | ".join(f"{100 * v:.2f}" for v in values) + " |")
 
         row("clean", [m.clean for m in self.models])
-        for c in cfg.corruptions:
+        for c in self.models[0].corruptions if self.models else []:
             levels = list(self.models[0].corruptions.get(c, {}))
             for lev in levels:
                 name = f"{c} (pooled)" if lev == "pooled" else f"{c} s{lev}"

@@ -1,7 +1,7 @@
 """``resode ode``: paper B experiments (Marion et al. 2024) on the scaled residual networks.
 
     resode ode depth-sweep --out runs/fig1                  # Fig. 1 (T=500, L up to 1024)
-    resode ode depth-sweep --init iid --preset short --out runs/fig1-iid
+    resode ode depth-sweep --init iid --preset short --out runs/fig1-iid   # resode presets
     resode ode depth-sweep --scaling-exponent 0.5 --out runs/fig1-sqrt
     resode ode long-time --out runs/fig2                    # Fig. 2 (80 000 iterations)
     resode ode weights --out runs/weights                   # trained weights against s = k/L
@@ -39,12 +39,21 @@ _EXPERIMENTS = {
     ),
     "cifar": ("CifarConfig", "cifar_grid", "Table 1: activation × init grid, smoothness per run"),
 }
+#: the main output file of each experiment: an --out folder holding it is a finished run
+_OUTPUT = {
+    "depth-sweep": "depth_sweep.json",
+    "long-time": "long_time.json",
+    "weights": "weights.json",
+    "relu-counterexample": "relu_counterexample.json",
+    "cifar": "cifar.json",
+}
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from resode.config import add_config_arguments
     from resode.grid.options import ExecutorOptions
     from resode.ode import experiments
+    from resode.presets import preset_names
 
     parser = subparsers.add_parser(
         "ode",
@@ -57,11 +66,12 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     for name, (cfg_name, _, help_text) in _EXPERIMENTS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("--out", help=f"output folder (default: runs/ode-{name})")
+        names = preset_names(f"ode/{name}")
         p.add_argument(
             "--preset",
-            choices=("default", "short"),
-            default="default",
-            help="short: a CPU-minutes version of the experiment (default: default)",
+            choices=names,
+            default="paper",
+            help=f"{', '.join(names)} (resode presets --kind ode/{name}; default: paper)",
         )
         p.add_argument("--config", help="YAML file with the experiment's keys")
         p.add_argument(
@@ -94,14 +104,18 @@ def run(args: argparse.Namespace) -> int:
     from resode.errors import ResodeError
     from resode.ode import experiments
     from resode.ode.experiments.common import cell_executor
+    from resode.presets import preset_mapping
+    from resode.report import prepare_out_dir
 
     if args.workers < 1:
         raise ResodeError(f"--workers must be >= 1, got {args.workers}")
     cfg_name, fn_name, _ = _EXPERIMENTS[args.experiment]
     cls = getattr(experiments, cfg_name)
-    base = experiments.SHORT_PRESETS[args.experiment] if args.preset == "short" else {}
+    base = preset_mapping(f"ode/{args.experiment}", args.preset)
     config = config_from_args(cls, args, base=base)
     out = Path(args.out or f"runs/ode-{args.experiment}")
+    done = () if args.resume else (_OUTPUT[args.experiment],)
+    prepare_out_dir(out, done, what=f"{args.experiment} run (pass --resume to reuse its cells)")
     executor, cache_dir = _executor(args, out)
     with cell_executor(executor):
         result = getattr(experiments, fn_name)(

@@ -41,7 +41,6 @@ from resode.ode.experiments.long_time import (
     long_time_cell,
     long_time_combine,
 )
-from resode.ode.experiments.presets import SHORT_PRESETS
 from resode.ode.experiments.relu import (
     RELU_CLAIM,
     ReluCell,
@@ -77,7 +76,6 @@ __all__ = [
     "PAPER_TABLE1",
     "RATE_CLAIM",
     "RELU_CLAIM",
-    "SHORT_PRESETS",
     "SMOOTHER_CLAIM",
     "WEIGHT_CLAIMS",
     "CifarConfig",

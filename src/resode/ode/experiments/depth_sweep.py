@@ -82,7 +82,9 @@ class DepthSweepConfig(GDConfig):
     )
     seeds: int = option(3, "number of seeds (run together in one batched matmul)", min=1)
     lr: float = option(1e-2, "base learning rate (residual rate L^(2α−1) × lr)", min=0.0)
-    clip: float | None = option(None, "clip each seed's update norm to this value", min=0.0)
+    clip: float | None = option(
+        None, "bound on each layer's depth-scaled gradient norm (per seed and layer)", min=0.0
+    )
     snapshots: int = option(11, "training times (evenly spaced) for the L² heat map", min=2)
     ode_check: bool = option(True, "solve the neural ODE (dopri5) with the trained weights")
     ode_max_depth: int = option(256, "solve the neural ODE only for depths up to this", min=2)

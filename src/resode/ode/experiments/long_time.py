@@ -18,6 +18,7 @@ Cells: :func:`long_time_cell` (one seed each); :func:`long_time_combine`; :func:
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from resode.config import option
-from resode.errors import ResodeError
+from resode.errors import ConfigError, ResodeError
 from resode.ode.experiments.common import Call, GDConfig, Init, Record, run_cells, train_network
 
 if TYPE_CHECKING:
@@ -67,6 +68,16 @@ class LongTimeConfig(GDConfig):
     rate_blocks: int = option(
         8, "one seed: consecutive blocks of the window whose slopes give the rate's CI", min=2
     )
+
+    def check(self) -> None:
+        start, stop = self.window()
+        if stop - start < self.rate_blocks:
+            raise ConfigError(
+                f"iterations = {self.iterations}: the rate window [{start}, {stop}] is too short "
+                f"for rate_blocks = {self.rate_blocks}; run at least "
+                f"{math.ceil(self.rate_blocks / self.rate_window) + 1} iterations or lower "
+                "rate_blocks"
+            )
 
     def snapshot_times(self) -> list[int]:
         T = self.iterations

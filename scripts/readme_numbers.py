@@ -1,0 +1,310 @@
+"""Every number in the README comes from a committed, dated result file; this script writes them.
+
+    python scripts/readme_numbers.py record runs/<timestamp> default   # keep a run's results
+    python scripts/readme_numbers.py render                           # rewrite the README blocks
+    python scripts/readme_numbers.py check                            # exit 1 if the README drifted
+
+Sources (committed): ``docs/results/<preset>.json`` (a trimmed ``results.json`` of a
+``resode reproduce`` run: environment, wall time, per-run metrics, claims), and
+``benchmarks/results/*.json`` (``make bench``, stamped with date and machine by
+``benchmarks/run_all.py``; ``gpu_check.json`` from ``benchmarks/gpu_check.py --json``). The
+README holds blocks between ``<!-- numbers:NAME -->`` and ``<!-- /numbers:NAME -->``; ``render``
+replaces each with the text generated from its source, so a README number cannot drift from its
+measurement (``tests/test_readme_numbers.py`` runs ``check``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import statistics
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+RESULTS = ROOT / "docs" / "results"
+BENCH = ROOT / "benchmarks" / "results"
+
+
+# ------------------------------------------------------------------------------------ record
+
+
+def record(run: Path, name: str) -> Path:
+    """Trim ``run/results.json`` to what the README shows and keep it as docs/results/NAME.json."""
+    res = json.loads((run / "results.json").read_text())
+    keep = {k: res[k] for k in ("config", "environment", "wall_seconds", "claims", "failed")}
+    if "paper_a" in res:
+        pa = res["paper_a"]
+        keep["paper_a"] = {
+            "eps_labels": pa["eps_labels"],
+            "n_test": pa["n_test"],
+            "n_attack": pa["n_attack"],
+            "runs": [
+                {"model": r["model"], "seed": r["seed"], "metrics": r["metrics"]}
+                for r in pa["runs"]
+            ],
+            "sweep": [
+                {"lam": r["lam"], "seed": r["seed"], "metrics": r["metrics"]} for r in pa["sweep"]
+            ],
+        }
+    if "paper_b" in res:
+        keep["paper_b"] = res["paper_b"]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"{name}.json"
+    out.write_text(json.dumps(keep, indent=1) + "\n")
+    return out
+
+
+# ------------------------------------------------------------------------------------ blocks
+
+
+def _load(path: Path) -> dict[str, Any] | None:
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _pm(values: list[float], scale: float = 100.0, digits: int = 1) -> str:
+    vals = [scale * v for v in values if v is not None and math.isfinite(v)]
+    if not vals:
+        return "–"
+    m = statistics.fmean(vals)
+    s = statistics.stdev(vals) if len(vals) > 1 else 0.0
+    return f"{m:.{digits}f} ± {s:.{digits}f}"
+
+
+def _when(res: dict[str, Any]) -> str:
+    env = res["environment"]
+    return (
+        f"Measured on {env['date'][:10]} by `resode reproduce --preset {res['config']['preset']}`"
+        f" on {env['cpu']} ({env['cpu_count']} CPUs), Python {env['python']}, torch "
+        f"{env['torch']}: **{res['wall_seconds'] / 60:.1f} min** wall time, "
+        f"{env.get('workers', '?')} worker processes of one thread each."
+    )
+
+
+def _claims_table(res: dict[str, Any], part: str | None = None) -> list[str]:
+    lines = [
+        "| paper | claim | model | verdict | effect [95 % CI] | margin | n |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for c in res["claims"]:
+        if part and c["part"] != part:
+            continue
+        lo, hi = (float(v) for v in c["ci"])
+        eff = float(c["effect"])
+        ci = (
+            f"{eff:.3g} [{lo:.3g}, {hi:.3g}]"
+            if c["scale"] == "log"
+            else (f"{eff:+.3g} [{lo:+.3g}, {hi:+.3g}]")
+        )
+        model = c.get("model") or ""
+        lines.append(
+            f"| {c['part']} | {c['claim']} | {model} | **{c['verdict']}** | "
+            f"{'×' if c['scale'] == 'log' else ''}{ci} | {float(c['margin']):g} "
+            f"{c.get('unit', '')} | {'/'.join(map(str, c['n_seeds']))} |"
+        )
+    return lines
+
+
+def block_demo(name: str = "default") -> str:
+    res = _load(RESULTS / f"{name}.json")
+    if res is None:
+        return f"(no committed results for preset {name}: run `make demo` and record it)"
+    lines = [_when(res), ""]
+    pa = res.get("paper_a")
+    if pa:
+        models = list(dict.fromkeys(r["model"] for r in pa["runs"]))
+        lines += [
+            "| model | seeds | clean | noise drop | robust AUC | λ moved |",
+            "|---|---|---|---|---|---|",
+        ]
+        for m in models:
+            rs = [r["metrics"] for r in pa["runs"] if r["model"] == m]
+            lam = [r.get("lambda_change") for r in rs if "lambda_change" in r]
+            lines.append(
+                f"| {m} | {len(rs)} | {_pm([r['clean'] for r in rs])} | "
+                f"{_pm([r.get('noise_drop') for r in rs])} | "
+                f"{_pm([r.get('robust_auc') for r in rs])} | "
+                f"{_pm(lam, 1.0, 3) if lam else '–'} |"
+            )
+        lines += [
+            "",
+            f"Accuracies in % (mean ± std over seeds) on {pa['n_test']} test images "
+            f"(attacks on {pa['n_attack']}); robust AUC = mean worst-case accuracy over "
+            f"ε ∈ [0, {pa['eps_labels'][-1]}].",
+            "",
+        ]
+    lines += _claims_table(res)
+    if res.get("failed"):
+        lines += ["", "Failed cells: " + ", ".join(res["failed"])]
+    return "\n".join(lines)
+
+
+def block_paper_b_full() -> str:
+    res = _load(RESULTS / "paper-b-full.json")
+    if res is None:
+        return "(no committed paper-b-full run yet)"
+    pb = res["paper_b"]
+    lines = [
+        _when(res),
+        "",
+        "| init | slope [95 % CI] | L·max‖ΔZ‖ at L = 2 … 1024 |",
+        "|---|---|---|",
+    ]
+    for init, s in pb["depth_sweep"].items():
+        f = s["fit"]
+        lmax = ", ".join(f"{statistics.fmean(v):.3g}" for v in s["L_max_dz"])
+        lines.append(
+            f"| {init} | {f['slope']:.3f} [{f['ci_low']:.3f}, {f['ci_high']:.3f}] | {lmax} |"
+        )
+    lt = pb.get("long_time")
+    if lt:
+        lines += [
+            "",
+            f"Long time ({lt['config']['iterations']} iterations): loss "
+            f"{lt['loss_first']:.3g} → {lt['loss_last']:.3g}; decay rate of ln(loss) "
+            f"{lt['rates_per_1000'][0]:.3g} per 1000 iterations; minimum PL ratio "
+            f"{lt['pl_min'][0]:.3g}.",
+        ]
+    lines += ["", *_claims_table(res, "B")]
+    return "\n".join(lines)
+
+
+def _bench_rows() -> list[str]:
+    rows = []
+    t = _load(BENCH / "bench_training.json")
+    if t:
+        d, when = t["damping"], t.get("measured", {})
+        rows.append(
+            f"| damping cost: In-ResNet-20 / ResNet-20 train step (CPU time) | "
+            f"{d['ratio_cpu']:.3f}× | ≤ 1.03× | {when.get('date', '?')} |"
+        )
+        if "loop" in t:
+            b = t["loop"]
+            rows.append(
+                f"| `resode.train` vs a plain PyTorch loop, same threads (epoch time) | "
+                f"{b['speedup_same_threads']:.2f}× faster | ≥ 1.2× | "
+                f"{when.get('date', '?')} |"
+            )
+    a = _load(BENCH / "bench_attacks.json")
+    if a:
+        for m, v in a["speedup_cpu"].items():
+            if m != a["baseline"]:
+                rows.append(
+                    f"| PGD-{a['steps']}, {a['n']} digits images: `{m}` vs "
+                    f"{a['baseline_name']} (CPU time) | {v:.2f}× faster | 2× | "
+                    f"{a.get('measured', {}).get('date', '?')} |"
+                )
+    s = _load(BENCH / "bench_depth_sweep.json")
+    if s:
+        w = s["workload"]
+        rows.append(
+            f"| paper B GD, L = {w['depth']}, {w['seeds']} seeds: stacked vs per-layer "
+            f"autograd (CPU per seed-step) | {s['speedup_per_seed_step_cpu']:.2f}× | ≥ 5× | "
+            f"{s.get('measured', {}).get('date', '?')} |"
+        )
+    g = _load(BENCH / "bench_gd.json")
+    if g:
+        rows += _gd_rows(g)
+    return rows
+
+
+def _gd_rows(g: dict[str, Any]) -> list[str]:
+    out = []
+    when = g.get("measured", {}).get("date", "?")
+    targets = {"long": "≥ 3×", "sweep": "≥ 2×"}
+    for wl, r in g.get("workloads", {}).items():
+        w = r["workload"]
+        shape = f"L = {w['depth']}, n = {w['n']}, m = {w['m']}, {w['seeds'] or 1} seed(s)"
+        for impl, e in r["impls"].items():
+            if impl == "reference":
+                continue
+            out.append(
+                f"| paper B GD loop, `{impl}` backend vs the old loop ({shape}; CPU / wall time "
+                f"per iteration) | {e['speedup_cpu']:.2f}× / {e['speedup_wall']:.2f}× | "
+                f"{targets.get(wl, '')} | {when} |"
+            )
+    return out
+
+
+def block_benchmarks() -> str:
+    rows = _bench_rows()
+    if not rows:
+        return "(no committed benchmark results: run `make bench`)"
+    return "\n".join(
+        [
+            "| benchmark (baseline measured in the same run) | result | target | date |",
+            "|---|---|---|---|",
+            *rows,
+        ]
+    )
+
+
+def block_gpu() -> str:
+    g = _load(BENCH / "gpu_check.json")
+    if g is None:
+        return "No GPU run yet: the CUDA paths are untested."
+    lines = [
+        f"`python benchmarks/gpu_check.py` on {g.get('date', '?')[:10]}, one "
+        f"{g.get('device', '?')} (exit code {g.get('exit_code')}):",
+        "",
+        "```",
+    ]
+    lines += [ln.rstrip() for ln in g.get("lines", [])]
+    lines.append("```")
+    return "\n".join(lines)
+
+
+BLOCKS: dict[str, Callable[[], str]] = {
+    "demo": block_demo,
+    "paper-b-full": block_paper_b_full,
+    "benchmarks": block_benchmarks,
+    "gpu": block_gpu,
+}
+_PATTERN = re.compile(
+    r"(<!-- numbers:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(\n<!-- /numbers:(?P=name) -->)", re.S
+)
+
+
+def render(text: str) -> str:
+    """``text`` with every numbers block regenerated from its committed source."""
+
+    def repl(m: re.Match[str]) -> str:
+        name = m.group("name")
+        if name not in BLOCKS:
+            raise SystemExit(f"unknown numbers block {name!r}; known: {', '.join(BLOCKS)}")
+        return m.group(1) + BLOCKS[name]() + m.group(4)
+
+    return _PATTERN.sub(repl, text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("record", help="keep a reproduce run's results as docs/results/NAME.json")
+    r.add_argument("run", type=Path)
+    r.add_argument("name")
+    sub.add_parser("render", help="rewrite the README's numbers blocks")
+    sub.add_parser("check", help="exit 1 if the README's numbers blocks are not up to date")
+    args = p.parse_args(argv)
+    if args.cmd == "record":
+        print(f"wrote {record(args.run, args.name)}")
+        return 0
+    text = README.read_text()
+    new = render(text)
+    if args.cmd == "check":
+        if new != text:
+            print("README numbers are stale: run python scripts/readme_numbers.py render")
+            return 1
+        return 0
+    README.write_text(new)
+    print("README numbers blocks rewritten")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
