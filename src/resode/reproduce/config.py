@@ -12,6 +12,7 @@ from typing import Literal
 
 from resode.config import Config, option
 from resode.errors import ConfigError
+from resode.grid.options import ExecutorOptions  # executor, workers, threads, slurm_*
 
 
 @dataclass
@@ -147,21 +148,6 @@ class Table1Config(Config):
     train_subset: int | None = option(None, "use only the first N training images", min=1)
     test_subset: int | None = option(None, "use only the first N test images", min=1)
     image_size: int | None = option(None, "resize images", min=4)
-
-
-@dataclass
-class ExecutorOptions(Config):
-    """Where the tasks of a grid run (see :mod:`resode.grid`)."""
-
-    executor: Literal["local", "serial"] = option(
-        "local", "local: a pool of worker processes on this machine; serial: in this process"
-    )
-    workers: int | None = option(
-        None, "local executor: worker processes (None: one per CPU core)", min=1
-    )
-    threads: int = option(
-        1, "torch threads of every task (fixed, so results never depend on machine load)", min=1
-    )
 
 
 @dataclass

@@ -23,7 +23,7 @@ from resode.errors import ResodeError
 from resode.reproduce import claims as claims_mod
 from resode.reproduce import figures as fig
 from resode.reproduce import paper_a, paper_b
-from resode.reproduce.config import ReproduceConfig
+from resode.reproduce.config import ExecutorOptions, ReproduceConfig
 from resode.reproduce.report import ReportContext, build_report
 
 CONFIG_FILE = "reproduce_config.yaml"
@@ -69,7 +69,8 @@ def check_out_dir(cfg: ReproduceConfig, out: Path, resume: bool) -> None:
             "another --out folder"
         )
     old = ReproduceConfig.from_yaml(path)
-    keep = ("executor", "workers")  # where the tasks run does not change their results
+    # where the tasks run does not change their results (their threads do)
+    keep = tuple(k for k in ExecutorOptions.field_names() if k != "threads")
     diff = [k for k in cfg.field_names() if k not in keep and getattr(old, k) != getattr(cfg, k)]
     if diff:
         raise ResodeError(
@@ -101,7 +102,7 @@ def run_reproduce(
     out = Path(out_dir) if out_dir is not None else default_out_dir()
     check_out_dir(cfg, out, resume)
     tasks = all_tasks(cfg, out)  # builds every experiment config: invalid settings fail here
-    executor = make_executor(cfg.executor, workers=cfg.workers)
+    executor = make_executor(cfg.executor, **cfg.executor_options())
     prepare_out_dir(out, what="reproduce run")
     cfg.to_yaml(out / CONFIG_FILE)
     t0 = time.perf_counter()
@@ -114,6 +115,8 @@ def run_reproduce(
     failed = {k: o.error or "failed" for k, o in outcomes.items() if not o.ok}
     env = environment()
     env["workers"] = getattr(executor, "workers", 1)
+    if hasattr(executor, "submitted"):  # submitit: jobs this invocation submitted / re-attached
+        env["jobs_submitted"], env["jobs_reattached"] = executor.submitted, executor.reattached
     figures = make_figures(cfg, a, b, judged, out)
     seconds = time.perf_counter() - t0
     results = results_dict(cfg, env, seconds, a, b, judged, failed, outcomes)

@@ -11,6 +11,12 @@
 Every experiment writes PNG plots, JSON (config, seeds, results), CSV and a Markdown/HTML summary
 to --out and prints the verdict of each claim it tests. --workers N runs independent cells
 (depths, seeds, inits) in N processes; --resume keeps finished cells under OUT/cells and skips them.
+--executor slurm runs every cell as a Slurm job (submitit; --slurm-partition, --slurm-time-min,
+--slurm-gpus-per-task, ...: docs/cluster.md), the cells kept under OUT/cells:
+
+    resode ode cifar --executor slurm --slurm-partition gpu --slurm-gpus-per-task 1 --out runs/t1
+    resode ode cifar --executor slurm --slurm-partition gpu --slurm-gpus-per-task 1 --out runs/t1 \
+        --resume                                            # after the driver was killed
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ _OUTPUT = {
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from resode.config import add_config_arguments
+    from resode.grid.options import ExecutorOptions
     from resode.ode import experiments
     from resode.presets import preset_names
 
@@ -72,7 +79,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
             type=int,
             default=1,
             metavar="N",
-            help="run independent cells in N processes (default: 1)",
+            help="run independent cells in N processes (submitit-local: N jobs at a time; "
+            "default: 1)",
         )
         p.add_argument(
             "--resume",
@@ -85,6 +93,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
             default=True,
             help="progress bars (default: on)",
         )
+        add_config_arguments(p, ExecutorOptions, exclude=("workers", "threads"))
         add_config_arguments(p, getattr(experiments, cfg_name))
         p.set_defaults(func=run, experiment=name)
     return parser
@@ -94,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
     from resode.config import config_from_args
     from resode.errors import ResodeError
     from resode.ode import experiments
+    from resode.ode.experiments.common import cell_executor
     from resode.presets import preset_mapping
     from resode.report import prepare_out_dir
 
@@ -106,13 +116,11 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out or f"runs/ode-{args.experiment}")
     done = () if args.resume else (_OUTPUT[args.experiment],)
     prepare_out_dir(out, done, what=f"{args.experiment} run (pass --resume to reuse its cells)")
-    result = getattr(experiments, fn_name)(
-        config,
-        out,
-        progress=args.progress,
-        workers=args.workers,
-        cache_dir=out / "cells" if args.resume else None,
-    )
+    executor, cache_dir = _executor(args, out)
+    with cell_executor(executor):
+        result = getattr(experiments, fn_name)(
+            config, out, progress=args.progress, workers=args.workers, cache_dir=cache_dir
+        )
     print(f"resode ode {args.experiment}: results in {out}")
     fit = getattr(result, "fit", None)
     if fit is not None:
@@ -120,3 +128,32 @@ def run(args: argparse.Namespace) -> int:
     for j in result.judgements():
         print(f"{j.claim}: {j.verdict} — {j.reason}")
     return 0
+
+
+def _executor(args: argparse.Namespace, out: Path) -> tuple[object | None, Path | None]:
+    """The executor of ``--executor`` (None: ``--workers`` processes) and the cell folder.
+
+    Submitted jobs must see the cells' folder, so a submitit executor always keeps them under
+    OUT/cells; cells already there belong to an earlier run and are reused only with --resume."""
+    from resode.errors import ResodeError
+    from resode.grid import ExecutorOptions, make_executor
+
+    opts = ExecutorOptions.from_dict(
+        {
+            k: getattr(args, k)
+            for k in ExecutorOptions.field_names()
+            if k not in ("workers", "threads") and getattr(args, k, None) is not None
+        }
+    )
+    cells = out / "cells"
+    if opts.executor == "local":
+        return None, cells if args.resume else None
+    if opts.executor == "serial":
+        return make_executor("serial"), cells if args.resume else None
+    if not args.resume and cells.is_dir() and any(cells.iterdir()):
+        raise ResodeError(
+            f"{str(cells)!r} holds the cells of an earlier run; pass --resume to reuse them "
+            "or choose another --out"
+        )
+    options = opts.executor_options() | {"workers": args.workers}
+    return make_executor(opts.executor, **options), cells

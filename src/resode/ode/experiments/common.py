@@ -8,12 +8,14 @@ MSE averaged over n·d', A = B = I, x, y ~ N(0, I)).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import hashlib
 import json
 import types
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, Union, get_args, get_origin
@@ -284,6 +286,25 @@ def record_of(outcome: Any) -> Any:
 Call = tuple[Callable[..., Any], tuple[Any, ...]]
 
 
+_CELL_EXECUTOR: contextvars.ContextVar[Any] = contextvars.ContextVar("cell_executor", default=None)
+
+
+@contextlib.contextmanager
+def cell_executor(executor: Any) -> Iterator[Any]:
+    """Within this block :func:`run_cells` runs every cell on ``executor`` (a
+    :func:`resode.grid.make_executor` executor, e.g. a Slurm job array) instead of the
+    ``workers`` processes it is given::
+
+        with cell_executor(make_executor("slurm", slurm_partition="gpu")):
+            cifar_grid(config, out, cache_dir=out / "cells")   # cells: a folder the jobs see
+    """
+    token = _CELL_EXECUTOR.set(executor)
+    try:
+        yield executor
+    finally:
+        _CELL_EXECUTOR.reset(token)
+
+
 def run_cells(
     calls: Sequence[Call],
     *,
@@ -293,17 +314,23 @@ def run_cells(
     desc: str = "cells",
 ) -> list[Any]:
     """``[fn(*args) for fn, args in calls]`` in order, as :mod:`resode.grid` tasks: in this
-    process when ``workers`` ≤ 1, else in ``workers`` worker processes with one torch thread each.
-    With ``cache_dir`` every finished cell's record is kept there (``<key>/result.json``) and a
-    cell already there is reused instead of run. Put the longest cells first: they start first."""
+    process when ``workers`` ≤ 1, else in ``workers`` worker processes with one torch thread each
+    (inside :func:`cell_executor`: on that executor). With ``cache_dir`` every finished cell's
+    record is kept there (``<key>/result.json``) and a cell already there is reused instead of run.
+    Put the longest cells first: they start first."""
     import tempfile
 
     from resode.grid import make_executor
 
     tasks = [cell_as_task(fn, args) for fn, args in calls]
-    executor = make_executor(
-        "serial" if workers <= 1 or len(calls) <= 1 else "local", workers=workers
-    )
+    executor = _CELL_EXECUTOR.get()
+    if executor is None:
+        kind = "serial" if workers <= 1 or len(calls) <= 1 else "local"
+        executor = make_executor(kind, workers=workers)
+    elif cache_dir is None and getattr(executor, "kind", None) == "slurm":
+        from resode.errors import ResodeError
+
+        raise ResodeError("cells run as Slurm jobs need a cache_dir on a shared file system")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(cache_dir) if cache_dir is not None else Path(tmp)
         outcomes = executor.run(tasks, root, progress=progress, desc=desc)
