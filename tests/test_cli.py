@@ -52,13 +52,24 @@ def _choices(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentPars
     return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
 
 
-def _config_flags(cls: type, renamed: dict[str, str]) -> dict[str, str]:
-    """--flag → help text of every field of a config class offered on the command line."""
-    return {
-        renamed.get(f.name, "--" + f.name.replace("_", "-")): f.metadata.get("help", "")
-        for f in dataclasses.fields(cls)
-        if f.metadata.get("cli", True)
-    }
+def _config_flags(cls: type, renamed: dict[str, str], prefix: str = "") -> dict[str, str]:
+    """--flag → help text of every field of a config class offered on the command line
+    (nested configs as dotted flags, e.g. --paper-a.eps)."""
+    import typing
+
+    from resode.config import Config
+
+    hints = typing.get_type_hints(cls)
+    out: dict[str, str] = {}
+    for f in dataclasses.fields(cls):
+        if not f.metadata.get("cli", True):
+            continue
+        key = prefix + f.name
+        if isinstance(hints[f.name], type) and issubclass(hints[f.name], Config):
+            out.update(_config_flags(hints[f.name], renamed, key + "."))
+        else:
+            out[renamed.get(key, "--" + key.replace("_", "-"))] = f.metadata.get("help", "")
+    return out
 
 
 def _help_text(parser: argparse.ArgumentParser) -> str:
@@ -78,17 +89,17 @@ def test_every_subcommand_help_documents_its_options() -> None:
     parser = build_parser()
     commands = _choices(parser)
     assert set(commands) == {
-        "data", "lambdas", "landscape", "models", "ode", "reproduce", "robustness", "stability",
-        "train",
+        "data", "lambdas", "landscape", "models", "ode", "presets", "reproduce", "robustness",
+        "stability", "train",
     }  # fmt: skip
     top = _help_text(parser)
     assert all(name in top for name in commands)
     configs = {
         "train": (TrainConfig, {}),
-        "robustness": (RobustnessConfig, {"eps": "--eps"}),
+        "robustness": (RobustnessConfig, {}),
         "reproduce": (ReproduceConfig, {}),
         "stability": (StabilityConfig, {}),
-        "landscape": (LandscapeConfig, {"input_radius": "--radius"}),
+        "landscape": (LandscapeConfig, {}),
     }
     for name, sub in commands.items():
         text = _help_text(sub)

@@ -14,11 +14,11 @@ import resode
 PUBLIC = {
     "Checkpoint": ("resode.checkpoint", "class"),
     "ResodeError": ("resode.errors", "exception"),
-    "TrainConfig": ("resode.training.engine", "class"),
+    "TrainConfig": ("resode.training.config", "class"),
     "__version__": ("resode._version", "version"),
     "create_model": ("resode.registry", "function"),
     "evaluate": ("resode.training.engine", "function"),
-    "get_preset": ("resode.training.presets", "function"),
+    "get_preset": ("resode.presets", "function"),
     "list_models": ("resode.registry", "function"),
     "load_checkpoint": ("resode.checkpoint", "function"),
     "register_model": ("resode.registry", "function"),
@@ -52,7 +52,21 @@ def test_public_name_is_the_object_of_its_defining_module(name: str) -> None:
 
 @pytest.mark.parametrize(
     "package",
-    ["analysis", "attacks", "corruptions", "data", "nn", "ode", "reproduce", "robustness"],
+    [
+        "analysis",
+        "attacks",
+        "corruptions",
+        "data",
+        "evalset",
+        "grid",
+        "nn",
+        "ode",
+        "presets",
+        "reproduce",
+        "robustness",
+        "runtime",
+        "verdicts",
+    ],
 )
 def test_feature_packages_import(package: str) -> None:
     module = getattr(resode, package)
