@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -20,3 +22,30 @@ def cifar_root(tmp_path: Path) -> Path:
     write_cifar_folder(tmp_path, "cifar100")
     write_cifar_c_folder(tmp_path)
     return tmp_path
+
+
+def once(factory: pytest.TempPathFactory, name: str, make: Any) -> dict[str, Any]:
+    """``make(out)`` once per test session: the first worker runs it under a lock in a folder all
+    xdist workers share and stores what it returns; the others wait and read that."""
+    from resode.grid.task import folder_lock
+
+    base = factory.getbasetemp()
+    shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / name
+    with folder_lock(shared):
+        done = shared / "fixture.json"
+        if not done.is_file():
+            done.write_text(json.dumps(make(shared / "run")))
+        return json.loads(done.read_text())
+
+
+@pytest.fixture(scope="session")
+def tiny_local_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``resode reproduce --preset tiny`` on the local executor (two worker processes), run once
+    per test session and shared by every test that reads it (never written to)."""
+    from resode.cli import main
+
+    def make(out: Path) -> dict[str, Any]:
+        assert main(["reproduce", "--preset", "tiny", "--out", str(out), "--no-progress"]) == 0
+        return {"out": str(out)}
+
+    return Path(once(tmp_path_factory, "tiny-local", make)["out"])

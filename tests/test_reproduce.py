@@ -22,11 +22,8 @@ from resode.verdicts import VERDICTS
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("reproduce") / "run"
-    code = main(["reproduce", "--preset", "tiny", "--out", str(out), "--no-progress"])
-    assert code == 0
-    return out
+def tiny_run(tiny_local_run: Path) -> Path:
+    return tiny_local_run
 
 
 def numbers(run: Path) -> dict:

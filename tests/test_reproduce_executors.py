@@ -28,6 +28,7 @@ from resode.grid.task import RESULT_FILE
 
 pytest.importorskip("submitit")
 
+from conftest import once
 from test_reproduce import numbers
 
 pytestmark = pytest.mark.slow
@@ -53,29 +54,10 @@ def half_done(out: Path) -> list[Path]:
     return sorted(f for f in folders if not (f / RESULT_FILE).is_file())
 
 
-def once(factory: pytest.TempPathFactory, name: str, make: Any) -> dict[str, Any]:
-    """``make(out)`` once per test session: the first worker runs it under a lock in a folder all
-    xdist workers share and stores what it returns; the others wait and read that."""
-    from resode.grid.task import folder_lock
-
-    base = factory.getbasetemp()
-    shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / name
-    with folder_lock(shared):
-        done = shared / "fixture.json"
-        if not done.is_file():
-            done.write_text(json.dumps(make(shared / "run")))
-        return json.loads(done.read_text())
-
-
 @pytest.fixture(scope="session")
-def local_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def local_run(tiny_local_run: Path) -> Path:
     """The tiny preset, uninterrupted, on the local executor (worker processes)."""
-
-    def make(out: Path) -> dict[str, Any]:
-        assert main(tiny(out, "--executor", "local")) == 0
-        return {"out": str(out)}
-
-    return Path(once(tmp_path_factory, "tiny-local", make)["out"])
+    return tiny_local_run
 
 
 @pytest.fixture(scope="session")
