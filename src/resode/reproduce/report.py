@@ -70,7 +70,14 @@ def _setup(rep: Report, ctx: ReportContext) -> None:
                 {
                     "setting": "attacks",
                     "value": f"{', '.join(x.upper() for x in pa.attacks)}, L∞, "
-                    f"ε ∈ {{{', '.join(ctx.a.eps_labels)}}}, {pa.attack_steps} steps",
+                    f"ε ∈ {{{', '.join(ctx.a.eps_labels)}}}, {pa.attack_steps} steps, "
+                    + _step_text(pa)
+                    + (
+                        "; early stopping on (stops on a sample once it is misclassified: never "
+                        "weaker than the full run, unlike the paper's code, which runs every step)"
+                        if pa.early_stop
+                        else "; every step run (no early stopping, as the paper's code)"
+                    ),
                 },
                 {
                     "setting": "noise",
@@ -81,6 +88,12 @@ def _setup(rep: Report, ctx: ReportContext) -> None:
             ],
             columns=["setting", "value"],
         )
+
+
+def _step_text(pa: Any) -> str:
+    if pa.step_rule == "reach":
+        return "α = max(1/255, 2.5ε/steps) (reaches the ε-boundary)"
+    return "α = 1/255 (the paper's protocol)"
 
 
 def _task_seconds(a: Any) -> str:
