@@ -110,7 +110,12 @@ def _when(res: dict[str, Any]) -> str:
         f"Measured on {env['date'][:10]} by `resode reproduce --preset {res['config']['preset']}`"
         f" on {env['cpu']} ({env['cpu_count']} CPUs), Python {env['python']}, torch "
         f"{env['torch']}: **{res['wall_seconds'] / 60:.1f} min** wall time, "
-        f"{env.get('workers', '?')} worker processes of one thread each."
+        f"{env.get('workers', '?')} worker processes of one thread each"
+        + (
+            f", {env['task_cpu_seconds'] / 60:.1f} CPU-minutes in the tasks."
+            if env.get("task_cpu_seconds")
+            else "."
+        )
     )
 
 

@@ -75,6 +75,7 @@ class TaskOutcome:
     user_error: bool = False
     reused: bool = False
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -125,7 +126,14 @@ def cached_outcome(task: Task, root: str | Path) -> TaskOutcome | None:
         return None
     if data.get("digest") != task.digest():
         return None
-    return TaskOutcome(task.key, "done", data["result"], reused=True, seconds=data["seconds"])
+    return TaskOutcome(
+        task.key,
+        "done",
+        data["result"],
+        reused=True,
+        seconds=data["seconds"],
+        cpu_seconds=data.get("cpu_seconds", 0.0),
+    )
 
 
 def run_task(task: Task, root: str | Path) -> TaskOutcome:
@@ -138,7 +146,7 @@ def run_task(task: Task, root: str | Path) -> TaskOutcome:
         if cached is not None:
             return cached
         (folder / ERROR_FILE).unlink(missing_ok=True)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         try:
             fn = resolve(task.fn)
             with torch_threads(task.threads):
@@ -154,7 +162,7 @@ def run_task(task: Task, root: str | Path) -> TaskOutcome:
                 {"kind": "crash", "error": msg, "traceback": traceback.format_exc()},
             )
             return TaskOutcome(task.key, "failed", error=msg)
-        seconds = time.perf_counter() - t0
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
         _write_json_atomic(
             folder / RESULT_FILE,
             {
@@ -162,10 +170,11 @@ def run_task(task: Task, root: str | Path) -> TaskOutcome:
                 "task": task.to_dict(),
                 "result": result,
                 "seconds": seconds,
+                "cpu_seconds": cpu,
                 "pid": os.getpid(),
             },
         )
-        return TaskOutcome(task.key, "done", result, seconds=seconds)
+        return TaskOutcome(task.key, "done", result, seconds=seconds, cpu_seconds=cpu)
 
 
 __all__ = ["Task", "TaskOutcome", "cached_outcome", "folder_lock", "resolve", "run_task"]

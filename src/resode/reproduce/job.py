@@ -115,6 +115,7 @@ def run_reproduce(
     failed = {k: o.error or "failed" for k, o in outcomes.items() if not o.ok}
     env = environment()
     env["workers"] = getattr(executor, "workers", 1)
+    env["task_cpu_seconds"] = sum(o.cpu_seconds for o in outcomes.values())
     if hasattr(executor, "submitted"):  # submitit: jobs this invocation submitted / re-attached
         env["jobs_submitted"], env["jobs_reattached"] = executor.submitted, executor.reattached
     figures = make_figures(cfg, a, b, judged, out)
@@ -189,7 +190,10 @@ def results_dict(
         "wall_seconds": seconds,
         "claims": [c.to_dict() for c in judged],
         "failed": failed,
-        "tasks": {k: {"reused": o.reused, "seconds": o.seconds} for k, o in outcomes.items()},
+        "tasks": {
+            k: {"reused": o.reused, "seconds": o.seconds, "cpu_seconds": o.cpu_seconds}
+            for k, o in outcomes.items()
+        },
     }
     if a is not None:
         res["paper_a"] = {

@@ -40,7 +40,8 @@ def _setup(rep: Report, ctx: ReportContext) -> None:
         + (f", git commit `{env['git_commit']}`" if env["git_commit"] else "")
         + f". Executor `{cfg.executor}` with {ctx.env.get('workers', '?')} worker(s), "
         f"{cfg.threads} torch thread(s) per task (fixed: the numbers do not depend on the "
-        f"machine's load). Total wall time **{ctx.seconds / 60:.1f} min** ({ctx.seconds:.0f} s)."
+        f"machine's load). Total wall time **{ctx.seconds / 60:.1f} min** ({ctx.seconds:.0f} s); "
+        f"the tasks used {ctx.env.get('task_cpu_seconds', 0.0) / 60:.1f} CPU-minutes."
     )
     info = ctx.preset_info
     if info:
