@@ -85,6 +85,7 @@ class LocalExecutor:
                 out[task.key] = cached
             else:
                 todo.append(task)
+        todo.sort(key=lambda t: -t.cost)  # longest first: the pool's last tasks are short ones
         with _progress(len(tasks), desc or "tasks", progress) as bar:
             bar.update(len(out))
             for attempt in range(self.retries + 1):

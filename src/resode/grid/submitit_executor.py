@@ -300,6 +300,7 @@ class SubmititExecutor:
                 out[task.key] = cached
             else:
                 todo.append(task)
+        todo.sort(key=lambda t: -t.cost)  # longest first in the array (and the local pool)
         if todo:
             folder.mkdir(parents=True, exist_ok=True)
             book = JobBook(folder / JOBS_FILE)

@@ -50,6 +50,7 @@ class Task:
     params: dict[str, Any] = field(default_factory=dict)
     threads: int = 1
     label: str = ""
+    cost: float = 0.0  # estimated seconds: executors start the longest first (not in the digest)
 
     def digest(self) -> str:
         """SHA-256 of the function and its parameters: a changed config reruns the task."""

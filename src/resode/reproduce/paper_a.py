@@ -126,6 +126,13 @@ def resolved_eps(cfg: ReproduceConfig) -> list[float]:
     return rcfg.resolved_eps(cfg.paper_a.dataset)
 
 
+def _cell_seconds(train: dict[str, Any], *, analyses: bool) -> float:
+    """Rough seconds of a paper-A cell (one thread, 8×8 digits: ≈ 1 s per epoch of the full
+    training split, ≈ 20 s of evaluation, ≈ 4 s of analyses); only orders the tasks."""
+    images = train.get("train_subset") or 1438
+    return train["epochs"] * images / 1438 + 20 + (4 if analyses else 0)
+
+
 def tasks(cfg: ReproduceConfig) -> list[Task]:
     """One task per (model, seed): train, evaluate, λ, stability, landscape."""
     pa = cfg.paper_a
@@ -152,6 +159,7 @@ def tasks(cfg: ReproduceConfig) -> list[Task]:
                     params=params,
                     threads=cfg.threads,
                     label=f"{pretty_model(model)} seed {seed}",
+                    cost=_cell_seconds(params["train"], analyses=True),
                 )
             )
     return out
@@ -192,6 +200,7 @@ def sweep_tasks(cfg: ReproduceConfig) -> list[Task]:
                     params=params,
                     threads=cfg.threads,
                     label=f"λ = {lam:g} seed {seed}",
+                    cost=_cell_seconds(params["train"], analyses=False),
                 )
             )
     return out

@@ -100,6 +100,12 @@ def configs(cfg: ReproduceConfig) -> dict[str, Any]:
     return out
 
 
+def gd_seconds(work: float) -> float:
+    """Rough seconds of a GD cell from L·T·S·n·m (one thread, measured on the 2-core development
+    machine: L = 1024, T = 500, 5 seeds, n = 100, m = 32 took ≈ 90 s); only orders the tasks."""
+    return 1.1e-8 * work
+
+
 def tasks(cfg: ReproduceConfig, root: Path) -> list[Task]:
     """Every cell of paper B as a task, the longest first (they start first)."""
     from resode.ode.experiments import (
@@ -114,22 +120,47 @@ def tasks(cfg: ReproduceConfig, root: Path) -> list[Task]:
     out: list[Task] = []
     cfgs = configs(cfg)
 
-    def add(key: str, fn: Any, *args: Any) -> None:
+    def add(key: str, fn: Any, *args: Any, cost: float = 0.0) -> None:
         task = cell_as_task(fn, args)
-        out.append(Task(key, task.fn, task.params, cfg.threads, key.split("/", 1)[1]))
+        out.append(Task(key, task.fn, task.params, cfg.threads, key.split("/", 1)[1], cost))
 
     for init, dcfg in cfgs.get("depth_sweep", {}).items():
+        size = dcfg.iterations * dcfg.seeds * dcfg.n * dcfg.m
         if dcfg.reference_depth:
-            add(f"paper_b/depth_sweep_{init}/reference", depth_sweep_reference_cell, dcfg)
+            add(
+                f"paper_b/depth_sweep_{init}/reference",
+                depth_sweep_reference_cell,
+                dcfg,
+                cost=gd_seconds(dcfg.reference_depth * size),
+            )
         for L in sorted(dcfg.sweep_depths(), reverse=True):
-            add(f"paper_b/depth_sweep_{init}/L{L}", depth_sweep_cell, dcfg, L)
+            add(
+                f"paper_b/depth_sweep_{init}/L{L}",
+                depth_sweep_cell,
+                dcfg,
+                L,
+                cost=gd_seconds(L * size),
+            )
     if "long_time" in cfgs:
         lcfg = cfgs["long_time"]
         for s in range(lcfg.seed, lcfg.seed + lcfg.seeds):
-            add(f"paper_b/long_time/seed{s}", long_time_cell, lcfg, s)
+            add(
+                f"paper_b/long_time/seed{s}",
+                long_time_cell,
+                lcfg,
+                s,
+                cost=gd_seconds(lcfg.depth * lcfg.iterations * lcfg.n * lcfg.m),
+            )
     if "weights" in cfgs:
-        for init in cfgs["weights"].inits:
-            add(f"paper_b/weights/{init}", weights_cell, cfgs["weights"], init)
+        w = cfgs["weights"]
+        for init in w.inits:
+            add(
+                f"paper_b/weights/{init}",
+                weights_cell,
+                w,
+                init,
+                cost=gd_seconds(w.depth * w.iterations * w.seeds * w.n * w.m),
+            )
     if "table1" in cfgs:
         ccfg = cfgs["table1"]
         for act in ccfg.activations:
