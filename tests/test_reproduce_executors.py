@@ -48,6 +48,11 @@ def same_numbers(a: Path, b: Path) -> bool:
     return x == y
 
 
+def finished(out: Path) -> list[Path]:
+    """Task folders with a result."""
+    return sorted(p.parent for p in out.glob(f"*/*/{RESULT_FILE}"))
+
+
 def half_done(out: Path) -> list[Path]:
     """Task folders whose training checkpoint exists but whose result does not."""
     folders = (p.parent for p in out.glob("*/*/last.pt"))
@@ -63,7 +68,9 @@ def local_run(tiny_local_run: Path) -> Path:
 @pytest.fixture(scope="session")
 def killed_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The tiny preset on submitit-local in a subprocess (its own session), SIGKILLed with its jobs
-    once a task has its checkpoint but no result yet; then the same command with --resume."""
+    once a task has its checkpoint but no result yet and another has its result (tasks start
+    longest first, so the first checkpoints come before any result); then the same command with
+    --resume."""
     info = once(tmp_path_factory, "tiny-submitit-killed", kill_and_resume)
     return {
         "out": Path(info["out"]),
@@ -80,7 +87,7 @@ def kill_and_resume(out: Path) -> dict[str, Any]:
         cmd, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     try:
-        while not half_done(out):
+        while not (half_done(out) and finished(out)):
             assert proc.poll() is None, f"the run ended before it was killed: {proc.stderr.read()}"
             time.sleep(0.1)
     finally:
