@@ -736,3 +736,30 @@ def test_float32_values_are_judged_in_float64() -> None:
     b = np.array([0.61, 0.66, 0.63, 0.60], dtype=np.float32)
     j, k = judge(GREATER, t, b), judge(GREATER, t.astype(np.float64), b.astype(np.float64))
     assert j.ci == k.ci and j.effect == k.effect
+
+
+@pytest.mark.parametrize(
+    ("direction", "se", "df"),
+    [
+        ("greater", 0.35, 4.0),
+        ("equivalent", 0.4, 4.0),
+        ("equivalent", 0.2, 4.0),
+        ("less", 0.35, None),
+    ],
+)
+def test_judge_interval_seeds_needed_by_definition(direction, se, df) -> None:
+    """SE·√6 is the per-seed spread; df = n − (6 − df) (n − 1 without df); TOST quantiles for
+    "equivalent" (the cases are chosen where these choices change the answer)."""
+    c = Claim("c", "x", direction, 1.0)
+    eq = direction == "equivalent"
+    j = judge_interval(c, 0.0, -0.5, 0.5, n=6, test="t", se=se, df=df)
+    lost = 1.0 if df is None else 6 - df
+    sd = se * math.sqrt(6)
+    expected = _first_n(lambda n: _mde_scipy(sd / math.sqrt(n), n - lost, 0.95, 0.8, eq), 1.0)
+    assert j.seeds_needed == expected
+
+
+def test_inconclusive_reason_states_the_mde() -> None:
+    j = judge(GREATER, [12.0, 6.0, 15.0], [9.0, 14.0, 7.0])
+    assert j.verdict == INCONCLUSIVE and math.isfinite(j.min_detectable_effect)
+    assert f"; minimum detectable effect {j.min_detectable_effect:.3g} points, " in j.reason
