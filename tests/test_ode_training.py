@@ -406,7 +406,7 @@ def test_embedding_clipping_is_per_seed():
     "n,m,entry", [(12, 8, "fused_loss_and_grads"), (128, 80, "hybrid_forward")]
 )
 def test_numba_backend_is_the_one_that_runs(monkeypatch, n, m, entry):
-    """backend="numba" computes with the compiled kernels: fused while S·n·m is small, else hybrid."""
+    """backend="numba" runs the compiled kernels: fused while S·n·m is small, else hybrid."""
     from resode.ode import numba_backend
 
     assert (n * m <= numba_backend.FUSED_MAX_LAYER_SIZE) == (entry == "fused_loss_and_grads")
