@@ -37,18 +37,25 @@ bench: install
 	$(BIN)/python benchmarks/run_all.py
 
 # Mutation testing (docs/testing.md): `make mutate MODULE=attacks` (or corruptions, damping,
-# blocks, robustness = the evaluate_models engine, all). Not part of `make test`: minutes to hours.
+# blocks, robustness = the evaluation engine robustness/evaluate.py, verdicts, claims = the
+# reproduce claim wiring, ode_train = paper B's forward, adjoint and GD, ode_measures, all).
+# Not part of `make test`: minutes to hours.
 MODULE ?= all
 MUTATE_JOBS ?= 2
+MUTATE_MODULES := attacks corruptions damping blocks robustness verdicts claims ode_train ode_measures
 MUTANTS_attacks := resode.attacks.*
 MUTANTS_corruptions := resode.corruptions.*
 MUTANTS_damping := resode.nn.damping.*
 MUTANTS_blocks := resode.nn.blocks.*
-MUTANTS_robustness := resode.robustness.x_evaluate_models*
-MUTANTS_all := $(foreach m,attacks corruptions damping blocks robustness,$(MUTANTS_$(m)))
+MUTANTS_robustness := resode.robustness.evaluate.*
+MUTANTS_verdicts := resode.verdicts.*
+MUTANTS_claims := resode.reproduce.claims.*
+MUTANTS_ode_train := resode.ode.scaled_resnet.* resode.ode.train.*
+MUTANTS_ode_measures := resode.ode.measures.*
+MUTANTS_all := $(foreach m,$(MUTATE_MODULES),$(MUTANTS_$(m)))
 
 mutate: install
-	@test -n "$(MUTANTS_$(MODULE))" || { echo "make mutate: unknown MODULE=$(MODULE); use attacks, corruptions, damping, blocks, robustness or all" >&2; exit 2; }
+	@test -n "$(MUTANTS_$(MODULE))" || { echo "make mutate: unknown MODULE=$(MODULE); use one of $(MUTATE_MODULES) or all" >&2; exit 2; }
 	$(BIN)/mutmut run --max-children $(MUTATE_JOBS) $(foreach g,$(MUTANTS_$(MODULE)),'$(g)') > mutants.log 2>&1 || { tail -c 3000 mutants.log; exit 1; }
 	@$(BIN)/mutmut results --all true | awk -F': ' ' \
 	  $$2 != "not checked" { n = $$1; sub(/^ +/, "", n); m = n; sub(/\.x(_|ǁ).*/, "", m); \

@@ -128,3 +128,90 @@ def test_paper_b_claims_come_from_the_experiments_judgements() -> None:
     judged = paper_b_claims(get_preset("tiny"), SimpleNamespace(judgements=lambda: [j]))
     assert [(c.part, c.name, c.verdict) for c in judged] == [("B", claim.name, "reproduced")]
     assert judged[0].text == claim.text and judged[0].evidence == j.reason
+
+
+# ---- what each judged claim carries (written from mutation testing's survivors) ---------------
+
+
+def test_each_result_carries_part_text_model_and_evidence() -> None:
+    cfg = get_preset("tiny", paper_a={"models": ["resnet20", "inresnet20"]})
+    judged = paper_a_claims(cfg, _result({"robust_auc": 0.7}))
+    claims = (NOISE, ADVERSARIAL, DRIFT_NOISE, DRIFT_ADV, GAIN, LANDSCAPE, CLEAN)
+    assert [c.name for c in judged] == [c.name for c in claims]
+    for res, claim in zip(judged, claims):
+        assert (res.part, res.text, res.model) == ("A", claim.text, "inresnet20")
+        assert res.title == f"{claim.text} — In-ResNet-20"
+        assert res.evidence == f"In-ResNet-20 vs ResNet-20: {res.judgement.reason}"  # no note
+        d = res.to_dict()
+        assert (d["part"], d["text"], d["model"], d["evidence"]) == (
+            "A",
+            claim.text,
+            "inresnet20",
+            res.evidence,
+        )
+        assert {k: d[k] for k in res.judgement.to_dict()} == res.judgement.to_dict()
+        assert d["claim"] == claim.name and d["verdict"] == res.verdict
+
+
+def test_missing_runs_of_other_models_are_not_named() -> None:
+    cfg = get_preset("tiny", paper_a={"models": ["resnet20", "inresnet20"]})
+    res = _result({"robust_auc": 0.7})
+    res.failed = {
+        "paper_a/resnet20-seed7": "oom",
+        "paper_a/lambda_inresnet20-seed1": "died",  # not one of the two compared models
+        "paper_a/inresnet20-seed5": "died",
+    }
+    for c in paper_a_claims(cfg, res):
+        assert c.evidence.endswith(
+            f"{c.judgement.reason} Missing runs (failed): "
+            "paper_a/resnet20-seed7, paper_a/inresnet20-seed5."
+        )
+
+
+def test_no_claims_without_the_baseline_or_a_second_model() -> None:
+    models = ["resnet20", "inresnet20", "lambda_inresnet20"]
+    cfg = get_preset("tiny", paper_a={"models": models})
+    runs = _runs("inresnet20", BASE) + _runs("lambda_inresnet20", {**BASE, "robust_auc": 0.7})
+    assert paper_a_claims(cfg, PaperAResult(runs, [], {}, [], [], 100, 100)) == []  # no baseline
+    only_base = PaperAResult(_runs("resnet20", BASE), [], {}, [], [], 100, 100)
+    assert paper_a_claims(cfg, only_base) == []
+    # every damped model is judged against the baseline, in the configured order
+    runs = _runs("resnet20", BASE) + runs
+    judged = paper_a_claims(cfg, PaperAResult(runs, [], {}, [], [], 100, 100))
+    assert [c.model for c in judged] == ["inresnet20", "lambda_inresnet20"] * 7
+    auc = {c.model: c.verdict for c in judged if c.name == ADVERSARIAL.name}
+    assert auc == {"inresnet20": "contradicted", "lambda_inresnet20": "reproduced"}
+
+
+def test_a_metric_missing_everywhere_skips_only_its_claim() -> None:
+    cfg = get_preset("tiny", paper_a={"models": ["resnet20", "inresnet20"]})
+    partial = {k: v for k, v in BASE.items() if k != "noise_drop"}
+    runs = _runs("resnet20", partial) + _runs("inresnet20", {**partial, "robust_auc": 0.7})
+    judged = paper_a_claims(cfg, PaperAResult(runs, [], {}, [], [], 100, 100))
+    assert [c.name for c in judged] == [
+        c.name for c in (ADVERSARIAL, DRIFT_NOISE, DRIFT_ADV, GAIN, LANDSCAPE, CLEAN)
+    ]
+
+
+def test_paper_b_texts_per_activation_and_unknown_names() -> None:
+    from types import SimpleNamespace
+
+    from resode.ode.experiments import RELU_CLAIM, SMOOTHER_CLAIM
+    from resode.verdicts import Claim, judge_interval
+
+    def j(name: str, **kw: object):  # an interval of positive values (ratios on a log scale)
+        return judge_interval(Claim(name=name, **kw), 0.2, 0.1, 0.3, n=4, test="t")  # type: ignore[arg-type]
+
+    relu = {k: v for k, v in RELU_CLAIM.items() if k != "name"}
+    js = [
+        j("table1_tied_smoother_gelu", **SMOOTHER_CLAIM),
+        j(RELU_CLAIM["name"], **relu),
+        j("some_new_claim", text="x", direction="less", margin=0.1),
+    ]
+    judged = paper_b_claims(get_preset("tiny"), SimpleNamespace(judgements=lambda: js))
+    assert [c.text for c in judged] == [
+        f"{SMOOTHER_CLAIM['text']} — gelu",
+        RELU_CLAIM["text"],
+        "some_new_claim",  # a claim this module does not know keeps its name as text
+    ]
+    assert [c.model for c in judged] == [None] * 3 and {c.part for c in judged} == {"B"}

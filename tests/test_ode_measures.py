@@ -170,3 +170,142 @@ def test_neural_ode_discrepancy_decreases_like_one_over_depth():
         initialize(model, "function", z_init=z_init)
         errs[L] = float(ode_discrepancy(model, x, interpolation="linear")[0])
     assert errs[8] > 0 and errs[8] / errs[32] == pytest.approx(4, rel=0.3)
+
+
+# ---- exact power laws and closed forms (written from mutation testing's survivors) ------------
+
+
+@pytest.mark.parametrize("p", [-1.5, -1.0, -0.5, 0.0, 1.0])
+def test_slope_of_an_exact_power_law(p):
+    """y = C_s·x^p for every seed s: slope p exactly, intercept mean log C_s, a zero-width CI."""
+    x = np.array([2.0, 8.0, 32.0, 128.0])
+    C = np.array([0.5, 2.0, 3.0])
+    for method in ("t", "bootstrap"):
+        fit = fit_loglog_slope(x, C[None, :] * x[:, None] ** p, method=method, confidence=0.9)
+        assert fit.slope == pytest.approx(p, abs=1e-12)
+        assert fit.intercept == pytest.approx(np.log(C).mean(), abs=1e-12)
+        assert (fit.n_points, fit.confidence, fit.method) == (12, 0.9, method)
+        if p != 0.0:  # seeds with different C are spread around the line
+            assert 0.0 < fit.r2 < 1.0 and fit.stderr > 0
+    one = fit_loglog_slope(x, 3.0 * x**p)
+    assert one.stderr == pytest.approx(0.0, abs=1e-12) and one.r2 == pytest.approx(1.0)
+    assert one.ci_low == pytest.approx(p, abs=1e-12) and one.ci_high == pytest.approx(p, abs=1e-12)
+    assert SlopeFit(**one.to_dict()) == one
+
+
+def test_slope_ci_is_the_t_interval_of_the_regression():
+    x = np.array([1.0, 2.0, 4.0, 8.0, 16.0])
+    y = np.exp(np.array([0.1, -0.6, -1.5, -2.0, -2.9]))
+    fit = fit_loglog_slope(x, y, confidence=0.9)
+    from scipy import stats
+
+    ref = stats.linregress(np.log(x), np.log(y))
+    half = stats.t.ppf(0.95, 3) * ref.stderr
+    assert fit.slope == pytest.approx(ref.slope, rel=1e-12)
+    assert fit.intercept == pytest.approx(ref.intercept, rel=1e-12)
+    assert fit.stderr == pytest.approx(ref.stderr, rel=1e-12)
+    assert fit.r2 == pytest.approx(ref.rvalue**2, rel=1e-12)
+    assert (fit.ci_low, fit.ci_high) == pytest.approx((ref.slope - half, ref.slope + half))
+    # three points: df = 1 still gives a (wide) finite t interval
+    three = fit_loglog_slope(x[:3], y[:3])
+    r3 = stats.linregress(np.log(x[:3]), np.log(y[:3]))
+    assert three.ci_high - three.slope == pytest.approx(stats.t.ppf(0.975, 1) * r3.stderr)
+    # two points: no interval
+    two = fit_loglog_slope(x[:2], y[:2])
+    assert two.ci_low == -math.inf and two.ci_high == math.inf
+    # float32 input is fitted in float64
+    f32 = fit_loglog_slope(x.astype(np.float32), y.astype(np.float32))
+    f64 = fit_loglog_slope(x.astype(np.float32).astype(float), y.astype(np.float32).astype(float))
+    assert f32 == f64
+
+
+def test_slope_fit_errors():
+    with pytest.raises(ResodeError, match="x has 3 values but y has 2 rows"):
+        fit_loglog_slope([1, 2, 3], [1.0, 2.0])
+    with pytest.raises(ResodeError, match="two different x values"):
+        fit_loglog_slope([2, 2, 2], [1.0, 2.0, 3.0])
+    with pytest.raises(ResodeError, match="unknown CI method 'z'"):
+        fit_loglog_slope([1, 2, 3], [1.0, 2.0, 3.0], method="z")
+
+
+def test_lag_smoothness_of_weights_linear_in_k():
+    """Z_k = k·v: D(ℓ) = ℓ‖v‖ exactly (slope 1), mean pair distance (L+1)/3·‖v‖, ratio 3/(L+1)."""
+    L = 64
+    v = torch.tensor([3.0, 4.0], dtype=torch.float64)  # ‖v‖ = 5
+    Z = torch.arange(L, dtype=torch.float64)[:, None] * v
+    lag = lag_smoothness(Z)
+    assert lag.lags == [1, 2, 4, 8]  # ℓ ≤ L/8
+    assert lag.mean_diff == pytest.approx([5.0, 10.0, 20.0, 40.0], rel=1e-12)
+    assert lag.fit.slope == pytest.approx(1.0, abs=1e-12)
+    assert lag.roughness_ratio == pytest.approx(3 / (L + 1), rel=1e-12)
+    assert not lag.constant and lag.label.startswith("closest to smooth")
+    assert type(lag).from_dict(lag.to_dict()) == lag
+    short = lag_smoothness(Z[:6], max_lag_fraction=0.5)  # ℓ ≤ max(2, 3), ℓ < L
+    assert short.lags == [1, 2]
+    with pytest.raises(ResodeError, match="at least 4 layers"):
+        lag_smoothness(Z[:3])
+
+
+def _smooth_model(L: int, seeds: int | None = None) -> ScaledResidualMLP:
+    g = torch.Generator().manual_seed(5)
+    Vf, Wf = torch.randn(3, 3, 4, generator=g), torch.randn(3, 4, 3, generator=g)
+
+    def z_init(s):
+        basis = torch.stack([torch.ones_like(s), torch.sin(3 * s), torch.cos(2 * s)])
+        return (
+            torch.einsum("bs,bqm->sqm", basis, Vf.double()),
+            torch.einsum("bs,bmq->smq", basis, Wf.double()),
+        )
+
+    model = ScaledResidualMLP(L, 3, 4, dtype=torch.float64, normalisation="official", n_seeds=seeds)
+    initialize(model, "function", z_init=z_init)
+    return model
+
+
+def test_neural_ode_fixed_step_solvers_and_input_dtype():
+    from resode.ode.measures import neural_ode_output
+
+    model = _smooth_model(8)
+    x = torch.randn(5, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    ref = neural_ode_output(model, x, interpolation="linear")  # adaptive dopri5, rtol 1e-7
+    rk4 = neural_ode_output(model, x, interpolation="linear", method="rk4", step_size=1 / 64)
+    scale = float(ref.abs().max())
+    assert float((rk4 - ref).abs().max()) < 1e-6 * scale  # RK4 error O(h⁴): 1.6e-7 measured
+    coarse = neural_ode_output(model, x, interpolation="linear", method="rk4", step_size=1 / 2)
+    assert float((coarse - ref).abs().max()) > 1e-4 * scale  # the step size is used
+    # float32 input: computed in float64 from the same values, returned in the model's dtype
+    out32 = neural_ode_output(model, x.float())
+    assert out32.dtype == torch.float64
+    assert torch.allclose(out32, neural_ode_output(model, x.float().double()), atol=1e-12)
+    with pytest.raises(ResodeError, match="unknown interpolation"):
+        neural_ode_output(model, x, interpolation="cubic")
+
+
+def test_ode_discrepancy_default_shapes_and_value():
+    x = torch.randn(5, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    model = _smooth_model(8)
+    err = ode_discrepancy(model, x)
+    assert err.shape == (1,)
+    assert err[0] == ode_discrepancy(model, x, interpolation="linear")[0]
+    from resode.ode.measures import neural_ode_output
+
+    with torch.no_grad():
+        net, ode = model(x), neural_ode_output(model, x)
+    assert err[0] == pytest.approx(float((net - ode).norm() / ode.norm()), rel=1e-12)
+    seeded = _smooth_model(8, seeds=2)
+    e2 = ode_discrepancy(seeded, x)
+    assert e2.shape == (2,) and e2 == pytest.approx([err[0], err[0]], rel=1e-12)
+
+
+def test_neural_ode_of_a_float32_model_is_solved_in_float64():
+    from resode.ode.measures import neural_ode_output
+
+    m64 = _smooth_model(8)
+    m32 = ScaledResidualMLP(8, 3, 4, dtype=torch.float32, normalisation="official")
+    m32.load_state_dict({k: v.float() for k, v in m64.state_dict().items()})
+    m64.load_state_dict({k: v.double() for k, v in m32.state_dict().items()})  # same values
+    x = torch.randn(5, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    out = neural_ode_output(m32, x)
+    assert out.dtype == torch.float64
+    assert torch.allclose(out, neural_ode_output(m64, x), rtol=0, atol=1e-12)
+    assert neural_ode_output(m32, x.float()).dtype == torch.float32

@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from resode.errors import ResodeError
 from resode.ode.init import initialize
 from resode.ode.measures import neural_ode_output
 from resode.ode.scaled_resnet import ScaledResidualMLP, StackedResidual, layer_major
@@ -191,3 +192,126 @@ def test_gelu_chunked_derivative_matches_autograd(monkeypatch, chunk_layers, see
     shape = gV.shape
     assert torch.allclose(g.V.reshape(shape), gV, atol=1e-12)
     assert torch.allclose(g.W.reshape(shape[:-2] + gW.shape[-2:]), gW, atol=1e-12)
+
+
+# ---- analytic float64 checks (written from mutation testing's survivors) ----------------------
+
+
+def _random_weights(model: ScaledResidualMLP, seed: int = 0) -> None:
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for t in (model.V, model.W, model.A, model.B):
+            t.copy_(0.7 * torch.randn(t.shape, generator=g, dtype=t.dtype))
+
+
+@pytest.mark.parametrize("seeds", [None, 2])
+@pytest.mark.parametrize("normalisation", ["paper", "official"])
+def test_identity_activation_is_a_product_of_matrices(normalisation, seeds):
+    """σ = id: h_{k+1} = h_k (I + c r W_kᵀ V_kᵀ), so F(x) = x Aᵀ Π_k (I + c r W_kᵀ V_kᵀ) Bᵀ."""
+    L, d, q, m, dout = 5, 3, 4, 6, 2
+    model = _model(
+        L,
+        d=d,
+        m=m,
+        q=q,
+        out_dim=dout,
+        activation="identity",
+        n_seeds=seeds,
+        normalisation=normalisation,
+    )
+    c, r = (1 / (L * math.sqrt(m)), 1 / math.sqrt(q)) if normalisation == "paper" else (1 / L, 1.0)
+    _random_weights(model)
+    x = torch.randn(7, d, dtype=F64, generator=torch.Generator().manual_seed(1))
+    A, V, W, B = model.stacked()
+    with torch.no_grad():
+        for s in range(A.shape[0]):
+            P = torch.eye(q, dtype=F64)
+            for k in range(L):
+                P = P @ (torch.eye(q, dtype=F64) + c * r * W[s, k].T @ V[s, k].T)
+            expected = x @ A[s].T @ P @ B[s].T
+            for fast in (True, False):
+                out = model(x, fast=fast)
+                out = out if seeds is None else out[s]
+                assert torch.allclose(out, expected, rtol=1e-12, atol=1e-12), (s, fast)
+
+
+@pytest.mark.parametrize("activation", ["relu", "softplus", "tanh", "gelu"])
+def test_stacked_forward_states_and_activations_match_the_definition(activation):
+    """Every hidden state h_k and stored σ, σ' of the fast forward equal the per-layer formula."""
+    from resode.ode.scaled_resnet import activation_derivative, activation_fn, residual_forward
+
+    model = _model(4, d=3, m=5, q=3, activation=activation, n_seeds=2)
+    _random_weights(model, seed=3)
+    x = torch.randn(6, 3, dtype=F64, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        hs = model.hidden_states(x)
+        _, V, W, _ = model.stacked()
+        hL, cache = residual_forward(
+            hs[0], layer_major(V), layer_major(W), c=model.c, r=model.r, activation=activation
+        )
+    _, s_a, s_d = cache.scales
+    assert torch.allclose(hL, hs[-1], atol=1e-13)
+    for k in range(4):
+        assert torch.allclose(cache.hs[k], hs[k], atol=1e-13)
+        pre = model.r * hs[k] @ W[:, k].transpose(-1, -2)
+        assert torch.allclose(cache.act[k] * s_a, activation_fn(activation, pre), atol=1e-13)
+        assert torch.allclose(
+            cache.dsig[k] * s_d, activation_derivative(activation, pre), atol=1e-13
+        )
+
+
+@pytest.mark.parametrize("activation", ["relu", "gelu"])
+@pytest.mark.parametrize("seeds", [1, 3])
+def test_stacked_adjoint_gradcheck_relu_and_one_seed(activation, seeds):
+    g = torch.Generator().manual_seed(5)
+    L, n, q, m = 3, 4, 3, 5
+    h0 = torch.randn(seeds, n, q, generator=g, dtype=F64, requires_grad=True)
+    V = torch.randn(seeds, L, q, m, generator=g, dtype=F64, requires_grad=True)
+    W = torch.randn(seeds, L, m, q, generator=g, dtype=F64, requires_grad=True)
+
+    def f(h0, V, W):
+        return StackedResidual.apply(h0, V, W, 0.4, 0.9, activation)
+
+    assert torch.autograd.gradcheck(f, (h0, V, W))
+
+
+def test_activation_derivatives_closed_forms():
+    from resode.ode.scaled_resnet import activation_and_derivative, activation_derivative
+
+    x = torch.linspace(-4, 4, 81, dtype=F64)
+    xa = x.clone().requires_grad_(True)
+    for name, fn in (
+        ("gelu", torch.nn.functional.gelu),
+        ("tanh", torch.tanh),
+        ("softplus", torch.nn.functional.softplus),
+        ("identity", lambda t: t),
+    ):
+        (grad,) = torch.autograd.grad(fn(xa).sum(), xa)
+        assert torch.allclose(activation_derivative(name, x), grad, atol=1e-14), name
+    relu = activation_derivative("relu", torch.tensor([-1.0, 0.0, 2.0], dtype=F64))
+    assert relu.tolist() == [0.0, 0.0, 1.0] and relu.dtype == F64
+    # the stored forms for GELU: out_a = √2·xΦ(x), out_d = 2(Φ(x) + xφ(x)) at z = x/√2
+    a, dd = torch.empty_like(x), torch.empty_like(x)
+    activation_and_derivative("gelu", x / math.sqrt(2), a, dd)
+    assert torch.allclose(a, math.sqrt(2) * torch.nn.functional.gelu(x), atol=1e-14)
+    assert torch.allclose(dd, 2 * activation_derivative("gelu", x), atol=1e-14)
+    with pytest.raises(ResodeError, match="unknown activation 'swish'"):
+        activation_and_derivative("swish", x, a, dd)
+    with pytest.raises(ResodeError, match="unknown activation 'swish'"):
+        activation_derivative("swish", x)
+
+
+def test_model_shapes_and_errors():
+    m = _model(3, d=2, m=4, q=5, out_dim=3, n_seeds=2, train_embeddings=True)
+    assert m.V.shape == (2, 3, 5, 4) and m.W.shape == (2, 3, 4, 5)
+    assert m.A.shape == (2, 5, 2) and m.B.shape == (2, 3, 5) and m.V.dtype == F64
+    assert {n for n, _ in m.named_parameters()} == {"V", "W", "A", "B"}
+    buf = _model(3, d=2, m=4)
+    assert {n for n, _ in buf.named_buffers()} == {"A", "B"}
+    assert "depth=3, d=2, q=2, m=4, d'=2, activation=gelu" in repr(buf)
+    assert "scaling=L^-1, seeds=None" in repr(buf)
+    for kw in ({"n_seeds": 0}, {"activation": "swish"}, {"out_dim": 0}, {"hidden_dim": 0}):
+        with pytest.raises(ResodeError):
+            ScaledResidualMLP(3, 2, 4, **kw)
+    with pytest.raises(ResodeError, match="normalisation"):
+        ScaledResidualMLP(3, 2, 4, normalisation="other")

@@ -252,3 +252,175 @@ def test_backend_resolution(monkeypatch):
         resolve_backend("numba", F64, "gelu", cpu)
     with pytest.raises(ResodeError, match="unknown GD backend"):
         resolve_backend("jax", torch.float32, "gelu", cpu)
+
+
+# ---- the GD step and its record, checked in float64 (written from mutation testing's survivors)
+
+
+def _grads(model, x, y):
+    """Autograd reference: loss ℓ = mean (F − y)² and ∂ℓ/∂(A, V, W, B), seed-major."""
+    ref = ScaledResidualMLP(
+        model.depth,
+        model.in_dim,
+        model.width,
+        hidden_dim=model.hidden_dim,
+        out_dim=model.out_dim,
+        activation=model.activation,
+        normalisation=model.normalisation,
+        scaling_exponent=model.scaling_exponent,
+        n_seeds=model.n_seeds,
+        dtype=F64,
+        train_embeddings=True,
+    )
+    ref.load_state_dict(model.state_dict())
+    out = ref(x, fast=False)
+    loss = ((out - y) ** 2).mean((-1, -2))
+    grads = torch.autograd.grad(loss.sum(), [ref.A, ref.V, ref.W, ref.B])
+    return loss.detach(), [g.detach() for g in grads]
+
+
+@pytest.mark.parametrize("embed", [False, True])
+def test_history_row_is_the_documented_record(embed):
+    """t = 0 row of every key from autograd gradients and the weights, per seed, two seeds."""
+    L, lr = 6, 0.01
+    x, y = _data(n=7)
+    model = ScaledResidualMLP(
+        L, 3, 4, hidden_dim=5, dtype=F64, n_seeds=2, train_embeddings=embed, activation="tanh"
+    )
+    initialize(model, "iid", seed=2, zero_v=False)
+    loss, (gA, gV, gW, gB) = _grads(model, x, y)
+    V, W = model.V.detach().clone(), model.W.detach().clone()
+    h = train_gd(model, x, y, iterations=1, lr=lr).history
+    gz2 = gV.square().sum((1, 2, 3)) + gW.square().sum((1, 2, 3))
+    gab2 = gA.square().sum((1, 2)) + gB.square().sum((1, 2))
+    layer2 = V.square().sum((2, 3)) + W.square().sum((2, 3))  # (S, L)
+    dz = (
+        (V[:, 1:] - V[:, :-1]).square().sum((2, 3)) + (W[:, 1:] - W[:, :-1]).square().sum((2, 3))
+    ).sqrt()
+    step = (gz2 + (gab2 / L**2 if embed else 0.0)).sqrt()  # step length / (L·lr)
+    expected = {
+        "loss": loss,
+        "max_dz": dz.max(1).values,
+        "L_max_dz": L * dz.max(1).values,
+        "mean_dz": dz.mean(1),
+        "pl_ratio": (gab2 + L * gz2) / loss,
+        "grad_norm": step,
+        "norm_v": V.flatten(1).norm(dim=1),
+        "norm_w": W.flatten(1).norm(dim=1),
+        "max_norm_z": layer2.max(1).values.sqrt(),
+    }
+    for key, value in expected.items():
+        assert h[key][0] == pytest.approx(value.numpy(), rel=1e-10), key
+    assert h["loss"][1] == pytest.approx(_grads(model, x, y)[0].numpy(), rel=1e-10)
+
+
+def test_loss_and_grads_convert_data_to_the_model_dtype():
+    x, y = _data()
+    model = ScaledResidualMLP(4, 3, 4, dtype=torch.float32)
+    initialize(model, "iid", seed=0, zero_v=False)
+    a = loss_and_grads(model, x, y)  # float64 data, float32 model
+    b = loss_and_grads(model, x.float(), y.float())
+    assert a.loss.dtype == torch.float32 and a.V.dtype == torch.float32
+    assert torch.equal(a.loss, b.loss) and torch.equal(a.V, b.V) and torch.equal(a.B, b.B)
+
+
+def test_per_seed_data_and_one_step_per_seed():
+    """x, y with a seed dim (S, n, d): each seed trains on its own data (two seeds = two models)."""
+    L, lr = 5, 0.02
+    g = torch.Generator().manual_seed(7)
+    xs, ys = (
+        torch.randn(2, 6, 3, generator=g, dtype=F64),
+        torch.randn(2, 6, 3, generator=g, dtype=F64),
+    )
+    both = ScaledResidualMLP(L, 3, 4, dtype=F64, n_seeds=2, train_embeddings=True)
+    initialize(both, "iid", seed=0, zero_v=False)
+    singles = []
+    for s in range(2):
+        one = ScaledResidualMLP(L, 3, 4, dtype=F64, train_embeddings=True)
+        with torch.no_grad():
+            for name in ("A", "V", "W", "B"):
+                getattr(one, name).copy_(getattr(both, name)[s])
+        singles.append(one)
+    train_gd(both, xs, ys, iterations=2, lr=lr)
+    for s, one in enumerate(singles):
+        train_gd(one, xs[s], ys[s], iterations=2, lr=lr)
+        for name in ("A", "V", "W", "B"):
+            assert torch.allclose(getattr(both, name)[s], getattr(one, name), atol=1e-14), name
+
+
+def test_snapshots_are_copies_at_the_requested_iterations():
+    x, y = _data()
+    model = ScaledResidualMLP(6, 3, 4, dtype=F64, n_seeds=2)
+    initialize(model, "iid", seed=0, zero_v=False)
+    V0 = model.V.detach().clone()
+    seen = []
+    res = train_gd(
+        model,
+        x,
+        y,
+        iterations=4,
+        lr=0.05,
+        snapshot_at=[0, 4],
+        on_snapshot=lambda t, v, w: seen.append((t, v.shape, w.shape)),
+    )
+    assert sorted(res.snapshots) == [0, 4]
+    assert seen == [(0, (2, 6, 3, 4), (2, 6, 4, 3)), (4, (2, 6, 3, 4), (2, 6, 4, 3))]
+    assert torch.equal(res.snapshots[0][0], V0)
+    assert torch.equal(res.snapshots[4][0], model.V.detach())
+    assert torch.equal(res.snapshots[4][1], model.W.detach())
+    assert not torch.equal(res.snapshots[0][0], res.snapshots[4][0])
+
+
+def test_train_gd_rejects_bad_arguments_with_their_values():
+    x, y = _data()
+    model = ScaledResidualMLP(4, 3, 4, dtype=F64)
+    for kw, msg in (
+        ({"iterations": -1}, "iterations must be >= 0, got -1"),
+        ({"lr": 0.0}, "learning rate must be > 0, got 0.0"),
+        ({"clip": 0.0}, "gradient clip must be > 0 or None, got 0.0"),
+    ):
+        with pytest.raises(ResodeError, match=msg):
+            train_gd(model, x, y, **{"iterations": 1, "lr": 0.1, **kw})
+    train_gd(model, x, y, iterations=1, lr=0.1, clip=0.5)  # a clip below 1 is allowed
+    for xb, yb in ((x[:, :2], y), (x, y[:, :2]), (x, y[:5])):
+        with pytest.raises(ResodeError, match="does not fit the model"):
+            train_gd(model, xb, yb, iterations=1, lr=0.1)
+    res = train_gd(model, x, y, iterations=0, lr=0.1)
+    assert res.history["loss"].shape == (1, 1) and res.seconds >= 0 and res.backend == "torch"
+
+
+def test_embedding_clipping_is_per_seed():
+    lr, clip = 0.5, 1e-6
+    x, y = _data()
+    model = ScaledResidualMLP(4, 3, 4, dtype=F64, n_seeds=2, train_embeddings=True)
+    initialize(model, "iid", seed=0, zero_v=False)
+    A0, B0 = model.A.detach().clone(), model.B.detach().clone()
+    train_gd(model, x, y, iterations=1, lr=lr, clip=clip)
+    for P, P0 in ((model.A, A0), (model.B, B0)):
+        moved = (P.detach() - P0).flatten(1).norm(dim=1)
+        assert moved.tolist() == pytest.approx([lr * clip] * 2, rel=1e-10)
+
+
+@pytest.mark.skipif(not HAS_NUMBA, reason="numba not installed")
+@pytest.mark.parametrize(
+    "n,m,entry", [(12, 8, "fused_loss_and_grads"), (128, 80, "hybrid_forward")]
+)
+def test_numba_backend_is_the_one_that_runs(monkeypatch, n, m, entry):
+    """backend="numba" runs the compiled kernels: fused while S·n·m is small, else hybrid."""
+    from resode.ode import numba_backend
+
+    assert (n * m <= numba_backend.FUSED_MAX_LAYER_SIZE) == (entry == "fused_loss_and_grads")
+    calls = []
+    real = getattr(numba_backend, entry)
+
+    def spy(*args, **kw):
+        calls.append(entry)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(numba_backend, entry, spy)
+    g = torch.Generator().manual_seed(1)
+    x, y = torch.randn(n, 5, generator=g), torch.randn(n, 5, generator=g)
+    model = ScaledResidualMLP(4, 5, m, normalisation="official")
+    initialize(model, "tied", seed=0)
+    assert train_gd(model, x, y, iterations=1, lr=0.01, backend="numba").backend == "numba"
+    assert calls == [entry, entry]  # one loss-and-gradient evaluation per iteration t = 0, 1

@@ -336,3 +336,430 @@ def test_invalid_claims_raise(kwargs) -> None:
     base = {"name": "c", "text": "t", "direction": "greater", "margin": 1.0} | kwargs
     with pytest.raises(ResodeError):
         Claim(**base)
+
+
+# ---- written from mutation testing's survivors ------------------------------------------------
+
+
+def test_invalid_claim_messages_name_the_problem() -> None:
+    with pytest.raises(ResodeError, match=r"claim 'c': margin 0\.0 must be finite and > 0$"):
+        Claim("c", "t", "greater", 0.0)
+    with pytest.raises(ResodeError, match=r"margin 0\.9 must be finite and > 1 \(a ratio, e\.g"):
+        Claim("c", "t", "greater", 0.9, scale="log")
+
+
+def test_mde_at_one_degree_of_freedom_is_the_closed_form() -> None:
+    # t_{0.975,1} = tan(0.475π), t_{0.8,1} = tan(0.3π): the Cauchy quantiles
+    expected = 2.0 * (math.tan(0.475 * math.pi) + math.tan(0.3 * math.pi))
+    assert min_detectable_effect(2.0, 1.0) == pytest.approx(expected, rel=1e-12)
+    assert min_detectable_effect(2.0, 0.0) == math.inf
+    assert min_detectable_effect(0.0, 5.0) == math.inf
+
+
+def test_reasons_without_an_interval_are_exact() -> None:
+    j = judge(GREATER, [7.0, 7.0, 7.0])
+    assert j.reason.startswith(
+        "inconclusive: effect +7 points, no interval (zero variance across seeds in a group), "
+        "so this run cannot tell whether it meets the margin +1 points; "
+        "minimum detectable effect not estimable, seeds per group to detect the margin: unknown"
+    )
+    k = judge_interval(GREATER, 1.0, 0.5, 0.5, n=10, test="t")
+    assert "no interval (a zero-width interval)," in k.reason
+    z = judge_interval(GREATER, 1.0, 0.0, 2.0, n=10, test="t", se=0.0)
+    assert "no interval (a zero-width interval)," in z.reason
+
+
+def test_judge_interval_on_the_log_scale_takes_ratios() -> None:
+    c = Claim("drift", "damping shrinks the drift", "less", 1.1, scale="log")
+    j = judge_interval(c, 0.8, 0.7, 0.9, n=6, test="t", se=0.05, df=5.0)
+    assert j.verdict == REPRODUCED  # the ratio interval lies below 1
+    assert j.effect == pytest.approx(0.8) and j.ci == pytest.approx((0.7, 0.9))
+    assert j.min_detectable_effect == pytest.approx(math.exp(min_detectable_effect(0.05, 5.0)))
+    assert judge_interval(c, 1.3, 1.2, 1.4, n=6, test="t").verdict == CONTRADICTED
+    bad = judge_interval(c, 0.8, -0.1, 0.9, n=6, test="t")  # a non-positive ratio
+    assert bad.verdict == INCONCLUSIVE and bad.ci == (0.0, math.inf)  # exp of (−∞, ∞)
+
+
+def test_summary_rows_format_differences_signed_and_ratios_plain() -> None:
+    log = Claim("drift", "x", "less", 1.1, scale="log")
+    lin = judge_interval(GREATER, 2.0, 1.5, 2.5, n=8, test="t", se=0.2, df=6.0)
+    rat = judge_interval(log, 0.8, 0.7, 0.9, n=8, test="t", se=0.05, df=6.0)
+    rows = summary_rows([lin, rat])
+    assert (rows[0]["effect"], rows[0]["ci"], rows[0]["margin"]) == ("+2", "[+1.5, +2.5]", "1")
+    assert (rows[1]["effect"], rows[1]["ci"], rows[1]["margin"]) == ("0.8", "[0.7, 0.9]", "1.1")
+    assert rows[0]["mde"] == f"{lin.min_detectable_effect:.3g}" and rows[0]["n_seeds"] == "8"
+    assert rows[0]["test"] == "t" and rows[0]["seeds_needed"] == format_seeds(lin.seeds_needed)
+
+
+SMALLER = "the effect is smaller than the claim's margin"
+R_GREATER = Claim("g", "x", "greater", 1.0, reference=0.5, unit="points")
+R_LESS = Claim("l", "x", "less", 1.0, reference=0.5, unit="points")
+
+
+def _why(claim: Claim, est: float, lo: float, hi: float) -> tuple[str, str]:
+    """(verdict, reason after "(t) ") of an interval judged with a known SE and df."""
+    j = judge_interval(claim, est, lo, hi, n=8, test="t", se=0.3, df=6.0)
+    return j.verdict, j.reason.split("(t) ", 1)[1]
+
+
+@pytest.mark.parametrize(
+    ("est", "lo", "hi", "verdict", "why"),
+    [
+        (
+            2.0,
+            1.0,
+            3.0,
+            REPRODUCED,
+            "lies above 0.5 points, and the estimate reaches the margin +1.5 points.",
+        ),
+        (
+            1.2,
+            0.8,
+            3.0,
+            REPRODUCED,
+            "lies above 0.5 points, and the estimate is below the margin +1.5 points.",
+        ),
+        (
+            1.5,
+            0.8,
+            3.0,
+            REPRODUCED,
+            "lies above 0.5 points, and the estimate reaches the margin +1.5 points.",
+        ),  # est − r = m
+        (
+            0.9,
+            0.7,
+            1.1,
+            REPRODUCED,
+            f"lies above 0.5 points, but wholly below the margin +1.5 points: {SMALLER}.",
+        ),
+        (
+            1.0,
+            0.75,
+            1.5,
+            REPRODUCED,
+            "lies above 0.5 points, and the estimate is below the margin +1.5 points.",
+        ),  # hi − r = m
+        (
+            0.0,
+            -0.5,
+            0.3,
+            CONTRADICTED,
+            "lies below 0.5 points, opposite to the claim (the margin +1.5 points).",
+        ),
+        (0.8, 0.2, 1.2, CONTRADICTED, "excludes the margin +1.5 points that the claim needs."),
+        (
+            0.0,
+            -0.5,
+            0.5,
+            CONTRADICTED,
+            "excludes the margin +1.5 points that the claim needs.",
+        ),  # hi = r
+        (
+            1.0,
+            0.5,
+            2.0,
+            INCONCLUSIVE,
+            "contains 0.5 points and reaches the margin +1.5 points;",
+        ),  # lo = r
+        (
+            0.8,
+            0.0,
+            1.5,
+            INCONCLUSIVE,
+            "contains 0.5 points and reaches the margin +1.5 points;",
+        ),  # hi − r = m
+    ],
+)
+def test_greater_regions_and_edges_with_a_reference(est, lo, hi, verdict, why) -> None:
+    v, text = _why(R_GREATER, est, lo, hi)
+    assert v == verdict and text.startswith(why)
+
+
+@pytest.mark.parametrize(
+    ("est", "lo", "hi", "verdict", "why"),
+    [
+        (
+            -1.0,
+            -2.0,
+            0.0,
+            REPRODUCED,
+            "lies below 0.5 points, and the estimate reaches the margin -0.5 points.",
+        ),
+        (
+            0.0,
+            -1.0,
+            0.2,
+            REPRODUCED,
+            "lies below 0.5 points, and the estimate is above the margin -0.5 points.",
+        ),
+        (
+            0.2,
+            0.0,
+            0.4,
+            REPRODUCED,
+            f"lies below 0.5 points, but wholly above the margin -0.5 points: {SMALLER}.",
+        ),
+        (
+            1.0,
+            0.8,
+            1.5,
+            CONTRADICTED,
+            "lies above 0.5 points, opposite to the claim (the margin -0.5 points).",
+        ),
+        (0.4, 0.0, 0.8, CONTRADICTED, "excludes the margin -0.5 points that the claim needs."),
+        (0.0, -1.0, 1.0, INCONCLUSIVE, "contains 0.5 points and reaches the margin -0.5 points;"),
+    ],
+)
+def test_less_regions_with_a_reference(est, lo, hi, verdict, why) -> None:
+    v, text = _why(R_LESS, est, lo, hi)
+    assert v == verdict and text.startswith(why)
+
+
+@pytest.mark.parametrize(
+    ("lo", "hi", "verdict", "why"),
+    [
+        (-1.1, -0.9, REPRODUCED, "lies inside"),
+        (-1.25, -0.9, INCONCLUSIVE, "reaches across an edge of"),  # lo = r − m: not inside
+        (-1.1, -0.75, INCONCLUSIVE, "reaches across an edge of"),  # hi = r + m
+        (-0.75, -0.5, INCONCLUSIVE, "reaches across an edge of"),  # lo = r + m: not outside
+        (-1.5, -1.25, INCONCLUSIVE, "reaches across an edge of"),  # hi = r − m
+        (-1.4, -1.1, INCONCLUSIVE, "reaches across an edge of"),  # across the lower edge
+        (-1.6, -1.3, CONTRADICTED, "lies entirely outside"),
+        (-0.7, -0.5, CONTRADICTED, "lies entirely outside"),
+    ],
+)
+def test_equivalence_edges_are_strict(lo, hi, verdict, why) -> None:
+    j = judge_interval(SLOPE, (lo + hi) / 2, lo, hi, n=8, test="t", se=0.05, df=6.0)
+    assert j.verdict == verdict
+    assert f"(t) {why} the equivalence band [-1.25, -0.75]" in j.reason
+
+
+def _mde_scipy(se: float, df: float, conf: float, power: float, eq: bool) -> float:
+    a = 1 - conf
+    if df <= 0:
+        return math.inf
+    if eq:
+        return (stats.t.ppf(1 - a, df) + stats.t.ppf((1 + power) / 2, df)) * se
+    return (stats.t.ppf(1 - a / 2, df) + stats.t.ppf(power, df)) * se
+
+
+def _first_n(mde_of_n, margin: float, start: int = 2) -> int:
+    """The smallest n ≥ start with mde(n) ≤ margin, by linear search (the definition)."""
+    n = start
+    while mde_of_n(n) > margin:
+        n += 1
+    return n
+
+
+@pytest.mark.parametrize("margin", [50.0, 8.0, 3.0, 1.7, 1.2, 0.9, 0.6, 0.45])
+@pytest.mark.parametrize(("conf", "power", "eq"), [(0.95, 0.8, False), (0.9, 0.9, True)])
+def test_seeds_to_detect_is_the_smallest_n_by_definition(margin, conf, power, eq) -> None:
+    kw = {"confidence": conf, "power": power, "equivalence": eq}
+    one = seeds_to_detect(1.0, margin, **kw)
+    assert isinstance(one, int)
+    assert one == _first_n(lambda n: _mde_scipy(1 / math.sqrt(n), n - 1, conf, power, eq), margin)
+    lost3 = seeds_to_detect(1.0, margin, df_lost=3.0, **kw)  # e.g. a slope fit: df = n − 3
+    assert lost3 == _first_n(lambda n: _mde_scipy(1 / math.sqrt(n), n - 3, conf, power, eq), margin)
+    s1, s2 = 0.5, 1.5  # two groups of n each, Satterthwaite df
+    df2 = (s1**2 + s2**2) ** 2 / (s1**4 + s2**4)
+    two = seeds_to_detect((s1, s2), margin, **kw)
+    assert isinstance(two, int)
+    assert two == _first_n(
+        lambda n: _mde_scipy(math.sqrt((s1**2 + s2**2) / n), (n - 1) * df2, conf, power, eq), margin
+    )
+
+
+def test_seeds_to_detect_edges() -> None:
+    assert seeds_to_detect(0.5, 100.0) == 2  # two seeds already suffice; a spread below 1
+    cap_margin = min_detectable_effect(2.0 / math.sqrt(SEEDS_CAP), SEEDS_CAP - 1)
+    assert seeds_to_detect(2.0, cap_margin) == SEEDS_CAP  # MDE(cap) = margin exactly: enough
+    assert seeds_to_detect(1.0, 0.0) is None and seeds_to_detect((1.0, math.inf), 1.0) is None
+    assert format_seeds(SEEDS_CAP) == "10000"
+
+
+@pytest.mark.parametrize("direction", ["greater", "equivalent"])
+def test_mde_and_seeds_use_the_claims_confidence(direction) -> None:
+    t, b = [12.0, 6.0, 15.0, 9.0], [9.0, 14.0, 7.0]
+    v1, v2 = np.var(t, ddof=1), np.var(b, ddof=1)
+    se, df = math.sqrt(v1 / 4 + v2 / 3), welch_df(v1, 4, v2, 3)
+    c = Claim("c", "x", direction, 1.0, confidence=0.9)
+    eq = direction == "equivalent"
+    j = judge(c, t, b)
+    assert j.min_detectable_effect == pytest.approx(_mde_scipy(se, df, 0.9, 0.8, eq))
+    df2 = (v1 + v2) ** 2 / (v1 * v1 + v2 * v2)
+    assert j.seeds_needed == _first_n(
+        lambda n: _mde_scipy(math.sqrt((v1 + v2) / n), (n - 1) * df2, 0.9, 0.8, eq), 1.0
+    )
+    k = judge_interval(c, 1.0, 0.0, 2.0, n=8, test="t", se=0.4, df=6.0)
+    assert k.min_detectable_effect == pytest.approx(_mde_scipy(0.4, 6.0, 0.9, 0.8, eq))
+    sd = 0.4 * math.sqrt(8)  # SE scales as 1/√n with df = n − (8 − 6)
+    assert k.seeds_needed == _first_n(
+        lambda n: _mde_scipy(sd / math.sqrt(n), n - 2, 0.9, 0.8, eq), 1.0
+    )
+    assert k.df == 6.0
+
+
+def test_judge_interval_recovers_se_from_a_t_interval() -> None:
+    c = Claim("gain", "x", "greater", 0.5)
+    q = stats.t.ppf(0.975, 4)
+    j = judge_interval(c, 1.0, 1.0 - q * 0.2, 1.0 + q * 0.2, n=6, test="t", df=4.0)
+    assert j.min_detectable_effect == pytest.approx(0.2 * (q + stats.t.ppf(0.8, 4)))
+    assert j.df == 4.0 and judge_interval(c, 1.0, 0.9, 1.1, n=6, test="t").df == math.inf
+    none = judge_interval(c, 1.0, 0.0, 2.0, n=1, test="t")
+    assert math.isnan(none.df) and none.n_seeds == (1,) and none.test == "t"
+
+
+def test_test_names_state_the_design() -> None:
+    b = [10.1, 10.4, 10.9, 9.6, 10.3]
+    assert judge(GREATER, BASE).test == "one-sample t, df=4"
+    assert judge(GREATER, BASE, b).test.startswith("Welch t, Satterthwaite df=")
+    assert judge(GREATER, BASE, b, paired=True).test == "paired t, df=4"
+    assert judge(EQUIV, BASE, b, paired=True).test == "paired t, df=4, TOST"
+    log = Claim("r", "x", "less", 1.1, scale="log")
+    assert judge(log, BASE, b).test.endswith(" on log values")
+    assert judge(log, BASE).test == "one-sample t, df=4 on log values"
+    # no interval: the design is still named
+    assert judge(GREATER, [1.0], b).test == "Welch t"
+    assert judge(EQUIV, [1.0], b, paired=False).test == "Welch t, TOST"
+    assert judge(log, [2.0, 2.0]).test == "one-sample t on log values"
+
+
+def test_empty_groups_give_nan_without_warnings() -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for j in (judge(GREATER, []), judge(GREATER, [], BASE), judge(GREATER, BASE, [])):
+            assert math.isnan(j.effect) and j.verdict == INCONCLUSIVE
+
+
+def test_zero_variance_threshold_is_relative_to_the_mean() -> None:
+    b = [0.0, 0.1, 0.2]
+
+    def why(t: list[float]) -> str:
+        return judge(GREATER, t, b).reason
+
+    assert "zero variance" not in judge(GREATER, [10.0, 11.0, 12.0], b).reason  # s = 1 exactly
+    assert "zero variance" in why([0.3, 0.1 + 0.2, 0.3])  # equal up to rounding
+    assert "zero variance" in why([1e6, 1e6 + 2.3e-10, 1e6])  # s/|m| ≈ 1e-16
+    # sample sd (ddof = 1) against 1e-12·|mean|, on both sides of the threshold
+    assert "zero variance" not in why([1.0, 1.0 + 1.6e-12])  # s = 1.13e-12
+    assert "zero variance" in why([1.0, 1.0, 1.0 + 1.56e-12])  # s = 0.90e-12
+    two = judge(GREATER, [12.0, 13.0], [10.0, 10.5])  # two seeds per group suffice
+    lo, hi = stats.ttest_ind([12.0, 13.0], [10.0, 10.5], equal_var=False).confidence_interval()
+    assert two.ci == pytest.approx((lo, hi), rel=1e-10)
+    assert judge_interval(GREATER, 1.0, 0.0, 2.0, n=2, test="t").verdict == INCONCLUSIVE
+    assert math.isfinite(judge_interval(GREATER, 1.0, 0.0, 2.0, n=2, test="t").ci[0])
+
+
+@pytest.mark.parametrize(
+    ("args", "problem"),
+    [
+        (([1.0], BASE), "fewer than two seeds in a group"),
+        (([1.0, math.nan], BASE), "a non-finite value"),
+        (([7.0, 7.0], BASE), "zero variance across seeds in a group"),
+    ],
+)
+def test_problem_reasons_are_exact(args, problem) -> None:
+    assert f"no interval ({problem}), so" in judge(GREATER, *args).reason
+    log = Claim("r", "x", "greater", 1.1, scale="log")
+    assert "no interval (a non-positive or non-finite value)" in judge(log, [1.0, -1.0]).reason
+
+
+@pytest.mark.parametrize(
+    ("n", "lo", "hi", "problem"),
+    [
+        (1, 0.0, 2.0, "fewer than two seeds"),
+        (5, 2.0, 0.0, "a non-finite, non-positive (log scale) or disordered interval"),
+        (5, math.nan, 2.0, "a non-finite, non-positive (log scale) or disordered interval"),
+        (5, 1.0, 1.0, "a zero-width interval"),
+    ],
+)
+def test_interval_problem_reasons_are_exact(n, lo, hi, problem) -> None:
+    j = judge_interval(GREATER, 1.0, lo, hi, n=n, test="t")
+    assert f"no interval ({problem}), so" in j.reason and j.verdict == INCONCLUSIVE
+
+
+def test_claim_messages_and_the_confidence_range() -> None:
+    with pytest.raises(ResodeError, match=r"^claim 'c': direction 'up' is unknown; use 'greater'"):
+        Claim("c", "t", "up", 1.0)  # type: ignore[arg-type]
+    with pytest.raises(ResodeError, match=r"^claim 'c': scale 'sqrt'; use 'linear' or 'log'$"):
+        Claim("c", "t", "greater", 1.0, scale="sqrt")  # type: ignore[arg-type]
+    with pytest.raises(ResodeError, match=r"^claim 'c': confidence 0\.5 must lie in \(0\.5, 1\)"):
+        Claim("c", "t", "greater", 1.0, confidence=0.5)
+    assert Claim("c", "t", "greater", 1.0, confidence=0.51).level == pytest.approx(0.51)
+
+
+def test_to_dict_writes_finite_numbers_as_numbers() -> None:
+    j = judge(GREATER, [12.0, 6.0, 15.0], [9.0, 14.0, 7.0])
+    d = j.to_dict()
+    assert d["effect"] == j.effect and isinstance(d["effect"], float)
+    assert d["seeds_needed_text"] == str(j.seeds_needed) and j.seeds_needed is not None
+
+
+@pytest.mark.parametrize("n0", [3, 7, 40])
+def test_seeds_to_detect_counts_an_mde_equal_to_the_margin_as_enough(n0) -> None:
+    margin = min_detectable_effect(1.5 / math.sqrt(n0), n0 - 1)
+    assert seeds_to_detect(1.5, margin) == n0
+    assert min_detectable_effect(-1.0, 5.0) == math.inf  # a non-positive SE has no MDE
+
+
+def test_whole_reason_sentences() -> None:
+    j = judge_interval(R_GREATER, 2.0, 1.0, 3.0, n=8, test="t", se=0.3, df=6.0)
+    assert j.reason == (
+        "reproduced: effect +2 points, 95 % CI [1, 3] points (t) lies above 0.5 points, "
+        "and the estimate reaches the margin +1.5 points."
+    )
+    assert (j.direction, j.unit, j.scale, j.reference) == ("greater", "points", "linear", 0.5)
+    e = judge_interval(EQUIV, 0.2, -0.5, 0.9, n=8, test="t", se=0.3, df=6.0)
+    assert e.reason == (
+        "reproduced: effect +0.2 points, 90 % CI [-0.5, 0.9] points (t) lies inside "
+        "the equivalence band [-1, 1] points."
+    )
+    s = judge_interval(SLOPE, -0.95, -1.1, -0.8, n=8, test="t", se=0.05, df=6.0)
+    assert s.reason == (
+        "reproduced: effect -0.95, 90 % CI [-1.1, -0.8] (t) lies inside "
+        "the equivalence band [-1.25, -0.75]."
+    )
+    log = Claim("drift", "x", "less", 1.1, scale="log")
+    r = judge_interval(log, 0.8, 0.7, 0.9, n=6, test="t", se=0.05, df=5.0)
+    assert r.reason == (
+        "reproduced: effect 0.8×, 95 % CI [0.7, 0.9]× (t) lies below 1×, and the estimate "
+        "reaches the margin 0.909× (compared on the log scale; effect, CI and margin are ratios)."
+    )
+    assert (r.direction, r.unit, r.scale) == ("less", "", "log")
+
+
+def test_float32_values_are_judged_in_float64() -> None:
+    t = np.array([0.71, 0.74, 0.69, 0.73], dtype=np.float32)
+    b = np.array([0.61, 0.66, 0.63, 0.60], dtype=np.float32)
+    j, k = judge(GREATER, t, b), judge(GREATER, t.astype(np.float64), b.astype(np.float64))
+    assert j.ci == k.ci and j.effect == k.effect
+
+
+@pytest.mark.parametrize(
+    ("direction", "se", "df"),
+    [
+        ("greater", 0.35, 4.0),
+        ("equivalent", 0.4, 4.0),
+        ("equivalent", 0.2, 4.0),
+        ("less", 0.35, None),
+    ],
+)
+def test_judge_interval_seeds_needed_by_definition(direction, se, df) -> None:
+    """SE·√6 is the per-seed spread; df = n − (6 − df) (n − 1 without df); TOST quantiles for
+    "equivalent" (the cases are chosen where these choices change the answer)."""
+    c = Claim("c", "x", direction, 1.0)
+    eq = direction == "equivalent"
+    j = judge_interval(c, 0.0, -0.5, 0.5, n=6, test="t", se=se, df=df)
+    lost = 1.0 if df is None else 6 - df
+    sd = se * math.sqrt(6)
+    expected = _first_n(lambda n: _mde_scipy(sd / math.sqrt(n), n - lost, 0.95, 0.8, eq), 1.0)
+    assert j.seeds_needed == expected
+
+
+def test_inconclusive_reason_states_the_mde() -> None:
+    j = judge(GREATER, [12.0, 6.0, 15.0], [9.0, 14.0, 7.0])
+    assert j.verdict == INCONCLUSIVE and math.isfinite(j.min_detectable_effect)
+    assert f"; minimum detectable effect {j.min_detectable_effect:.3g} points, " in j.reason
