@@ -39,6 +39,7 @@ bench: install
 # Mutation testing (docs/testing.md): `make mutate MODULE=attacks` (or corruptions, damping,
 # blocks, robustness = the evaluation engine robustness/evaluate.py, verdicts, claims = the
 # reproduce claim wiring, ode_train = paper B's forward, adjoint and GD, ode_measures, all).
+# `make mutate MODULE=ode_train SAMPLE=25`: a seeded sample of 25 of its mutants, scored.
 # Not part of `make test`: minutes to hours.
 MODULE ?= all
 MUTATE_JOBS ?= 2
@@ -56,6 +57,9 @@ MUTANTS_all := $(foreach m,$(MUTATE_MODULES),$(MUTANTS_$(m)))
 
 mutate: install
 	@test -n "$(MUTANTS_$(MODULE))" || { echo "make mutate: unknown MODULE=$(MODULE); use one of $(MUTATE_MODULES) or all" >&2; exit 2; }
+ifdef SAMPLE
+	$(BIN)/python scripts/mutate_sample.py --n $(SAMPLE) --jobs $(MUTATE_JOBS) $(foreach g,$(MUTANTS_$(MODULE)),'$(g)')
+else
 	$(BIN)/mutmut run --max-children $(MUTATE_JOBS) $(foreach g,$(MUTANTS_$(MODULE)),'$(g)') > mutants.log 2>&1 || { tail -c 3000 mutants.log; exit 1; }
 	@$(BIN)/mutmut results --all true | awk -F': ' ' \
 	  $$2 != "not checked" { n = $$1; sub(/^ +/, "", n); m = n; sub(/\.x(_|ǁ).*/, "", m); \
@@ -63,6 +67,7 @@ mutate: install
 	  END { for (m in mods) printf "%-26s killed %4d  survived %3d  no tests %3d  timeout %3d  score %5.1f %%\n", \
 	    m, c[m, "killed"], c[m, "survived"], c[m, "no tests"], c[m, "timeout"], 100 * c[m, "killed"] / t[m] }' | sort
 	@echo "survivors: $(BIN)/mutmut results; a diff: $(BIN)/mutmut show NAME"
+endif
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache mutants mutants.log

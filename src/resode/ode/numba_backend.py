@@ -3,9 +3,10 @@
 Why: on one core the eager PyTorch loop is bound by per-op cost — 3–4 tensor ops per layer and
 direction at ~5–10 µs each (a 50×16×64 matmul ~5 µs, an exact erf on 3 200 values ~8 µs), and
 torch's erf/exp cost ~1.5 ns per value. Measured against the former loop on the long-time
-workload (n = 50, m = 64, L = 64, one core): the leaner eager step of the default path 1.4×,
-``torch.compile`` of the unrolled step 1.7× after 203 s of compilation, JAX ``lax.scan`` ~2×
-(6.1 ms/iteration, measured in issue 12); this backend 3.5× (``benchmarks/bench_gd.py``). Here:
+workload (n = 50, m = 64, L = 64, one core): the leaner eager step of the default path 1.15×
+(1.4× on a loaded machine), ``torch.compile`` of the unrolled step 1.7× after 203 s of
+compilation, JAX ``lax.scan`` ~2× (6.1 ms/iteration, measured in issue 12); this backend 2.7× on
+an idle machine, 3.5× on a loaded one (``benchmarks/bench_gd.py``; the README table). Here:
 
 * **fused** (small layers, S·n·m ≤ :data:`FUSED_MAX_LAYER_SIZE`): the whole sequential part —
   forward, GELU, loss head, adjoint recursion G_k = G_{k+1} + c r u_k W_k — is one compiled
