@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import torch
 
@@ -55,6 +57,38 @@ def test_evaluation_reports_each_strength_with_its_own_noise() -> None:
     assert res.corruptions["gaussian_noise"] == plain.corruptions["gaussian_noise"]
     with pytest.raises(ConfigError, match="generated noise"):
         RobustnessConfig(corruption_source="files", noise_strengths=[3])
+
+
+def test_strength_reaches_the_noisy_images_that_are_scored() -> None:
+    """The ×3 accuracy is the accuracy on corrupt(..., strength=3) drawn from the derived seed of
+    the ×3 label, and differs from the ×1 accuracy on the same draw (the strength is applied)."""
+    from resode import create_model
+    from resode.evalset import derive_seed
+    from resode.robustness.evaluate import corrupted_images
+
+    torch.manual_seed(0)
+    model = create_model("resnet20", num_classes=10, in_channels=1, image_size=8).eval()
+    x = torch.rand(64, 1, 8, 8)
+    with torch.no_grad():
+        y = model(x).argmax(1)  # clean accuracy 1: every noisy error shows
+    cfg = RobustnessConfig(
+        attacks=[], corruptions=["gaussian"], severities=[5], noise_strengths=[3], batch_size=64
+    )
+    label = corruption_label("gaussian", 3.0)
+
+    def by_hand(strength: float) -> torch.Tensor:
+        g = torch.Generator().manual_seed(derive_seed(cfg.seed, label, 5))
+        return corrupt(x, "gaussian", 5, g, strength=strength)
+
+    assert torch.equal(corrupted_images(x, "gaussian", 5, cfg, "cpu", 3.0), by_hand(3.0))
+    with torch.no_grad():
+        acc = {s: (model(by_hand(s)).argmax(1) == y).float().mean().item() for s in (1.0, 3.0)}
+    assert acc[3.0] < acc[1.0]
+    t0 = time.perf_counter()
+    (res,) = evaluate_models([("m", model)], x, y, cfg, progress=False)
+    elapsed = time.perf_counter() - t0
+    assert res.corruptions[label]["5"] == pytest.approx(acc[3.0])
+    assert 0 < res.seconds["corruptions"] <= elapsed  # a duration, not a time stamp
 
 
 def test_reach_step_rule() -> None:

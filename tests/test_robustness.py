@@ -236,6 +236,14 @@ def test_released_corruption_files(tmp_path):
             labels=test.labels[:2],
             shape=(3, 16, 16),
         )
+    # the file's 32×32 images resized to the model's test size, as the clean test set is
+    _write_c(tmp_path, np.concatenate([hwc] * 5), np.tile(test.labels.numpy(), 5))
+    small = load_corruption_set(
+        "cifar10", "gaussian", 1, root=str(tmp_path), image_size=16,
+        indices=torch.arange(2), labels=test.labels[:2], shape=(3, 16, 16),
+    )  # fmt: skip
+    clean16 = data.load("cifar10", split="test", root=tmp_path, image_size=16).images[:2]
+    assert torch.allclose(small, clean16, atol=1 / 255)
     with pytest.raises(ResodeError, match="cifar10 or cifar100"):
         load_corruption_set(
             "digits", "gaussian", 1, root=None, image_size=None,
@@ -352,3 +360,39 @@ def test_engine_on_an_empty_set_plain_model_and_l2(models, digits8, capsys):
     adv = FGSM(m, eps=0.5, norm="L2")(digits8.images, digits8.labels)
     expected = _direct_accuracy(m, adv, digits8.labels).sum().item() / len(digits8)
     assert res.attacks["fgsm"]["0.5"] == expected
+
+
+def test_attack_specs_name_every_attack_the_config_asks_for() -> None:
+    """(display name, attack, arguments) of each attack: iterative ones get the steps, PGD its
+    restarts, AutoAttack the batch size, a surrogate a transfer attack named after its inner one."""
+    from resode.robustness.evaluate import attack_specs
+
+    cfg = RobustnessConfig(
+        attacks=["fgsm", "pgd"], steps=7, restarts=2, autoattack=True, transfer_attack="ifgsm"
+    )
+    surrogate = nn.Linear(1, 1)
+    specs = attack_specs(cfg, surrogate)
+    assert [(d, a) for d, a, _ in specs] == [
+        ("fgsm", "fgsm"),
+        ("pgd", "pgd"),
+        ("autoattack", "autoattack"),
+        ("transfer-ifgsm", "transfer"),
+    ]
+    assert [kw for _, _, kw in specs[:3]] == [{}, {"steps": 7, "restarts": 2}, {"batch_size": 256}]
+    assert specs[3][2] == {"surrogate": surrogate, "attack": "ifgsm", "steps": 7}
+
+
+def test_evaluation_defaults_to_the_digits_eps_list() -> None:
+    """Without ``dataset`` and ``eps``, the attacks run at the digits ε list (not CIFAR's)."""
+    from resode.robustness import evaluate_models
+    from resode.robustness.config import DEFAULT_EPS_LINF
+    from resode.robustness.results import eps_label
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 10))
+    x, y = torch.rand(4, 1, 4, 4), torch.randint(0, 10, (4,))
+    cfg = RobustnessConfig(attacks=["fgsm"], corruptions=[])
+    (res,) = evaluate_models([("m", model)], x, y, cfg, progress=False)
+    digits = [eps_label(e) for e in DEFAULT_EPS_LINF["digits"]]
+    assert digits != [eps_label(e) for e in DEFAULT_EPS_LINF["cifar"]]
+    assert list(res.attacks["fgsm"]) == digits
