@@ -134,6 +134,14 @@ def test_atomic_save_leaves_valid_file_and_no_temp(tmp_path: Path) -> None:
         assert torch.equal(value, ckpt.model.state_dict()[key])
 
 
+@pytest.mark.parametrize("key", ["format", "format_version", "resode_version", "state_dict"])
+def test_extra_state_cannot_overwrite_the_format(tmp_path: Path, key: str) -> None:
+    model = resode.create_model("_ckpt_tiny_bn")
+    with pytest.raises(ValueError, match=key):
+        save_checkpoint(tmp_path / "m.pt", model, **{key: 1})
+    assert not (tmp_path / "m.pt").exists()
+
+
 def test_failed_save_keeps_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     model = resode.create_model("_ckpt_tiny_bn")
     path = tmp_path / "m.pt"

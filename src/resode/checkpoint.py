@@ -93,8 +93,13 @@ def save_checkpoint(
     config: dict[str, Any] | None = None,
     **extra: Any,
 ) -> Path:
-    """Atomically save ``model`` (architecture + weights), its ``config`` and ``extra`` state."""
+    """Atomically save ``model`` (architecture + weights), its ``config`` and ``extra`` state.
+
+    ``extra`` may not reuse a key of the format itself (it would overwrite it silently)."""
     inner = unwrap_model(model)
+    reserved = {"format", "format_version", "resode_version", "state_dict"} & set(extra)
+    if reserved:
+        raise ValueError(f"save_checkpoint: extra keys {sorted(reserved)} are the format's own")
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
