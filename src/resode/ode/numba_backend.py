@@ -169,13 +169,14 @@ if AVAILABLE:
             t += 1
 
     @numba.njit(**_JIT)
-    def _forward_rows(h, Wk, Vk, hn, Ak, Dk, pre, rs, alpha):  # type: ignore[no-untyped-def]
-        """One layer, one seed: pre = rs·h W_kᵀ (Wk = W_kᵀ, (q, m)), GELU, hn = h + α a V_kᵀ."""
-        for i in range(h.shape[0]):
-            _axpy_rows(pre, h[i], Wk)
-            for j in range(pre.shape[0]):
-                pre[j] *= rs
-            _gelu_row(pre, Ak[i], Dk[i])
+    def _forward_rows(h, Wk, Vk, hn, Ak, Dk, pre, alpha):  # type: ignore[no-untyped-def]
+        """One layer, one seed: pre = h W_kᵀ (Wk = rs·W_kᵀ, (q, m)) for all n rows into the
+        (n·m,) scratch, GELU over the block, then hn = h + α a V_kᵀ."""
+        n, m = h.shape[0], Wk.shape[1]
+        for i in range(n):
+            _axpy_rows(pre[i * m : (i + 1) * m], h[i], Wk)
+        _gelu_row(pre[: n * m], Ak.ravel(), Dk.ravel())
+        for i in range(n):
             _dot_rows(hn[i], Ak[i], Vk, h[i], alpha)
 
     @numba.njit(**_JIT)
@@ -219,26 +220,27 @@ if AVAILABLE:
     def _fused(h0, V, W, B, y, c, r, norm, hs, act, U, Gs, loss, gB):  # type: ignore[no-untyped-def]
         """Forward, head and adjoint recursion for all seeds; layer-major V (L, S, q, m),
         W (L, S, m, q), hs, Gs (L+1, S, n, q), act, U (L, S, n, m) (U: σ'/s_d, then u);
-        loss (S,), gB (S, d', q). W_kᵀ is formed per seed in a scratch (rows contiguous)."""
+        loss (S,), gB (S, d', q). rs W_kᵀ (rs = r/√2) is formed per seed in a scratch (rows
+        contiguous)."""
         L, S, q, m = V.shape
         rs = np.float32(r * _INV_SQRT_2)
-        alpha = np.float32(c * _INV_SQRT_2)
-        beta = np.float32(c * r * 0.5)
-        pre = np.empty(m, np.float32)
+        alpha = np.float32(c * _INV_SQRT_2)  # backward: β W_k = (c r/2) W_k = α (rs W_k)
+        n = hs.shape[2]
+        pre = np.empty(n * m, np.float32)
         Wt = np.empty((L, q, m), np.float32)
         for s in range(S):
             for k in range(L):
                 Wk, Wtk = W[k, s], Wt[k]
                 for j in range(m):
                     for l in range(q):
-                        Wtk[l, j] = Wk[j, l]
+                        Wtk[l, j] = rs * Wk[j, l]
             hs[0, s] = h0[s]
             for k in range(L):
                 hk, hn = hs[k, s], hs[k + 1, s]
-                _forward_rows(hk, Wt[k], V[k, s], hn, act[k, s], U[k, s], pre, rs, alpha)
+                _forward_rows(hk, Wt[k], V[k, s], hn, act[k, s], U[k, s], pre, alpha)
             loss[s] = _head(hs[L, s], B[s], y[s], norm, Gs[L, s], gB[s])
             for k in range(L - 1, -1, -1):
-                _backward_rows(Gs[k + 1, s], V[k, s], Wt[k], U[k, s], Gs[k, s], pre, beta)
+                _backward_rows(Gs[k + 1, s], V[k, s], Wt[k], U[k, s], Gs[k, s], pre, alpha)
 
     @numba.njit(**_JIT)
     def _layer_sums(V, W, diff, out):  # type: ignore[no-untyped-def]
