@@ -77,8 +77,8 @@ if AVAILABLE:
         return sig, codegen
 
     @numba.njit(inline="always", **_JIT)
-    def _gelu_row(z, a, d):  # type: ignore[no-untyped-def]
-        """a = z(1 + erf z), d = 1 + erf z + (2/√π) z e^{−z²} for a row z = x/√2."""
+    def _gelu_row(z, a, d, sa, sd):  # type: ignore[no-untyped-def]
+        """a = sa·z(1 + erf z), d = sd·(1 + erf z + (2/√π) z e^{−z²}) for a row z = x/√2."""
         f32 = np.float32
         for j in range(z.shape[0]):
             x = z[j]
@@ -102,8 +102,8 @@ if AVAILABLE:
             r = r * t + f32(0.254829592)
             er = f32(1.0) - r * t * ex
             er = er if x >= 0 else -er
-            a[j] = x + x * er
-            d[j] = f32(1.0) + er + f32(_TWO_OVER_SQRT_PI) * x * ex
+            a[j] = sa * (x + x * er)
+            d[j] = sd * (f32(1.0) + er + f32(_TWO_OVER_SQRT_PI) * x * ex)
 
     @numba.njit(**_JIT)
     def _gelu_layer(P, scale, A, D):  # type: ignore[no-untyped-def]
@@ -113,7 +113,7 @@ if AVAILABLE:
                 row = P[s, i]
                 for j in range(row.shape[0]):
                     row[j] *= scale
-                _gelu_row(row, A[s, i], D[s, i])
+                _gelu_row(row, A[s, i], D[s, i], np.float32(1.0), np.float32(1.0))
 
     @numba.njit(inline="always", **_JIT)
     def _axpy_rows(out, h, W):  # type: ignore[no-untyped-def]
@@ -169,15 +169,15 @@ if AVAILABLE:
             t += 1
 
     @numba.njit(**_JIT)
-    def _forward_rows(h, Wk, Vk, hn, Ak, Dk, pre, alpha):  # type: ignore[no-untyped-def]
+    def _forward_rows(h, Wk, Vk, hn, Ak, Dk, pre, alpha, beta):  # type: ignore[no-untyped-def]
         """One layer, one seed: pre = h W_kᵀ (Wk = rs·W_kᵀ, (q, m)) for all n rows into the
-        (n·m,) scratch, GELU over the block, then hn = h + α a V_kᵀ."""
+        (n·m,) scratch, GELU over the block (Ak = α a, Dk = β σ'/s_d), then hn = h + Ak V_kᵀ."""
         n, m = h.shape[0], Wk.shape[1]
         for i in range(n):
             _axpy_rows(pre[i * m : (i + 1) * m], h[i], Wk)
-        _gelu_row(pre[: n * m], Ak.ravel(), Dk.ravel())
+        _gelu_row(pre[: n * m], Ak.ravel(), Dk.ravel(), alpha, beta)
         for i in range(n):
-            _dot_rows(hn[i], Ak[i], Vk, h[i], alpha)
+            _dot_rows(hn[i], Ak[i], Vk, h[i], np.float32(1.0))
 
     @numba.njit(**_JIT)
     def _head(hL, B, y, norm, GL, gB):  # type: ignore[no-untyped-def]
@@ -207,24 +207,25 @@ if AVAILABLE:
         return total / norm
 
     @numba.njit(**_JIT)
-    def _backward_rows(Gn, Vk, Wk, Uk, Go, tmp, beta):  # type: ignore[no-untyped-def]
-        """One layer, one seed: u = (G_{k+1} V_k) ⊙ D (in Uk), G_k = G_{k+1} + β u W_k."""
+    def _backward_rows(Gn, Vk, Wk, Uk, Go, tmp, scale):  # type: ignore[no-untyped-def]
+        """One layer, one seed: u = (G_{k+1} V_k) ⊙ D (in Uk), G_k = G_{k+1} + scale·u W_k."""
         for i in range(Gn.shape[0]):
             _axpy_rows(tmp, Gn[i], Vk)
             u = Uk[i]
             for j in range(u.shape[0]):
                 u[j] *= tmp[j]
-            _dot_rows(Go[i], u, Wk, Gn[i], beta)
+            _dot_rows(Go[i], u, Wk, Gn[i], scale)
 
     @numba.njit(**_JIT)
     def _fused(h0, V, W, B, y, c, r, norm, hs, act, U, Gs, loss, gB):  # type: ignore[no-untyped-def]
         """Forward, head and adjoint recursion for all seeds; layer-major V (L, S, q, m),
-        W (L, S, m, q), hs, Gs (L+1, S, n, q), act, U (L, S, n, m) (U: σ'/s_d, then u);
-        loss (S,), gB (S, d', q). rs W_kᵀ (rs = r/√2) is formed per seed in a scratch (rows
-        contiguous)."""
+        W (L, S, m, q), hs, Gs (L+1, S, n, q), act = α a, U = β σ'/s_d then β u (L, S, n, m)
+        (α = c/√2, β = c r/2: the factors of ∂ℓ/∂V_k, ∂ℓ/∂W_k); loss (S,), gB (S, d', q).
+        rs W_kᵀ (rs = r/√2) is formed per seed in a scratch (rows contiguous)."""
         L, S, q, m = V.shape
         rs = np.float32(r * _INV_SQRT_2)
-        alpha = np.float32(c * _INV_SQRT_2)  # backward: β W_k = (c r/2) W_k = α (rs W_k)
+        alpha, beta = np.float32(c * _INV_SQRT_2), np.float32(c * r * 0.5)
+        inv_rs = np.float32(1.0) / rs  # G_k = G_{k+1} + (β u) W_k = G_{k+1} + (β u)(rs W_k)/rs
         n = hs.shape[2]
         pre = np.empty(n * m, np.float32)
         Wt = np.empty((L, q, m), np.float32)
@@ -237,10 +238,10 @@ if AVAILABLE:
             hs[0, s] = h0[s]
             for k in range(L):
                 hk, hn = hs[k, s], hs[k + 1, s]
-                _forward_rows(hk, Wt[k], V[k, s], hn, act[k, s], U[k, s], pre, alpha)
+                _forward_rows(hk, Wt[k], V[k, s], hn, act[k, s], U[k, s], pre, alpha, beta)
             loss[s] = _head(hs[L, s], B[s], y[s], norm, Gs[L, s], gB[s])
             for k in range(L - 1, -1, -1):
-                _backward_rows(Gs[k + 1, s], V[k, s], Wt[k], U[k, s], Gs[k, s], pre, alpha)
+                _backward_rows(Gs[k + 1, s], V[k, s], Wt[k], U[k, s], Gs[k, s], pre, inv_rs)
 
     @numba.njit(**_JIT)
     def _layer_sums(V, W, diff, out):  # type: ignore[no-untyped-def]
@@ -346,9 +347,9 @@ def fused_loss_and_grads(
     arrays = [h0, Vl.contiguous(), Wl.contiguous(), B.contiguous(), ys.contiguous()]
     outputs = [hs, act, U, Gs, loss, gB]
     _fused(*(_np(t) for t in arrays), c, r, float(norm), *(_np(t) for t in outputs))
-    LS = L * S  # ∂ℓ/∂V_k = c/√2 G_{k+1}ᵀ a_k, ∂ℓ/∂W_k = c r/2 u_kᵀ h_k (beta=0: out ignored)
+    LS = L * S  # ∂ℓ/∂V_k = G_{k+1}ᵀ (c/√2 a_k), ∂ℓ/∂W_k = (c r/2 u_k)ᵀ h_k: factors in act, U
     Gt, h = Gs[1:].view(LS, n, q).transpose(1, 2), hs[:-1].view(LS, n, q)
-    torch.baddbmm(gV, Gt, act.view(LS, n, m), beta=0.0, alpha=c * _INV_SQRT_2, out=gV)
-    torch.baddbmm(gW, U.view(LS, n, m).transpose(1, 2), h, beta=0.0, alpha=c * r * 0.5, out=gW)
+    torch.bmm(Gt, act.view(LS, n, m), out=gV)
+    torch.bmm(U.view(LS, n, m).transpose(1, 2), h, out=gW)
     gA = torch.bmm(Gs[0].transpose(1, 2), xs)
     return loss, gA, gV.view(L, S, q, m), gW.view(L, S, m, q), gB
