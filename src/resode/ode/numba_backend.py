@@ -266,13 +266,51 @@ if AVAILABLE:
                         sd += e * e
                 out[0, k, s], out[1, k, s], out[2, k, s] = sv, sw, sd
 
+    @numba.njit(**_JIT)
+    def _sq_seed(t, s):  # type: ignore[no-untyped-def]
+        """Σ t[s]² of a (S, a, b) array in float64."""
+        v, acc = t[s].ravel(), 0.0
+        for i in range(v.shape[0]):
+            acc += float(v[i]) * float(v[i])
+        return acc
 
-def layer_sums(V: torch.Tensor, W: torch.Tensor, diff: bool) -> np.ndarray:
-    """(3, L, S) float64: ‖V_k‖², ‖W_k‖² and ‖Z_{k+1} − Z_k‖² (0 where k = L−1 or not ``diff``)
-    for layer-major float32 V (L, S, q, m), W (L, S, m, q), in one compiled pass."""
-    out = np.zeros((3, V.shape[0], V.shape[1]))
-    _layer_sums(_np(V.contiguous()), _np(W.contiguous()), diff, out)
-    return out
+    @numba.njit(**_JIT)
+    def _record(V, W, gV, gW, gA, gB, loss, rate, lr, embed, sums, row, gl2):  # type: ignore[no-untyped-def]
+        """One history row (9, S) as :func:`resode.ode.train._history_row` from layer-major V, W,
+        their gradients, ∇A, ∇B and ℓ; gl2[k, s] = ‖∇V_k‖² + ‖∇W_k‖²; sums: (6, L, S) scratch."""
+        L, S = V.shape[0], V.shape[1]
+        _layer_sums(V, W, True, sums)
+        _layer_sums(gV, gW, False, sums[3:])
+        for s in range(S):
+            gab2 = _sq_seed(gA, s) + _sq_seed(gB, s)
+            nv2, nw2, gz2, zmax, dmax, dsum = 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
+            for k in range(L):
+                nv2 += sums[0, k, s]
+                nw2 += sums[1, k, s]
+                zmax = max(zmax, sums[0, k, s] + sums[1, k, s])
+                gl2[k, s] = sums[3, k, s] + sums[4, k, s]
+                gz2 += gl2[k, s]
+                if k + 1 < L:
+                    dz = math.sqrt(sums[2, k, s])
+                    dmax, dsum = max(dmax, dz), dsum + dz
+            ls = float(loss[s])
+            step_sq = rate * rate * gz2 + (lr * lr * gab2 if embed else 0.0)
+            row[0, s], row[1, s], row[2, s] = ls, dmax, L * dmax
+            row[3, s] = dsum / (L - 1) if L > 1 else 0.0
+            row[4, s], row[5, s] = (gab2 + L * gz2) / ls, math.sqrt(step_sq) / rate
+            row[6, s], row[7, s], row[8, s] = math.sqrt(nv2), math.sqrt(nw2), math.sqrt(zmax)
+
+
+def record_row(
+    V: torch.Tensor, W: torch.Tensor, g: Any, *, rate: float, lr: float, embed: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """(history row (9, S), per-layer ‖∇Z_k‖² (L, S)) in one compiled pass over layer-major
+    V, W and the gradients ``g`` (a LossGrads); the values of ``train._history_row``."""
+    L, S = V.shape[0], V.shape[1]
+    row, gl2, sums = np.empty((9, S)), np.empty((L, S)), np.zeros((6, L, S))
+    ts = (V, W, g.V, g.W, g.A, g.B, g.loss)
+    _record(*(_np(t.contiguous()) for t in ts), rate, lr, embed, sums, row, gl2)
+    return row, gl2
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
