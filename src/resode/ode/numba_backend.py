@@ -107,13 +107,12 @@ if AVAILABLE:
 
     @numba.njit(**_JIT)
     def _gelu_layer(P, scale, A, D):  # type: ignore[no-untyped-def]
-        """Stored GELU forms of one layer from P (S, n, m): z = scale·P = x/√2 (see _gelu_row)."""
-        for s in range(P.shape[0]):
-            for i in range(P.shape[1]):
-                row = P[s, i]
-                for j in range(row.shape[0]):
-                    row[j] *= scale
-                _gelu_row(row, A[s, i], D[s, i], np.float32(1.0), np.float32(1.0))
+        """Stored GELU forms of one layer from P (S, n, m): z = scale·P = x/√2 (see _gelu_row),
+        one pass over the flattened (contiguous) layer."""
+        z = P.ravel()
+        for j in range(z.shape[0]):
+            z[j] *= scale
+        _gelu_row(z, A.ravel(), D.ravel(), np.float32(1.0), np.float32(1.0))
 
     @numba.njit(inline="always", **_JIT)
     def _axpy_rows(out, h, W):  # type: ignore[no-untyped-def]
