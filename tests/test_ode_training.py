@@ -238,6 +238,28 @@ def test_numba_gelu_matches_exact_gelu():
     assert np.abs(D[0, 0] - dd.numpy()).max() <= 2e-6
 
 
+@pytest.mark.skipif(not HAS_NUMBA, reason="numba not installed")
+@pytest.mark.parametrize(("L", "embed"), [(1, True), (5, False), (5, True)])
+def test_numba_record_row_is_the_history_row(L, embed):
+    """The compiled record equals _layer_sums + _history_row, and its per-layer ‖∇Z_k‖²."""
+    from resode.ode import numba_backend
+    from resode.ode.train import LossGrads, _history_row, _layer_sums
+
+    g32 = torch.Generator().manual_seed(L)
+    S, q, m, d = 3, 4, 6, 2
+
+    def rnd(*shape):
+        return torch.randn(*shape, generator=g32)
+
+    V, W = rnd(L, S, q, m), rnd(L, S, m, q)
+    g = LossGrads(rnd(S).abs(), rnd(S, q, d), rnd(L, S, q, m), rnd(L, S, m, q), rnd(S, d, q))
+    row, gz2 = numba_backend.record_row(V, W, g, rate=0.3, lr=0.01, embed=embed)
+    sums, gsums = _layer_sums(V, W, True, {}), _layer_sums(g.V, g.W, False, {})
+    expected = _history_row(g, sums, gsums, rate=0.3, lr=0.01, embed=embed)
+    assert np.allclose(row, expected, rtol=1e-6, atol=0)
+    assert np.allclose(gz2, gsums[0] + gsums[1], rtol=1e-6, atol=0)
+
+
 def test_backend_resolution(monkeypatch):
     from resode.ode.train import resolve_backend
 

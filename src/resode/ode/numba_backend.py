@@ -77,8 +77,8 @@ if AVAILABLE:
         return sig, codegen
 
     @numba.njit(inline="always", **_JIT)
-    def _gelu_row(z, a, d):  # type: ignore[no-untyped-def]
-        """a = z(1 + erf z), d = 1 + erf z + (2/√π) z e^{−z²} for a row z = x/√2."""
+    def _gelu_row(z, a, d, sa, sd):  # type: ignore[no-untyped-def]
+        """a = sa·z(1 + erf z), d = sd·(1 + erf z + (2/√π) z e^{−z²}) for a row z = x/√2."""
         f32 = np.float32
         for j in range(z.shape[0]):
             x = z[j]
@@ -102,18 +102,17 @@ if AVAILABLE:
             r = r * t + f32(0.254829592)
             er = f32(1.0) - r * t * ex
             er = er if x >= 0 else -er
-            a[j] = x + x * er
-            d[j] = f32(1.0) + er + f32(_TWO_OVER_SQRT_PI) * x * ex
+            a[j] = sa * (x + x * er)
+            d[j] = sd * (f32(1.0) + er + f32(_TWO_OVER_SQRT_PI) * x * ex)
 
     @numba.njit(**_JIT)
     def _gelu_layer(P, scale, A, D):  # type: ignore[no-untyped-def]
-        """Stored GELU forms of one layer from P (S, n, m): z = scale·P = x/√2 (see _gelu_row)."""
-        for s in range(P.shape[0]):
-            for i in range(P.shape[1]):
-                row = P[s, i]
-                for j in range(row.shape[0]):
-                    row[j] *= scale
-                _gelu_row(row, A[s, i], D[s, i])
+        """Stored GELU forms of one layer from P (S, n, m): z = scale·P = x/√2 (see _gelu_row),
+        one pass over the flattened (contiguous) layer."""
+        z = P.ravel()
+        for j in range(z.shape[0]):
+            z[j] *= scale
+        _gelu_row(z, A.ravel(), D.ravel(), np.float32(1.0), np.float32(1.0))
 
     @numba.njit(inline="always", **_JIT)
     def _axpy_rows(out, h, W):  # type: ignore[no-untyped-def]
@@ -169,14 +168,15 @@ if AVAILABLE:
             t += 1
 
     @numba.njit(**_JIT)
-    def _forward_rows(h, Wk, Vk, hn, Ak, Dk, pre, rs, alpha):  # type: ignore[no-untyped-def]
-        """One layer, one seed: pre = rs·h W_kᵀ (Wk = W_kᵀ, (q, m)), GELU, hn = h + α a V_kᵀ."""
-        for i in range(h.shape[0]):
-            _axpy_rows(pre, h[i], Wk)
-            for j in range(pre.shape[0]):
-                pre[j] *= rs
-            _gelu_row(pre, Ak[i], Dk[i])
-            _dot_rows(hn[i], Ak[i], Vk, h[i], alpha)
+    def _forward_rows(h, Wk, Vk, hn, Ak, Dk, pre, alpha, beta):  # type: ignore[no-untyped-def]
+        """One layer, one seed: pre = h W_kᵀ (Wk = rs·W_kᵀ, (q, m)) for all n rows into the
+        (n·m,) scratch, GELU over the block (Ak = α a, Dk = β σ'/s_d), then hn = h + Ak V_kᵀ."""
+        n, m = h.shape[0], Wk.shape[1]
+        for i in range(n):
+            _axpy_rows(pre[i * m : (i + 1) * m], h[i], Wk)
+        _gelu_row(pre[: n * m], Ak.ravel(), Dk.ravel(), alpha, beta)
+        for i in range(n):
+            _dot_rows(hn[i], Ak[i], Vk, h[i], np.float32(1.0))
 
     @numba.njit(**_JIT)
     def _head(hL, B, y, norm, GL, gB):  # type: ignore[no-untyped-def]
@@ -206,39 +206,41 @@ if AVAILABLE:
         return total / norm
 
     @numba.njit(**_JIT)
-    def _backward_rows(Gn, Vk, Wk, Uk, Go, tmp, beta):  # type: ignore[no-untyped-def]
-        """One layer, one seed: u = (G_{k+1} V_k) ⊙ D (in Uk), G_k = G_{k+1} + β u W_k."""
+    def _backward_rows(Gn, Vk, Wk, Uk, Go, tmp, scale):  # type: ignore[no-untyped-def]
+        """One layer, one seed: u = (G_{k+1} V_k) ⊙ D (in Uk), G_k = G_{k+1} + scale·u W_k."""
         for i in range(Gn.shape[0]):
             _axpy_rows(tmp, Gn[i], Vk)
             u = Uk[i]
             for j in range(u.shape[0]):
                 u[j] *= tmp[j]
-            _dot_rows(Go[i], u, Wk, Gn[i], beta)
+            _dot_rows(Go[i], u, Wk, Gn[i], scale)
 
     @numba.njit(**_JIT)
     def _fused(h0, V, W, B, y, c, r, norm, hs, act, U, Gs, loss, gB):  # type: ignore[no-untyped-def]
         """Forward, head and adjoint recursion for all seeds; layer-major V (L, S, q, m),
-        W (L, S, m, q), hs, Gs (L+1, S, n, q), act, U (L, S, n, m) (U: σ'/s_d, then u);
-        loss (S,), gB (S, d', q). W_kᵀ is formed per seed in a scratch (rows contiguous)."""
+        W (L, S, m, q), hs, Gs (L+1, S, n, q), act = α a, U = β σ'/s_d then β u (L, S, n, m)
+        (α = c/√2, β = c r/2: the factors of ∂ℓ/∂V_k, ∂ℓ/∂W_k); loss (S,), gB (S, d', q).
+        rs W_kᵀ (rs = r/√2) is formed per seed in a scratch (rows contiguous)."""
         L, S, q, m = V.shape
         rs = np.float32(r * _INV_SQRT_2)
-        alpha = np.float32(c * _INV_SQRT_2)
-        beta = np.float32(c * r * 0.5)
-        pre = np.empty(m, np.float32)
+        alpha, beta = np.float32(c * _INV_SQRT_2), np.float32(c * r * 0.5)
+        inv_rs = np.float32(1.0) / rs  # G_k = G_{k+1} + (β u) W_k = G_{k+1} + (β u)(rs W_k)/rs
+        n = hs.shape[2]
+        pre = np.empty(n * m, np.float32)
         Wt = np.empty((L, q, m), np.float32)
         for s in range(S):
             for k in range(L):
                 Wk, Wtk = W[k, s], Wt[k]
                 for j in range(m):
                     for l in range(q):
-                        Wtk[l, j] = Wk[j, l]
+                        Wtk[l, j] = rs * Wk[j, l]
             hs[0, s] = h0[s]
             for k in range(L):
                 hk, hn = hs[k, s], hs[k + 1, s]
-                _forward_rows(hk, Wt[k], V[k, s], hn, act[k, s], U[k, s], pre, rs, alpha)
+                _forward_rows(hk, Wt[k], V[k, s], hn, act[k, s], U[k, s], pre, alpha, beta)
             loss[s] = _head(hs[L, s], B[s], y[s], norm, Gs[L, s], gB[s])
             for k in range(L - 1, -1, -1):
-                _backward_rows(Gs[k + 1, s], V[k, s], Wt[k], U[k, s], Gs[k, s], pre, beta)
+                _backward_rows(Gs[k + 1, s], V[k, s], Wt[k], U[k, s], Gs[k, s], pre, inv_rs)
 
     @numba.njit(**_JIT)
     def _layer_sums(V, W, diff, out):  # type: ignore[no-untyped-def]
@@ -263,13 +265,51 @@ if AVAILABLE:
                         sd += e * e
                 out[0, k, s], out[1, k, s], out[2, k, s] = sv, sw, sd
 
+    @numba.njit(**_JIT)
+    def _sq_seed(t, s):  # type: ignore[no-untyped-def]
+        """Σ t[s]² of a (S, a, b) array in float64."""
+        v, acc = t[s].ravel(), 0.0
+        for i in range(v.shape[0]):
+            acc += float(v[i]) * float(v[i])
+        return acc
 
-def layer_sums(V: torch.Tensor, W: torch.Tensor, diff: bool) -> np.ndarray:
-    """(3, L, S) float64: ‖V_k‖², ‖W_k‖² and ‖Z_{k+1} − Z_k‖² (0 where k = L−1 or not ``diff``)
-    for layer-major float32 V (L, S, q, m), W (L, S, m, q), in one compiled pass."""
-    out = np.zeros((3, V.shape[0], V.shape[1]))
-    _layer_sums(_np(V.contiguous()), _np(W.contiguous()), diff, out)
-    return out
+    @numba.njit(**_JIT)
+    def _record(V, W, gV, gW, gA, gB, loss, rate, lr, embed, sums, row, gl2):  # type: ignore[no-untyped-def]
+        """One history row (9, S) as :func:`resode.ode.train._history_row` from layer-major V, W,
+        their gradients, ∇A, ∇B and ℓ; gl2[k, s] = ‖∇V_k‖² + ‖∇W_k‖²; sums: (6, L, S) scratch."""
+        L, S = V.shape[0], V.shape[1]
+        _layer_sums(V, W, True, sums)
+        _layer_sums(gV, gW, False, sums[3:])
+        for s in range(S):
+            gab2 = _sq_seed(gA, s) + _sq_seed(gB, s)
+            nv2, nw2, gz2, zmax, dmax, dsum = 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
+            for k in range(L):
+                nv2 += sums[0, k, s]
+                nw2 += sums[1, k, s]
+                zmax = max(zmax, sums[0, k, s] + sums[1, k, s])
+                gl2[k, s] = sums[3, k, s] + sums[4, k, s]
+                gz2 += gl2[k, s]
+                if k + 1 < L:
+                    dz = math.sqrt(sums[2, k, s])
+                    dmax, dsum = max(dmax, dz), dsum + dz
+            ls = float(loss[s])
+            step_sq = rate * rate * gz2 + (lr * lr * gab2 if embed else 0.0)
+            row[0, s], row[1, s], row[2, s] = ls, dmax, L * dmax
+            row[3, s] = dsum / (L - 1) if L > 1 else 0.0
+            row[4, s], row[5, s] = (gab2 + L * gz2) / ls, math.sqrt(step_sq) / rate
+            row[6, s], row[7, s], row[8, s] = math.sqrt(nv2), math.sqrt(nw2), math.sqrt(zmax)
+
+
+def record_row(
+    V: torch.Tensor, W: torch.Tensor, g: Any, *, rate: float, lr: float, embed: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """(history row (9, S), per-layer ‖∇Z_k‖² (L, S)) in one compiled pass over layer-major
+    V, W and the gradients ``g`` (a LossGrads); the values of ``train._history_row``."""
+    L, S = V.shape[0], V.shape[1]
+    row, gl2, sums = np.empty((9, S)), np.empty((L, S)), np.zeros((6, L, S))
+    ts = (V, W, g.V, g.W, g.A, g.B, g.loss)
+    _record(*(_np(t.contiguous()) for t in ts), rate, lr, embed, sums, row, gl2)
+    return row, gl2
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
@@ -328,25 +368,56 @@ def fused_loss_and_grads(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """(ℓ, ∂ℓ/∂A, ∂ℓ/∂V, ∂ℓ/∂W, ∂ℓ/∂B) for GELU with the sequential part in one compiled loop;
     the same equations as :func:`resode.ode.train.stacked_loss_and_grads`."""
-    S, n, _ = xs.shape
-    L, _, q, m = Vl.shape
-    d_out = ys.shape[2]
-    ws = workspace
+    plan = _fused_plan(workspace, A, Vl, Wl, B, xs, ys)
+    inputs, outputs, h0, views, grads = plan
+    torch.bmm(xs, A.transpose(1, 2), out=h0)
+    if inputs is None:  # some input not contiguous: fresh contiguous copies
+        inputs = [_np(h0)] + [_np(t.contiguous()) for t in (Vl, Wl, B, ys)]
+    _fused(*inputs, c, r, float(norm), *outputs)
+    Gt, act, Ut, h, G0t = views  # ∂ℓ/∂V_k = G_{k+1}ᵀ (c/√2 a_k), ∂ℓ/∂W_k = (c r/2 u_k)ᵀ h_k
+    loss, gA, gV, gW, gB = grads
+    torch.bmm(Gt, act, out=gV.view(Gt.shape[0], *gV.shape[2:]))
+    torch.bmm(Ut, h, out=gW.view(Ut.shape[0], *gW.shape[2:]))
+    torch.bmm(G0t, xs, out=gA)
+    return loss, gA, gV, gW, gB
+
+
+def _fused_plan(
+    ws: dict[str, Any], *tensors: torch.Tensor
+) -> tuple[list[np.ndarray] | None, list[np.ndarray], torch.Tensor, tuple, tuple]:
+    """Buffers of :func:`fused_loss_and_grads` and their numpy and matmul views, cached in the
+    workspace while the inputs (A, Vl, Wl, B, xs, ys) are the same tensor objects: (kernel inputs
+    (None when one is not contiguous), kernel outputs, h0, matmul views, gradient buffers)."""
+    plan = ws.get("nb_plan")
+    if plan is not None and all(a is b for a, b in zip(plan[0], tensors)):
+        return plan[1]
+    _, Vl, Wl, B, xs, ys = tensors
+    (S, n, d), (L, _, q, m), LS = xs.shape, Vl.shape, Vl.shape[0] * Vl.shape[1]
     hs = _buffer(ws, "hs", (L + 1, S, n, q), Vl)
     Gs = _buffer(ws, "Gs", (L + 1, S, n, q), Vl)
     act = _buffer(ws, "act", (L, S, n, m), Vl)
     U = _buffer(ws, "dsig", (L, S, n, m), Vl)
-    loss = _buffer(ws, "loss_nb", (S,), Vl)
-    gB = _buffer(ws, "gB_nb", (S, d_out, q), Vl)
-    gV = _buffer(ws, "gV", (L * S, q, m), Vl)
-    gW = _buffer(ws, "gW", (L * S, m, q), Vl)
-    h0 = torch.bmm(xs, A.transpose(1, 2))
-    arrays = [h0, Vl.contiguous(), Wl.contiguous(), B.contiguous(), ys.contiguous()]
-    outputs = [hs, act, U, Gs, loss, gB]
-    _fused(*(_np(t) for t in arrays), c, r, float(norm), *(_np(t) for t in outputs))
-    LS = L * S  # ∂ℓ/∂V_k = c/√2 G_{k+1}ᵀ a_k, ∂ℓ/∂W_k = c r/2 u_kᵀ h_k (beta=0: out ignored)
-    Gt, h = Gs[1:].view(LS, n, q).transpose(1, 2), hs[:-1].view(LS, n, q)
-    torch.baddbmm(gV, Gt, act.view(LS, n, m), beta=0.0, alpha=c * _INV_SQRT_2, out=gV)
-    torch.baddbmm(gW, U.view(LS, n, m).transpose(1, 2), h, beta=0.0, alpha=c * r * 0.5, out=gW)
-    gA = torch.bmm(Gs[0].transpose(1, 2), xs)
-    return loss, gA, gV.view(L, S, q, m), gW.view(L, S, m, q), gB
+    h0 = _buffer(ws, "h0_nb", (S, n, q), Vl)
+    grads = tuple(
+        _buffer(ws, key, shape, Vl)
+        for key, shape in (
+            ("loss_nb", (S,)),
+            ("gA_nb", (S, q, d)),
+            ("gV", (L, S, q, m)),
+            ("gW", (L, S, m, q)),
+            ("gB_nb", (S, ys.shape[2], q)),
+        )
+    )
+    rest = (Vl, Wl, B, ys)
+    inputs = [_np(t) for t in (h0, *rest)] if all(t.is_contiguous() for t in rest) else None
+    outputs = [_np(t) for t in (hs, act, U, Gs, grads[0], grads[4])]
+    views = (
+        Gs[1:].view(LS, n, q).transpose(1, 2),
+        act.view(LS, n, m),
+        U.view(LS, n, m).transpose(1, 2),
+        hs[:-1].view(LS, n, q),
+        Gs[0].transpose(1, 2),
+    )
+    plan = (inputs, outputs, h0, views, grads)
+    ws["nb_plan"] = (tensors, plan)
+    return plan

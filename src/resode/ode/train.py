@@ -198,15 +198,9 @@ def _working_copy(t: torch.Tensor) -> torch.Tensor:
     return out.clone() if out.data_ptr() == t.data_ptr() else out
 
 
-def _layer_sums(
-    V: torch.Tensor, W: torch.Tensor, diff: bool, backend: str, ws: dict[str, torch.Tensor]
-) -> np.ndarray:
+def _layer_sums(V: torch.Tensor, W: torch.Tensor, diff: bool, ws: dict[str, Any]) -> np.ndarray:
     """(3, L, S) float64: ‖V_k‖², ‖W_k‖² and ‖Z_{k+1} − Z_k‖² (0 at k = L−1 or without ``diff``)
-    of layer-major V (L, S, q, m), W (L, S, m, q) (numba: one compiled pass; torch: batched)."""
-    if backend == "numba":
-        from resode.ode import numba_backend
-
-        return numba_backend.layer_sums(V, W, diff)
+    of layer-major V (L, S, q, m), W (L, S, m, q), batched over layers and seeds."""
     L, S = V.shape[0], V.shape[1]
     rows = [_layer_sq(V), _layer_sq(W), V.new_zeros((L, S))]
     if diff and L > 1:
@@ -215,6 +209,20 @@ def _layer_sums(
         dv = _layer_sq(torch.sub(V[1:], V[:-1], out=ws["dV"]))
         rows[2][:-1] = dv.add_(_layer_sq(torch.sub(W[1:], W[:-1], out=ws["dW"])))
     return torch.stack(rows).numpy().astype(np.float64)
+
+
+def _record(
+    g: LossGrads, V: torch.Tensor, W: torch.Tensor, backend: str, ws: dict[str, Any], **step: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """(history row (len(keys), S), per-layer ‖∇V_k‖² + ‖∇W_k‖² (L, S)) of layer-major V, W and
+    their gradients (numba: one compiled pass; torch: :func:`_layer_sums`, :func:`_history_row`).
+    ``step``: rate, lr, embed."""
+    if backend == "numba":
+        from resode.ode import numba_backend
+
+        return numba_backend.record_row(V, W, g, **step)
+    sums, gsums = _layer_sums(V, W, True, ws), _layer_sums(g.V, g.W, False, ws)
+    return _history_row(g, sums, gsums, **step), gsums[0] + gsums[1]
 
 
 def _history_row(
@@ -286,7 +294,7 @@ def _gd_update(
                 P.addcmul_(gP, fP.view(-1, 1, 1), value=-lr)
 
 
-# train_gd is 110 lines, 33 of them its signature and docstring: the loop (validate, pick the
+# train_gd is 108 lines, 33 of them its signature and docstring: the loop (validate, pick the
 # backend, step, snapshot, record) reads best in one place.
 def train_gd(
     model: ScaledResidualMLP,
@@ -360,8 +368,8 @@ def train_gd(
         backend=name,
     )
     diff_ws: dict[str, torch.Tensor] = {}
-    step = dict(rate=rate, lr=lr)
-    upd = dict(step, train_embeddings=model.train_embeddings)
+    step = dict(rate=rate, lr=lr, embed=model.train_embeddings)
+    upd = dict(rate=rate, lr=lr, train_embeddings=model.train_embeddings)
     old_threads = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
@@ -371,9 +379,7 @@ def train_gd(
         with torch.no_grad():
             for t in bar:
                 g = stacked_loss_and_grads(A, Vl, Wl, B, xs, ys, **grad_kw)
-                sums = _layer_sums(Vl, Wl, True, name, diff_ws)
-                gsums = _layer_sums(g.V, g.W, False, name, diff_ws)
-                record[t] = _history_row(g, sums, gsums, embed=model.train_embeddings, **step)
+                record[t], gz2 = _record(g, Vl, Wl, name, diff_ws, **step)
                 if not np.isfinite(record[t, 0]).all():
                     raise NumericalError(
                         f"loss became {record[t, 0].tolist()} at iteration {t} (L={L}); lower "
@@ -386,7 +392,7 @@ def train_gd(
                         on_snapshot(t, vs, ws)
                 if t == iterations:
                     break
-                gl2 = None if clip is None else torch.from_numpy(gsums[0] + gsums[1]).to(dtype)
+                gl2 = None if clip is None else torch.from_numpy(gz2).to(dtype)
                 _gd_update(g, A, Vl, Wl, B, gl2, depth_factor=depth_factor, clip=clip, **upd)
                 if progress and t % 50 == 0:
                     bar.set_postfix(loss=f"{float(record[t, 0].mean()):.3g}")
