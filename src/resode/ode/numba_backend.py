@@ -3,10 +3,11 @@
 Why: on one core the eager PyTorch loop is bound by per-op cost — 3–4 tensor ops per layer and
 direction at ~5–10 µs each (a 50×16×64 matmul ~5 µs, an exact erf on 3 200 values ~8 µs), and
 torch's erf/exp cost ~1.5 ns per value. Measured against the former loop on the long-time
-workload (n = 50, m = 64, L = 64, one core): the leaner eager step of the default path 1.15×
-(1.4× on a loaded machine), ``torch.compile`` of the unrolled step 1.7× after 203 s of
-compilation, JAX ``lax.scan`` ~2× (6.1 ms/iteration, measured in issue 12); this backend 2.7× on
-an idle machine, 3.5× on a loaded one (``benchmarks/bench_gd.py``; the README table). Here:
+workload (n = 50, m = 64, L = 64, one core): the leaner eager step of the default path
+1.2–1.6×, ``torch.compile`` of the unrolled step 1.7× after 203 s of compilation, JAX
+``lax.scan`` ~2× (6.1 ms/iteration, measured in issue 12); this backend 3.9–4.4× (three runs on
+2026-11-28; the old loop's own time varies with the shared machine, so ratios move between runs;
+``benchmarks/bench_gd.py``, the README table holds the committed run). Here:
 
 * **fused** (small layers, S·n·m ≤ :data:`FUSED_MAX_LAYER_SIZE`): the whole sequential part —
   forward, GELU, loss head, adjoint recursion G_k = G_{k+1} + c r u_k W_k — is one compiled
@@ -42,9 +43,10 @@ except ImportError:  # pragma: no cover - exercised when numba is absent
 AVAILABLE: bool = numba is not None
 SUPPORTED_ACTIVATIONS: tuple[str, ...] = ("gelu",)
 # Per-layer size S·n·m up to which the fused kernel is used. Measured loss-and-gradient times,
-# one core: S·n·m = 3 200 (long-time run) fused 1.5 ms, hybrid 2.3 ms, eager torch 3.4 ms;
-# 25 600 (depth sweep) fused 243 ms, hybrid 187 ms, eager 308 ms: numba's own matmul loops run
-# at ~20–25 GFLOP/s, MKL's batched ones at up to ~50 on the larger layers.
+# one core (2026-11-27): S·n·m = 3 200 (long-time run) fused 1.5 ms, hybrid 2.3 ms, eager torch
+# 3.4 ms; 25 600 (depth sweep) fused 243 ms, hybrid 187 ms, eager 308 ms (rechecked after the
+# 11-28 kernel changes: fused 241, hybrid 188 ms): numba's own matmul loops run at ~20–25
+# GFLOP/s, MKL's batched ones at up to ~50 on the larger layers.
 FUSED_MAX_LAYER_SIZE = 8192
 
 _INV_SQRT_2 = 1.0 / math.sqrt(2.0)

@@ -294,7 +294,7 @@ def _gd_update(
                 P.addcmul_(gP, fP.view(-1, 1, 1), value=-lr)
 
 
-# train_gd is 108 lines, 33 of them its signature and docstring: the loop (validate, pick the
+# train_gd is about 108 lines, 33 of them its signature and docstring: the loop (validate, pick the
 # backend, step, snapshot, record) reads best in one place.
 def train_gd(
     model: ScaledResidualMLP,
