@@ -19,6 +19,7 @@ import json
 import random
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 from mutmut.stats import status_by_exit_code
@@ -36,9 +37,9 @@ def mutant_names() -> dict[str, int | None]:
     return names
 
 
-def outcome(code: int | None) -> str:
-    """mutmut's own reading of an exit code: killed, survived, timeout, no tests, …"""
-    return status_by_exit_code[code]
+def matching(patterns: list[str]) -> list[str]:
+    """The generated mutants whose names match one of the globs, sorted."""
+    return sorted(n for n in mutant_names() if any(fnmatch.fnmatch(n, p) for p in patterns))
 
 
 def lower_bound(killed: int, n: int, level: float = 0.95) -> float:
@@ -60,20 +61,20 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args()
     mutmut = [str(Path(sys.executable).parent / "mutmut"), "run", "--max-children", str(args.jobs)]
-    if not any(fnmatch.fnmatch(n, p) for n in mutant_names() for p in args.patterns):
+    if not matching(args.patterns):
         run_mutmut([*mutmut, "resode.no_such_module.*"])
-    names = sorted(n for n in mutant_names() if any(fnmatch.fnmatch(n, p) for p in args.patterns))
+    names = matching(args.patterns)
     if not names:
         print(f"mutate_sample: no mutant matches {args.patterns}", file=sys.stderr)
         return 2
     sample = sorted(random.Random(args.seed).sample(names, min(args.n, len(names))))
     run_mutmut([*mutmut, *sample])
     codes = mutant_names()
-    counts: dict[str, int] = {}
-    for name in sample:
-        counts[outcome(codes[name])] = counts.get(outcome(codes[name]), 0) + 1
-        if outcome(codes[name]) != "killed":
-            print(f"  {outcome(codes[name]):>9}  {name}")
+    outcomes = {name: status_by_exit_code[codes[name]] for name in sample}  # mutmut's own words
+    counts = Counter(outcomes.values())
+    for name, status in outcomes.items():
+        if status != "killed":
+            print(f"  {status:>9}  {name}")
     caught = counts.get("killed", 0) + counts.get("timeout", 0)
     head = f"{' '.join(args.patterns)}: {len(names)} mutants, sample {len(sample)}"
     print(
