@@ -59,6 +59,11 @@ class PaperAConfig(Config):
     early_stop: bool = option(
         True, "attacks stop on a sample once it is misclassified (never weaker; faster)"
     )
+    checks: bool = option(
+        True,
+        "gradient-masking checks with every robustness claim (flags, monotonicity, ε-sweep to "
+        "0 %, Square); a red flag makes the model's robustness verdict inconclusive",
+    )
     attack_subset: int | None = option(
         None, "attack only the first N evaluated test images (None: all of them)", min=1
     )

@@ -149,6 +149,7 @@ def tasks(cfg: ReproduceConfig) -> list[Task]:
                 "evalset": _evalset_params(cfg),
                 "robustness": robustness_config(cfg),
                 "attack_subset": pa.attack_subset,
+                "checks": pa.checks and bool(pa.attacks),
                 "stability": stab,
                 "landscape": land,
             }
@@ -244,6 +245,12 @@ def run_cell(params: dict[str, Any], folder: Path) -> dict[str, Any]:
     }
     if "lam" in params:
         out["lam"] = params["lam"]
+    if params.get("checks"):
+        out["checks"] = _checks(model, ev, {**params, "_robustness_result": out["robustness"]})
+    # the analyses run where the evaluation ran (they follow the model's device)
+    from resode.robustness import RobustnessConfig, evaluation_device
+
+    model = model.to(evaluation_device(RobustnessConfig.from_dict(params["robustness"])))
     if params.get("stability"):
         out["stability"] = _stability(model, ev, params["stability"], folder)
     if params.get("landscape"):
@@ -256,9 +263,10 @@ def _evaluate(model: Any, ev: Any, params: dict[str, Any]) -> dict[str, Any]:
     ``attack_subset`` of them (with the clean accuracy on that part, for the robust curve)."""
     import time
 
-    from resode.robustness import RobustnessConfig, evaluate_models
+    from resode.robustness import RobustnessConfig, evaluate_models, evaluation_device
 
     rcfg = RobustnessConfig.from_dict(params["robustness"])
+    device = evaluation_device(rcfg)  # the one resolver, shared with `resode robustness`
     head = ev.head(params.get("attack_subset"))
     t0 = time.perf_counter()
     noise = evaluate_models(
@@ -268,6 +276,7 @@ def _evaluate(model: Any, ev: Any, params: dict[str, Any]) -> dict[str, Any]:
         rcfg.replace(attacks=[]),
         dataset=ev.dataset,
         progress=False,
+        device=device,
     )[0]
     t1 = time.perf_counter()
     if rcfg.attacks:
@@ -278,6 +287,7 @@ def _evaluate(model: Any, ev: Any, params: dict[str, Any]) -> dict[str, Any]:
             rcfg.replace(corruptions=[]),
             dataset=ev.dataset,
             progress=False,
+            device=device,
         )[0]
         attacks, robust, clean_att = att.attacks, att.robust, att.clean
     else:
@@ -293,6 +303,28 @@ def _evaluate(model: Any, ev: Any, params: dict[str, Any]) -> dict[str, Any]:
         "eps": rcfg.resolved_eps(ev.dataset),
         "seconds": {"noise": t1 - t0, "attacks": time.perf_counter() - t1},
     }
+
+
+def _checks(model: Any, ev: Any, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """The gradient-masking checks (:mod:`resode.robustness.checks`) on the attacked subset,
+    against this run's white-box accuracies; on the evaluation's device."""
+    from resode.robustness import RobustnessConfig, evaluation_device
+    from resode.robustness.checks import run_checks
+
+    rcfg = RobustnessConfig.from_dict(params["robustness"])
+    head = ev.head(params.get("attack_subset"))
+    rob = params["_robustness_result"]
+    checks = run_checks(
+        model,
+        head.images,
+        head.labels,
+        rcfg,
+        dataset=ev.dataset,
+        attacks=rob["attacks"],
+        robust=rob["robust"],
+        device=evaluation_device(rcfg),
+    )
+    return [c.to_dict() for c in checks]
 
 
 def _lambdas(ck: Any) -> dict[str, Any]:

@@ -96,6 +96,15 @@ def load_corruption_set(
     return sub.images
 
 
+def evaluation_device(config: RobustnessConfig) -> torch.device:
+    """The device of a robustness evaluation, resolved once from ``config.device``
+    (:func:`resode.runtime.select_device`); ``resode robustness`` and ``resode reproduce`` both
+    pass it to :func:`evaluate_models` and run the per-run analyses on it."""
+    from resode.runtime import select_device
+
+    return select_device(config.device)
+
+
 def evaluate_models(
     models: list[tuple[str, nn.Module]],
     images: torch.Tensor,
@@ -285,6 +294,7 @@ __all__ = [
     "attack_specs",
     "corrupted_images",
     "evaluate_models",
+    "evaluation_device",
     "load_corruption_set",
     "predict_correct",
 ]

@@ -10,7 +10,7 @@ import torch
 
 from resode.errors import ResodeError
 from resode.robustness.config import RobustnessConfig
-from resode.robustness.evaluate import evaluate_models, load_corruption_set
+from resode.robustness.evaluate import evaluate_models, evaluation_device, load_corruption_set
 from resode.robustness.results import RobustnessResult
 
 
@@ -25,14 +25,14 @@ def run_robustness(
     (:mod:`resode.evalset`), write ``results.json``, ``results.csv`` and ``report.md``."""
     from resode.evalset import check_fits, load_models, models_and_evalset, trained_image_size
     from resode.report import prepare_out_dir
-    from resode.runtime import environment, select_device, torch_threads
+    from resode.runtime import environment, torch_threads
 
     config = config or RobustnessConfig()
     if not checkpoints:
         raise ResodeError("give at least one checkpoint to evaluate")
     if out_dir is not None:
         prepare_out_dir(out_dir, RobustnessResult.FILES, what="robustness report")
-    device = select_device(config.device)
+    device = evaluation_device(config)
     with torch_threads(config.threads):
         models, ev = models_and_evalset(
             checkpoints,
