@@ -172,3 +172,24 @@ def test_paper_a_evaluation_passes_the_configured_device_to_every_call(monkeypat
     assert seen == [sentinel, sentinel]
     assert made and all(d == sentinel for d in made)
     assert set(out["attacks"]) == {"fgsm"}
+
+
+def test_clopper_pearson_matches_closed_forms_and_seed_interval_the_t_formula():
+    import math
+
+    from scipy import stats
+
+    from resode.robustness.intervals import accuracy_row, clopper_pearson, seed_interval
+
+    n = 20  # k = 0: hi = 1 − (α/2)^{1/n}; k = n: lo = (α/2)^{1/n}
+    assert clopper_pearson(0, n) == (0.0, clopper_pearson(0, n)[1])
+    assert math.isclose(clopper_pearson(0, n)[1], 1 - 0.025 ** (1 / n), rel_tol=1e-9)
+    assert math.isclose(clopper_pearson(n, n)[0], 0.025 ** (1 / n), rel_tol=1e-9)
+    lo, hi = clopper_pearson(7, n)
+    assert lo < 7 / n < hi
+    assert math.isclose(stats.binom.sf(6, n, lo), 0.025, rel_tol=1e-6)  # P(K ≥ 7 | lo) = α/2
+    vals = [0.2, 0.3, 0.4]
+    lo, hi = seed_interval(vals)
+    assert math.isclose((hi - lo) / 2, stats.t.ppf(0.975, 2) * 0.1 / math.sqrt(3), rel_tol=1e-9)
+    row = accuracy_row("m", "pgd", "8/255", [0.25, 0.5], 4)
+    assert row.mean == 0.375 and row.images_ci == clopper_pearson(3, 8)

@@ -516,6 +516,7 @@ def collect(
 __all__ = [
     "PaperAResult",
     "RunRecord",
+    "attack_rows",
     "collect",
     "metrics",
     "robust_auc",
@@ -523,3 +524,25 @@ __all__ = [
     "sweep_tasks",
     "tasks",
 ]
+
+
+def attack_rows(a: PaperAResult) -> list[Any]:
+    """Per model × attack (and ``worst case``: the per-point worst case over the declared set)
+    × ε: the per-seed robust accuracies with intervals over images and over seeds."""
+    from resode.robustness.intervals import accuracy_row
+
+    rows = []
+    models = list(dict.fromkeys(r.model for r in a.runs))
+    for m in models:
+        rob = [r.result["robustness"] for r in a.by_model(m)]
+        attacks = list(dict.fromkeys(k for x in rob for k in x["attacks"]))
+        for atk in [*attacks, "worst case"]:
+            for lev in a.eps_labels:
+                vals = [
+                    (x["robust"] if atk == "worst case" else x["attacks"].get(atk, {})).get(lev)
+                    for x in rob
+                ]
+                vals = [v for v in vals if v is not None]
+                if vals:
+                    rows.append(accuracy_row(m, atk, lev, vals, a.n_attack))
+    return rows
