@@ -75,6 +75,26 @@ def run_robustness(
             device=device,
             checkpoints=[str(m.path) for m in models],
         )
+        if config.checks:
+            from resode.robustness.checks import run_checks
+
+            for res, m in zip(results, models):
+                # transfer from every other checkpoint (the λ = 0 twin, the other
+                # architecture) and from --surrogate
+                others = [(o.label, o.model) for o in models if o is not m]
+                if surrogate is not None:
+                    others.append(("surrogate", surrogate))
+                res.checks = run_checks(
+                    m.model,
+                    ev.images,
+                    ev.labels,
+                    config,
+                    dataset=ev.dataset,
+                    attacks=res.attacks,
+                    robust=res.robust,
+                    device=device,
+                    surrogates=others,
+                )
         env = environment(device=device)
     result = RobustnessResult(
         config=config.replace(dataset=ev.dataset, image_size=ev.image_size, data_root=ev.data_root),
