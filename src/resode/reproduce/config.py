@@ -62,7 +62,7 @@ class PaperAConfig(Config):
     checks: bool = option(
         True,
         "gradient-masking checks with every robustness claim (flags, monotonicity, ε-sweep to "
-        "0 %, Square); a red flag makes the model's robustness verdict inconclusive",
+        "zero robust accuracy, Square); a red flag makes the model's robustness verdict inconclusive",
     )
     attack_subset: int | None = option(
         None, "attack only the first N evaluated test images (None: all of them)", min=1

@@ -63,7 +63,7 @@ class RobustnessConfig(Config):
     autoattack: bool = option(False, "also run standard AutoAttack (needs resode[autoattack])")
     checks: bool = option(
         False,
-        "gradient-masking checks: flags, monotonicity, ε-sweep to 0 %, Square, and transfer "
+        "gradient-masking checks: flags, monotonicity, ε-sweep to zero accuracy, Square, transfer "
         "from every other checkpoint given (and --surrogate)",
     )
     surrogate: str | None = option(None, "surrogate checkpoint for a transfer attack")
