@@ -193,3 +193,21 @@ def test_clopper_pearson_matches_closed_forms_and_seed_interval_the_t_formula():
     assert math.isclose((hi - lo) / 2, stats.t.ppf(0.975, 2) * 0.1 / math.sqrt(3), rel_tol=1e-9)
     row = accuracy_row("m", "pgd", "8/255", [0.25, 0.5], 4)
     assert row.mean == 0.375 and row.images_ci == clopper_pearson(3, 8)
+
+
+def test_reproduce_passes_corruption_source_on_to_the_evaluation():
+    import dataclasses
+
+    from resode.presets import get_preset
+    from resode.reproduce import paper_a
+
+    cfg = get_preset("tiny", kind="reproduce")
+    pa = dataclasses.replace(cfg.paper_a, corruption_source="files", noise_strengths=[1.0])
+    files = dataclasses.replace(cfg, paper_a=pa)
+    assert paper_a.robustness_config(cfg)["corruption_source"] == "generated"
+    assert paper_a.robustness_config(files)["corruption_source"] == "files"
+    from resode.robustness.evaluate import corruption_loader_for
+
+    assert corruption_loader_for(RobustnessConfig(corruption_source="generated"), None) is None
+    files_cfg = RobustnessConfig(corruption_source="files", noise_strengths=[1.0])
+    assert callable(corruption_loader_for(files_cfg, None))

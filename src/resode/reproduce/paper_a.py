@@ -85,6 +85,7 @@ def robustness_config(cfg: ReproduceConfig, **over: Any) -> dict[str, Any]:
         "corruptions": list(pa.corruptions) or ["none"],
         "severities": list(pa.severities),
         "noise_strengths": list(pa.noise_strengths),
+        "corruption_source": pa.corruption_source,
         "step_rule": pa.step_rule,
         "early_stop": pa.early_stop,
         "seed": cfg.seed,
@@ -264,6 +265,7 @@ def _evaluate(model: Any, ev: Any, params: dict[str, Any]) -> dict[str, Any]:
     import time
 
     from resode.robustness import RobustnessConfig, evaluate_models, evaluation_device
+    from resode.robustness.evaluate import corruption_loader_for
 
     rcfg = RobustnessConfig.from_dict(params["robustness"])
     device = evaluation_device(rcfg)  # the one resolver, shared with `resode robustness`
@@ -275,6 +277,7 @@ def _evaluate(model: Any, ev: Any, params: dict[str, Any]) -> dict[str, Any]:
         ev.labels,
         rcfg.replace(attacks=[]),
         dataset=ev.dataset,
+        corruption_loader=corruption_loader_for(rcfg, ev),
         progress=False,
         device=device,
     )[0]

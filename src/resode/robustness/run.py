@@ -6,11 +6,13 @@ from __future__ import annotations
 import platform
 from pathlib import Path
 
-import torch
-
 from resode.errors import ResodeError
 from resode.robustness.config import RobustnessConfig
-from resode.robustness.evaluate import evaluate_models, evaluation_device, load_corruption_set
+from resode.robustness.evaluate import (
+    corruption_loader_for,
+    evaluate_models,
+    evaluation_device,
+)
 from resode.robustness.results import RobustnessResult
 
 
@@ -48,21 +50,7 @@ def run_robustness(
             (sur,) = load_models([config.surrogate], device=device)
             check_fits(sur.model, ev, config.surrogate, trained_image_size(sur.payload))
             surrogate = sur.model
-        loader = None
-        if config.corruptions and config.corruption_source == "files":
-
-            def loader(name: str, severity: int) -> torch.Tensor:
-                return load_corruption_set(
-                    ev.dataset,
-                    name,
-                    severity,
-                    root=ev.data_root,
-                    image_size=ev.image_size,
-                    indices=torch.tensor(ev.indices),
-                    labels=ev.labels,
-                    shape=tuple(ev.images.shape[1:]),
-                )
-
+        loader = corruption_loader_for(config, ev)
         results = evaluate_models(
             [(m.label, m.model) for m in models],
             ev.images,
