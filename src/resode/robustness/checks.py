@@ -29,6 +29,10 @@ from resode.attacks import make_attack
 from resode.evalset import derive_seed
 from resode.robustness.config import RobustnessConfig
 
+#: relative change of the logits between two identical calls that counts as randomness (float32
+#: rounding of nondeterministic kernels is ~1e-7 of the logit scale; injected noise is far larger)
+RANDOMNESS_TOL = 1e-5
+
 
 @dataclass
 class CheckResult:
@@ -77,7 +81,9 @@ def flag_checks(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> CheckResu
         zero = float((g.reshape(g.shape[0], -1).abs().amax(1) == 0).float().mean())
         with torch.no_grad():
             again = model(x)
-        varies = float((again - out.detach()).abs().max())
+        # relative to the logit scale: nondeterministic GPU kernels differ by float rounding
+        scale = 1.0 + float(out.detach().abs().max())
+        varies = float((again - out.detach()).abs().max()) / scale
         sums = out.detach().sum(1)
         softmax = bool((out.detach() >= 0).all()) and bool(
             torch.allclose(sums, torch.ones_like(sums), atol=1e-4)
@@ -87,7 +93,7 @@ def flag_checks(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> CheckResu
     problems = []
     if zero > 0:
         problems.append(f"{100 * zero:.1f} % of the images have a zero input gradient")
-    if varies > 0:
+    if varies > RANDOMNESS_TOL:
         problems.append(f"the output varies across identical calls (by up to {varies:.3g})")
     if softmax:
         problems.append("the outputs look like probabilities (≥ 0, rows sum to 1), not logits")
