@@ -231,6 +231,8 @@ def results_dict(
             "n_attack": a.n_attack,
             "runs": [{"metrics": r.metrics, **r.result} for r in a.runs],
             "sweep": [{"metrics": r.metrics, **r.result} for r in a.sweep],
+            # per model × attack × ε, with Clopper–Pearson (images) and t (seeds) intervals
+            "attack_table": [row.to_dict() for row in paper_a.attack_rows(a)],
         }
     if b is not None:
         res["paper_b"] = {

@@ -277,6 +277,48 @@ def _adversarial(rep: Report, ctx: ReportContext) -> None:
         rep.figure(ctx.figures["adversarial"], "Accuracy under attack against ε")
 
 
+def _masking(rep: Report, ctx: ReportContext) -> None:
+    """Every gradient-masking check of every run with its numbers, and the robust accuracies
+    with their intervals over images (Clopper–Pearson) and over seeds (t)."""
+    from resode.reproduce.paper_a import attack_rows
+
+    if ctx.a is None:
+        return
+    rows = []
+    for r in ctx.a.runs:
+        for c in r.result.get("checks") or []:
+            nums = ", ".join(f"{k} = {v:.4g}" for k, v in c["numbers"].items())
+            rows.append(
+                {
+                    "model": r.label,
+                    "seed": str(r.seed),
+                    "check": c["name"],
+                    "result": "pass" if c["passed"] else "RED FLAG",
+                    "numbers": nums,
+                    "reason": c["reason"],
+                }
+            )
+    if rows:
+        rep.paragraph(
+            "A red flag on a model makes its adversarial-robustness verdicts inconclusive "
+            "(`resode.robustness.checks`)."
+        )
+        rep.table(rows)
+    table = [
+        {
+            "model": display_name(row.model),
+            "attack": row.attack,
+            "ε": row.eps,
+            "mean": f"{100 * row.mean:.1f} %",
+            "95 % CI (images)": f"[{100 * row.images_ci[0]:.1f}, {100 * row.images_ci[1]:.1f}] %",
+            "95 % CI (seeds)": f"[{100 * row.seeds_ci[0]:.1f}, {100 * row.seeds_ci[1]:.1f}] %",
+        }
+        for row in attack_rows(ctx.a)
+    ]
+    if table:
+        rep.table(table)
+
+
 def _lambdas(rep: Report, ctx: ReportContext) -> None:
     if ctx.a is None:
         return
@@ -560,6 +602,7 @@ SECTIONS: tuple[tuple[str, int, Writer], ...] = (
     ("Paper A: headline table", 3, _headline),
     ("Paper A: stochastic noise", 3, _noise),
     ("Paper A: adversarial attacks", 3, _adversarial),
+    ("Paper A: gradient-masking checks and intervals", 3, _masking),
     ("Paper A: learned interpolation coefficients", 3, _lambdas),
     ("Paper A: Lyapunov stability", 3, _stability),
     ("Paper A: loss landscape", 3, _landscape),
