@@ -89,8 +89,8 @@ def test_every_subcommand_help_documents_its_options() -> None:
     parser = build_parser()
     commands = _choices(parser)
     assert set(commands) == {
-        "data", "lambdas", "landscape", "models", "ode", "presets", "reproduce", "robustness",
-        "stability", "train",
+        "data", "fingerprint", "lambdas", "landscape", "models", "ode", "presets", "reproduce",
+        "robustness", "stability", "train",
     }  # fmt: skip
     top = _help_text(parser)
     assert all(name in top for name in commands)
