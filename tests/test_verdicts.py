@@ -737,18 +737,18 @@ def test_whole_reason_sentences() -> None:
     assert (j.direction, j.unit, j.scale, j.reference) == ("greater", "points", "linear", 0.5)
     e = judge_interval(EQUIV, 0.2, -0.5, 0.9, n=8, test="t", se=0.3, df=6.0)
     assert e.reason == (
-        "reproduced: effect +0.2 points, 90 % CI [-0.5, 0.9] points (t) lies inside "
+        "reproduced (equivalent within the margin): effect +0.2 points, 90 % CI [-0.5, 0.9] points (t) lies inside "
         "the equivalence band [-1, 1] points."
     )
     s = judge_interval(SLOPE, -0.95, -1.1, -0.8, n=8, test="t", se=0.05, df=6.0)
     assert s.reason == (
-        "reproduced: effect -0.95, 90 % CI [-1.1, -0.8] (t) lies inside "
+        "reproduced (equivalent within the margin): effect -0.95, 90 % CI [-1.1, -0.8] (t) lies inside "
         "the equivalence band [-1.25, -0.75]."
     )
     log = Claim("drift", "x", "less", 1.1, scale="log")
     r = judge_interval(log, 0.8, 0.7, 0.9, n=6, test="t", se=0.05, df=5.0)
     assert r.reason == (
-        "reproduced: effect 0.8×, 95 % CI [0.7, 0.9]× (t) lies below 1×, and the estimate "
+        "reproduced (shown at least the margin): effect 0.8×, 95 % CI [0.7, 0.9]× (t) lies below 1×, and the estimate "
         "reaches the margin 0.909× (compared on the log scale; effect, CI and margin are ratios)."
     )
     assert (r.direction, r.unit, r.scale) == ("less", "", "log")
