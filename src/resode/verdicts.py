@@ -47,7 +47,7 @@ from resode.errors import ResodeError
 
 VERDICTS = ("reproduced", "contradicted", "inconclusive")
 REPRODUCED, CONTRADICTED, INCONCLUSIVE = VERDICTS
-#: The finer words (``Judgement.finding``); each maps onto one of ``VERDICTS`` (:data:`FINDING_VERDICT`).
+#: The finer words (``Judgement.finding``); each maps onto one verdict (:data:`FINDING_VERDICT`).
 FINDINGS = (
     "shown at least the margin",
     "shown in the claimed direction",

@@ -29,59 +29,55 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from resode import analysis_plan as plan
 from resode.registry import display_name
 from resode.reproduce.config import ReproduceConfig
 from resode.verdicts import Claim, Judgement, judge
 
+
+def _claim(name: str, text: str) -> Claim:
+    """The :class:`Claim` of plan entry ``name`` (direction, margin, scale from the plan)."""
+    e = plan.entry(name)
+    assert e is not None, name
+    return Claim(
+        name, text, e.direction, e.margin, reference=e.reference, unit=e.unit, scale=e.scale
+    )
+
+
 # ---- paper A -----------------------------------------------------------------------------------
-NOISE = Claim(
+NOISE = _claim(
     "noise_drop",
     "Damping improves accuracy under stochastic noise (a smaller drop from its own clean accuracy)",
-    "less",
-    margin=1.0,
-    unit="points",
 )
-ADVERSARIAL = Claim(
+
+ADVERSARIAL = _claim(
     "robust_auc",
     "Damping improves accuracy under adversarial attacks (mean robust accuracy over [0, ε_max])",
-    "greater",
-    margin=1.0,
-    unit="points",
 )
-DRIFT_NOISE = Claim(
+
+DRIFT_NOISE = _claim(
     "drift_noise",
     "Damping improves Lyapunov stability: lower relative drift ‖Δh_B‖/‖h_B‖ under random noise",
-    "less",
-    margin=1.1,
-    scale="log",
 )
-DRIFT_ADV = Claim(
+
+DRIFT_ADV = _claim(
     "drift_adv",
     "Damping improves Lyapunov stability: lower relative drift ‖Δh_B‖/‖h_B‖ under FGSM",
-    "less",
-    margin=1.1,
-    scale="log",
 )
-GAIN = Claim(
+
+GAIN = _claim(
     "normalised_gain",
     "Damping improves Lyapunov stability: lower scale-normalised amplification ∏ G_n (random δ)",
-    "less",
-    margin=1.1,
-    scale="log",
 )
-LANDSCAPE = Claim(
+
+LANDSCAPE = _claim(
     "loss_rise_adv",
     "The loss landscape along the attack direction is flatter with damping",
-    "less",
-    margin=1.1,
-    scale="log",
 )
-CLEAN = Claim(
+
+CLEAN = _claim(
     "clean_equivalent",
     "Clean accuracy is comparable (damping costs no clean accuracy)",
-    "equivalent",
-    margin=1.0,
-    unit="points",
 )
 
 #: claim → (metric of paper_a.metrics, factor to the claim's unit)
@@ -107,23 +103,59 @@ class ClaimResult:
     judgement: Judgement
     evidence: str
     model: str | None = None
+    adjusted: plan.Adjusted | None = None
+
+    @property
+    def role(self) -> str:
+        """ "primary" (decides, family-wise adjusted) or "secondary" (reported, never decides)."""
+        return plan.role_of(self.name, self.model)
+
+    @property
+    def raw_verdict(self) -> str:
+        return self.judgement.verdict
 
     @property
     def verdict(self) -> str:
-        return self.judgement.verdict
+        """The headline: the family-wise adjusted verdict (raw until :func:`adjust_claims`)."""
+        return self.adjusted.verdict if self.adjusted else self.judgement.verdict
+
+    @property
+    def finding(self) -> str:
+        return self.adjusted.finding if self.adjusted else self.judgement.finding
 
     @property
     def title(self) -> str:
         return self.text + (f" — {display_name(self.model)}" if self.model else "")
 
     def to_dict(self) -> dict[str, Any]:
+        a = self.adjusted
         return {
             "part": self.part,
             "text": self.text,
             "model": self.model,
             "evidence": self.evidence,
             **self.judgement.to_dict(),
+            "raw_verdict": self.judgement.verdict,
+            "raw_finding": self.judgement.finding,
+            "verdict": self.verdict,
+            "adjusted_finding": self.finding,
+            "adjusted_p_values": list(a.p_values) if a else list(self.judgement.p_values),
+            "role": self.role,
+            "family": a.family if a else None,
         }
+
+
+def adjust_claims(claims: list[ClaimResult], alpha: float = plan.ALPHA) -> list[ClaimResult]:
+    """Holm within each paper's family of primary claims (:func:`resode.analysis_plan.adjust`);
+    secondary claims keep their raw verdict, marked secondary. Returns the same list."""
+    fams = [c.part if c.role == "primary" else None for c in claims]
+    for c, a in zip(
+        claims,
+        plan.adjust([(c.judgement, f) for c, f in zip(claims, fams, strict=True)], alpha),
+        strict=True,
+    ):
+        c.adjusted = a
+    return claims
 
 
 def paper_a_claims(cfg: ReproduceConfig, a: Any) -> list[ClaimResult]:
@@ -179,4 +211,4 @@ def paper_b_claims(cfg: ReproduceConfig, b: Any) -> list[ClaimResult]:
     return out
 
 
-__all__ = ["PAPER_A", "ClaimResult", "paper_a_claims", "paper_b_claims"]
+__all__ = ["PAPER_A", "ClaimResult", "adjust_claims", "paper_a_claims", "paper_b_claims"]
