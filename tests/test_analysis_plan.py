@@ -43,10 +43,13 @@ def test_every_judged_claim_has_one_plan_entry_that_matches_it() -> None:
 
 
 def test_lyapunov_is_decided_by_propagated_perturbations_only() -> None:
-    assert plan.role_of("drift_noise", "inresnet20") == "primary"
-    assert plan.role_of("drift_adv", "inresnet20") == "primary"
+    assert plan.role_of("lyapunov_stability", "inresnet20") == "primary"
+    assert plan.role_of("drift_noise", "inresnet20") == "secondary"  # a component, shown beside
+    assert plan.role_of("drift_adv", "inresnet20") == "secondary"
     assert plan.role_of("normalised_gain", "inresnet20") == "secondary"
-    assert plan.role_of("drift_noise", "lambda_inresnet20") == "secondary"  # not the primary pair
+    assert (
+        plan.role_of("lyapunov_stability", "lambda_inresnet20") == "secondary"
+    )  # not the primary pair
     assert plan.role_of("iid_stays_rough") == "secondary"
 
 

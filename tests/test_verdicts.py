@@ -12,9 +12,9 @@ from scipy import stats
 
 from resode.errors import ResodeError
 from resode.verdicts import (
-    NO_FINDING,
     CONTRADICTED,
     INCONCLUSIVE,
+    NO_FINDING,
     REPRODUCED,
     SEEDS_CAP,
     VERDICTS,
@@ -731,24 +731,28 @@ def test_seeds_to_detect_counts_an_mde_equal_to_the_margin_as_enough(n0) -> None
 def test_whole_reason_sentences() -> None:
     j = judge_interval(R_GREATER, 2.0, 1.0, 3.0, n=8, test="t", se=0.3, df=6.0)
     assert j.reason == (
-        "reproduced (shown in the claimed direction): effect +2 points, 95 % CI [1, 3] points (t) lies above 0.5 points, "
+        "reproduced (shown in the claimed direction): effect +2 points, 95 % CI [1, 3] points "
+        "(t) lies above 0.5 points, "
         "and the estimate reaches the margin +1.5 points."
     )
     assert (j.direction, j.unit, j.scale, j.reference) == ("greater", "points", "linear", 0.5)
     e = judge_interval(EQUIV, 0.2, -0.5, 0.9, n=8, test="t", se=0.3, df=6.0)
     assert e.reason == (
-        "reproduced (equivalent within the margin): effect +0.2 points, 90 % CI [-0.5, 0.9] points (t) lies inside "
+        "reproduced (equivalent within the margin): effect +0.2 points, 90 % CI [-0.5, 0.9] "
+        "points (t) lies inside "
         "the equivalence band [-1, 1] points."
     )
     s = judge_interval(SLOPE, -0.95, -1.1, -0.8, n=8, test="t", se=0.05, df=6.0)
     assert s.reason == (
-        "reproduced (equivalent within the margin): effect -0.95, 90 % CI [-1.1, -0.8] (t) lies inside "
+        "reproduced (equivalent within the margin): effect -0.95, 90 % CI [-1.1, -0.8] (t) "
+        "lies inside "
         "the equivalence band [-1.25, -0.75]."
     )
     log = Claim("drift", "x", "less", 1.1, scale="log")
     r = judge_interval(log, 0.8, 0.7, 0.9, n=6, test="t", se=0.05, df=5.0)
     assert r.reason == (
-        "reproduced (shown at least the margin): effect 0.8×, 95 % CI [0.7, 0.9]× (t) lies below 1×, and the estimate "
+        "reproduced (shown at least the margin): effect 0.8×, 95 % CI [0.7, 0.9]× (t) lies "
+        "below 1×, and the estimate "
         "reaches the margin 0.909× (compared on the log scale; effect, CI and margin are ratios)."
     )
     assert (r.direction, r.unit, r.scale) == ("less", "", "log")

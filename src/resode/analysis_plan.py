@@ -17,11 +17,13 @@ p̃_opposite = max(p̃_against, min(1, c_against·p_opposite)) — a hierarchica
 inside the closed family, since H₀^margin ⊇ H₀^for. The adjusted finding is the raw rule of
 :func:`resode.verdicts.finding_from_p` applied to the adjusted p-values; it is the headline.
 
-Lyapunov stability (paper A) is judged on perturbations actually propagated from the input to
-h_B — random noise (``drift_noise``) and the FGSM direction (``drift_adv``) — combined by the
-intersection–union rule: the stability claim holds only where *both* show it (no adjustment is
-needed for an intersection–union test). The product of per-block gains along fresh random
-directions (``normalised_gain``) is neither a bound nor a propagated perturbation: secondary.
+Lyapunov stability (paper A, ``lyapunov_stability``) is judged on perturbations actually
+propagated from the input to h_B — random noise (``drift_noise``) and the FGSM direction
+(``drift_adv``) — combined by the intersection–union rule: the claim holds only where *both*
+show it (p = max of the components' p_for; an intersection–union test needs no adjustment). The
+components are reported beside it as secondary rows. The product of per-block gains along
+fresh random directions (``normalised_gain``) is neither a bound nor a propagated
+perturbation: secondary.
 """
 
 from __future__ import annotations
@@ -61,6 +63,8 @@ class PlanEntry:
 
 
 _SESOI = "declared smallest effect of interest"
+#: the components of the Lyapunov claim, joined by intersection–union (all must show it)
+LYAPUNOV_COMPONENTS = ("drift_noise", "drift_adv")
 _WELCH = "Welch t (Satterthwaite df), unpaired over training seeds"
 PLAN: tuple[PlanEntry, ...] = (
     PlanEntry(
@@ -85,6 +89,17 @@ PLAN: tuple[PlanEntry, ...] = (
         unit="points",
     ),
     PlanEntry(
+        "lyapunov_stability",
+        "A",
+        "relative drift ‖Δh_B‖/‖h_B‖ of input perturbations propagated to h_B, random and FGSM "
+        "directions joined by intersection–union (the weaker one decides: p = max p_for)",
+        "less",
+        1.1,
+        f"{_SESOI}: a 10 % smaller drift in both directions (the paper shows no number)",
+        "Welch t on log values per component; intersection–union",
+        scale="log",
+    ),
+    PlanEntry(
         "drift_noise",
         "A",
         "relative drift ‖Δh_B‖/‖h_B‖ of a random input perturbation propagated to h_B",
@@ -92,6 +107,7 @@ PLAN: tuple[PlanEntry, ...] = (
         1.1,
         f"{_SESOI}: a 10 % smaller drift (the paper shows no number)",
         _WELCH + ", log values",
+        role="secondary",
         scale="log",
     ),
     PlanEntry(
@@ -102,6 +118,7 @@ PLAN: tuple[PlanEntry, ...] = (
         1.1,
         f"{_SESOI}: a 10 % smaller drift; joined with drift_noise by intersection–union",
         _WELCH + ", log values",
+        role="secondary",
         scale="log",
     ),
     PlanEntry(

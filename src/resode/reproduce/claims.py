@@ -26,7 +26,7 @@ smoothness ratio); this module collects them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from resode import analysis_plan as plan
@@ -183,6 +183,28 @@ def paper_a_claims(cfg: ReproduceConfig, a: Any) -> list[ClaimResult]:
                     model=m,
                 )
             )
+    return out + _lyapunov(out)
+
+
+LYAPUNOV_TEXT = (
+    "Damping improves Lyapunov stability: a perturbation propagated from the input to h_B "
+    "drifts less, along random noise and along the FGSM direction (both must show it)"
+)
+
+
+def _lyapunov(rows: list[ClaimResult]) -> list[ClaimResult]:
+    """The Lyapunov claim per model by the intersection–union rule of the plan: the component
+    (drift_noise, drift_adv) with the larger p_for decides (p_IUT = max p_for); it is shown only
+    where both are, and reads as the weaker component otherwise."""
+    out = []
+    for m in dict.fromkeys(r.model for r in rows):
+        parts = [r for r in rows if r.model == m and r.name in plan.LYAPUNOV_COMPONENTS]
+        if len(parts) != len(plan.LYAPUNOV_COMPONENTS):
+            continue
+        weak = max(parts, key=lambda r: r.judgement.p_values[0])
+        j = replace(weak.judgement, claim="lyapunov_stability")
+        ev = f"decided by {weak.name} (the weaker of {', '.join(plan.LYAPUNOV_COMPONENTS)}): "
+        out.append(ClaimResult("A", j.claim, LYAPUNOV_TEXT, j, ev + weak.evidence, model=m))
     return out
 
 
