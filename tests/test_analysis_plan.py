@@ -94,3 +94,10 @@ def test_operating_characteristics_follow_from_the_rule() -> None:
     ]
     assert shown == sorted(shown)
     assert all(abs(sum(r.probabilities.values()) - 1.0) < 1e-12 for r in rows.values())
+
+
+def test_readme_margins_table_is_the_plan() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert plan.plan_markdown() in readme

@@ -243,6 +243,22 @@ def role_of(claim: str, model: str | None = None) -> Role:
     return "primary"
 
 
+def plan_markdown() -> str:
+    """The plan as a Markdown table (the README's table of margins; a test keeps them equal)."""
+    lines = [
+        "| claim | paper | role | primary quantity | direction | margin | provenance |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for e in PLAN:
+        m = f"×{e.margin:g}" if e.scale == "log" else f"{e.margin:g} {e.unit}".strip()
+        ref = f" around {e.reference:g}" if e.reference else ""
+        lines.append(
+            f"| `{e.name}` | {e.paper} | {e.role} | {e.quantity} | {e.direction}{ref} | {m} | "
+            f"{e.provenance} |"
+        )
+    return "\n".join(lines)
+
+
 def holm(p: Sequence[float]) -> tuple[list[float], list[int]]:
     """Holm's adjusted p-values p̃_(j) = max_{i≤j} min(1, (M − i + 1)·p_(i)), and each
     hypothesis's multiplier M − rank + 1 (rank 1 = smallest p)."""
