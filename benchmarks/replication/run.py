@@ -44,7 +44,8 @@ def judge_set(res: dict, seeds: list[int]) -> dict[tuple[str, str], tuple[str, s
         for r in pa["runs"]
         if r["seed"] in seeds
     ]
-    a = PaperAResult(runs, [], {}, pa["eps"], pa["eps_labels"], pa["n_test"], pa["n_attack"])
+    eps = pa.get("eps", [])  # the recorded docs/results files keep only the labels
+    a = PaperAResult(runs, [], {}, eps, pa["eps_labels"], pa["n_test"], pa["n_attack"])
     cfg = get_preset("default", paper_a={"models": models, "seeds": seeds})
     judged = adjust_claims(paper_a_claims(cfg, a))
     return {
