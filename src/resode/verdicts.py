@@ -10,7 +10,15 @@ Rule (δ the effect, [lo, hi] its confidence interval, r the reference, m > 0 th
 * Precedence: reproduced is tested first, so an effect significantly on the claimed side but
   smaller than the margin is reproduced, and the reason sentence says it is smaller.
 * Fewer than two values in a group, a non-finite value (or a non-positive one on the log scale) or
-  zero variance in a group gives CI (−inf, inf), MDE inf, no seeds estimate, and inconclusive.
+  zero variance in *every* group gives CI (−inf, inf), MDE inf, no seeds estimate, and
+  inconclusive. One flat group with the other varying is well defined for Welch (df = n − 1 of
+  the varying group, the Satterthwaite limit) and is judged.
+* Finer words (``Judgement.finding``, :data:`FINDINGS`): "shown at least the margin" (lo > r + m),
+  "shown in the claimed direction" (r < lo ≤ r + m), "opposite direction" (hi < r), "smaller
+  than the margin" (hi < r + m, lo ≤ r), "equivalent within the margin" / "outside the
+  equivalence band" (TOST), "inconclusive"; each maps onto one verdict (:data:`FINDING_VERDICT`).
+  :func:`p_values` gives the four one-sided p-values behind them (for Holm's adjustment in
+  :mod:`resode.analysis_plan`).
 
 Intervals: Welch t with Satterthwaite df (unpaired), t on per-seed differences (paired), one-sample
 t against r (no baseline); t quantiles from ``scipy.stats.t``. ``scale="log"`` compares means of

@@ -13,13 +13,16 @@ noise robustness         accuracy lost to noise: clean − noisy (pooled over   
                          types and severities), each model against its own clean
 adversarial robustness   mean robust accuracy over [0, ε_max] (area under the     1 point
                          worst-case-over-attacks curve, :func:`robust_auc`)
-stability (3 readings)   relative feature drift of h_B under noise and under      ratio 1.1
-                         FGSM; scale-normalised amplification ∏ G_n (random δ)
+stability                relative feature drift of h_B under noise and under      ratio 1.1
+                         FGSM, joined by intersection–union (``lyapunov_stability``,
+                         primary); the components and ∏ G_n (random δ) secondary
 flatter landscape        loss rise along sign(∇ₓL) up to ε_max                     ratio 1.1
 clean accuracy           equivalence of clean accuracy                            ±1 point
 =======================  =======================================================  ==========
 
-Paper B claims are declared and judged by the experiments of :mod:`resode.ode.experiments` (the
+Directions, margins, roles and families come from :mod:`resode.analysis_plan`;
+:func:`adjust_claims` applies Holm within each paper's family (the headline ``verdict``; the raw
+one is ``raw_verdict``). Paper B claims are declared and judged by the experiments of :mod:`resode.ode.experiments` (the
 depth-sweep slope, the long-time decay rate, the roughness of trained weights, Table 1's
 smoothness ratio); this module collects them.
 """
