@@ -23,8 +23,8 @@ clean accuracy           equivalence of clean accuracy                          
 Directions, margins, roles and families come from :mod:`resode.analysis_plan`;
 :func:`adjust_claims` applies Holm within each paper's family (the headline ``verdict``; the raw
 one is ``raw_verdict``). Paper B claims are declared and judged by the experiments of
-:mod:`resode.ode.experiments` (the depth-sweep slope, the long-time decay rate, the roughness of trained weights, Table 1's
-smoothness ratio); this module collects them.
+:mod:`resode.ode.experiments` (the depth-sweep slope, the long-time decay rate, the roughness
+of trained weights, Table 1's smoothness ratio); this module collects them.
 """
 
 from __future__ import annotations
