@@ -133,10 +133,36 @@ def _kernels_note(env: dict[str, Any]) -> str:
     return f" **Not comparable across machines**: {k.get('reason')}." + (where if fp else "")
 
 
+def ratio_text(x: float) -> str:
+    from resode.verdicts import ratio_text as rt
+
+    return rt(x)
+
+
+def _adjusted(c: dict[str, Any]) -> str:
+    """The headline: adjusted verdict (finding); results recorded before the plan have none."""
+    if "adjusted_finding" not in c:
+        return f"{c['verdict']} (not adjusted: recorded before the analysis plan)"
+    if c.get("role") == "secondary":
+        return "— (secondary)"
+    f = c["adjusted_finding"]
+    return c["verdict"] if f == "inconclusive" else f"{c['verdict']} ({f})"
+
+
+def _raw(c: dict[str, Any]) -> str:
+    v, f = c.get("raw_verdict", c["verdict"]), c.get("raw_finding", c.get("finding"))
+    return v if f in (None, "inconclusive") else f"{v} ({f})"
+
+
+def _role(c: dict[str, Any]) -> str:
+    return c.get("role", "?")
+
+
 def _claims_table(res: dict[str, Any], part: str | None = None) -> list[str]:
     lines = [
-        "| paper | claim | model | verdict | effect [95 % CI] | margin | MDE | n |",
-        "|---|---|---|---|---|---|---|---|",
+        "| paper | claim | model | role | verdict (Holm-adjusted) | raw verdict | "
+        "effect [95 % CI] | margin | MDE | n |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for c in res["claims"]:
         if part and c["part"] != part:
@@ -144,12 +170,13 @@ def _claims_table(res: dict[str, Any], part: str | None = None) -> list[str]:
         lo, hi = (float(v) for v in c["ci"])
         eff, mde = float(c["effect"]), float(c["min_detectable_effect"])
         if c["scale"] == "log":
-            ci = f"×{eff:.3g} [{lo:.3g}, {hi:.3g}]"
+            ci = f"×{ratio_text(eff)} [{ratio_text(lo)}, {ratio_text(hi)}]"
         else:
             ci = f"{eff:+.3g} [{lo:+.3g}, {hi:+.3g}]"
         model = _display(c["model"]) if c.get("model") else ""
         lines.append(
-            f"| {c['part']} | {c['claim']} | {model} | **{c['verdict']}** | {ci} | "
+            f"| {c['part']} | {c['claim']} | {model} | {_role(c)} | **{_adjusted(c)}** | "
+            f"{_raw(c)} | {ci} | "
             f"{float(c['margin']):g} {c.get('unit', '')} | {mde:.3g} | "
             f"{'/'.join(map(str, c['n_seeds']))} |"
         )

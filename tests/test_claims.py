@@ -137,7 +137,10 @@ def test_each_result_carries_part_text_model_and_evidence() -> None:
     cfg = get_preset("tiny", paper_a={"models": ["resnet20", "inresnet20"]})
     judged = paper_a_claims(cfg, _result({"robust_auc": 0.7}))
     claims = (NOISE, ADVERSARIAL, DRIFT_NOISE, DRIFT_ADV, GAIN, LANDSCAPE, CLEAN)
-    assert [c.name for c in judged] == [c.name for c in claims]
+    assert [c.name for c in judged] == [c.name for c in claims] + ["lyapunov_stability"]
+    ly = judged[-1]  # intersection–union: the component with the larger p_for decides
+    weak = max(judged[2:4], key=lambda r: r.judgement.p_values[0])
+    assert ly.judgement.p_values == weak.judgement.p_values and ly.role == "primary"
     for res, claim in zip(judged, claims):
         assert (res.part, res.text, res.model) == ("A", claim.text, "inresnet20")
         assert res.title == f"{claim.text} — In-ResNet-20"
@@ -178,7 +181,7 @@ def test_no_claims_without_the_baseline_or_a_second_model() -> None:
     # every damped model is judged against the baseline, in the configured order
     runs = _runs("resnet20", BASE) + runs
     judged = paper_a_claims(cfg, PaperAResult(runs, [], {}, [], [], 100, 100))
-    assert [c.model for c in judged] == ["inresnet20", "lambda_inresnet20"] * 7
+    assert [c.model for c in judged] == ["inresnet20", "lambda_inresnet20"] * 8
     auc = {c.model: c.verdict for c in judged if c.name == ADVERSARIAL.name}
     assert auc == {"inresnet20": "contradicted", "lambda_inresnet20": "reproduced"}
 
@@ -190,7 +193,7 @@ def test_a_metric_missing_everywhere_skips_only_its_claim() -> None:
     judged = paper_a_claims(cfg, PaperAResult(runs, [], {}, [], [], 100, 100))
     assert [c.name for c in judged] == [
         c.name for c in (ADVERSARIAL, DRIFT_NOISE, DRIFT_ADV, GAIN, LANDSCAPE, CLEAN)
-    ]
+    ] + ["lyapunov_stability"]
 
 
 def test_paper_b_texts_per_activation_and_unknown_names() -> None:

@@ -98,11 +98,15 @@ def test_tiny_results_hold_every_model_and_seed(tiny_run: Path) -> None:
         assert all(len(v) == cfg.paper_b.seeds for v in e["max_dz"])
         assert e["L_max_dz"][0] == pytest.approx([e["depths"][0] * v for v in e["max_dz"][0]])
     claims = results["claims"]
-    # 7 paper-A claims × 2 damped models; paper B: 2 depth slopes, the decay rate, 2 roughness
-    assert len(claims) == 7 * 2 + 5
+    # 7 paper-A claims + the Lyapunov intersection–union row × 2 damped models; paper B: 2 depth
+    # slopes, the decay rate, 2 roughness
+    assert len(claims) == 8 * 2 + 5
     assert {c["part"] for c in claims} == {"A", "B"}
     for c in claims:
-        assert c["verdict"] in VERDICTS
+        assert c["verdict"] in VERDICTS and c["raw_verdict"] in VERDICTS
+        assert c["role"] in ("primary", "secondary")
+        # the adjusted verdict is never stronger than the raw one
+        assert c["verdict"] in (c["raw_verdict"], "inconclusive")
         for key in ("effect", "ci", "margin", "min_detectable_effect", "n_seeds", "test"):
             assert key in c
 

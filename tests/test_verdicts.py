@@ -14,6 +14,7 @@ from resode.errors import ResodeError
 from resode.verdicts import (
     CONTRADICTED,
     INCONCLUSIVE,
+    NO_FINDING,
     REPRODUCED,
     SEEDS_CAP,
     VERDICTS,
@@ -59,8 +60,7 @@ def test_one_seed_is_never_significant(treatment, baseline) -> None:
 @pytest.mark.parametrize(
     ("treatment", "baseline", "paired"),
     [
-        ([5.0, 5.0, 5.0], [0.0, 0.1, 0.2], False),  # identical values on one side
-        ([0.3, 0.1 + 0.2, 0.3], [0.0, 0.0, 0.0], False),  # equal up to rounding
+        ([0.3, 0.1 + 0.2, 0.3], [0.0, 0.0, 0.0], False),  # equal up to rounding, both groups
         ([3.0, 4.0, 5.0], [1.0, 2.0, 3.0], True),  # constant per-seed difference
         ([7.0, 7.0, 7.0], None, False),  # one sample
     ],
@@ -69,6 +69,26 @@ def test_zero_variance_is_never_significant(treatment, baseline, paired) -> None
     j = judge(GREATER, treatment, baseline, paired=paired)
     assert j.verdict == INCONCLUSIVE and j.ci == (-math.inf, math.inf)
     assert "zero variance" in j.reason and j.seeds_needed is None
+
+
+def test_one_zero_variance_group_is_judged_by_welch() -> None:
+    """Welch stays defined with one flat group: SE = s_b/√n_b, df = n_b − 1 (Satterthwaite's
+    limit), so the interval is the one-sample interval of the baseline shifted by the constant."""
+    base = [0.0, 0.1, 0.2]
+    j = judge(GREATER, [5.0, 5.0, 5.0], base)
+    s = stats.tstd(base) / math.sqrt(3)
+    h = stats.t.ppf(0.975, 2) * s
+    assert j.df == pytest.approx(2.0)
+    assert j.ci == pytest.approx((4.9 - h, 4.9 + h))
+    assert j.verdict == REPRODUCED and j.seeds_needed is not None
+
+
+def test_ratios_near_one_show_their_difference() -> None:
+    from resode.verdicts import ratio_text
+
+    assert ratio_text(1.0015) != "1" and float(ratio_text(1.0015)) != 1.0
+    assert ratio_text(1.0000042) == "1.000004" and ratio_text(0.99999) == "0.99999"
+    assert ratio_text(34.2) == "34.2"
 
 
 def test_non_finite_values_are_inconclusive() -> None:
@@ -310,7 +330,10 @@ def test_to_dict_is_json_and_round_trips() -> None:
 
 def test_reason_is_one_computed_sentence() -> None:
     j = judge(GREATER, [12.0, 6.0, 15.0], [9.0, 14.0, 7.0])
-    assert j.reason.startswith(j.verdict + ":") and j.reason.count(". ") == 0
+    assert (
+        j.reason.startswith(f"{j.verdict}:" if j.finding == NO_FINDING else f"{j.verdict} (")
+        and j.reason.count(". ") == 0
+    )
     assert f"{j.effect:+.3g} points" in j.reason and f"{j.ci[0]:.3g}" in j.reason
     assert format_judgement(j) == f"{GREATER.name}: {j.reason}"
 
@@ -359,7 +382,7 @@ def test_mde_at_one_degree_of_freedom_is_the_closed_form() -> None:
 def test_reasons_without_an_interval_are_exact() -> None:
     j = judge(GREATER, [7.0, 7.0, 7.0])
     assert j.reason.startswith(
-        "inconclusive: effect +7 points, no interval (zero variance across seeds in a group), "
+        "inconclusive: effect +7 points, no interval (zero variance across seeds), "
         "so this run cannot tell whether it meets the margin +1 points; "
         "minimum detectable effect not estimable, seeds per group to detect the margin: unknown"
     )
@@ -638,7 +661,7 @@ def test_zero_variance_threshold_is_relative_to_the_mean() -> None:
     b = [0.0, 0.1, 0.2]
 
     def why(t: list[float]) -> str:
-        return judge(GREATER, t, b).reason
+        return judge(GREATER, t).reason  # one sample: a flat group has no interval
 
     assert "zero variance" not in judge(GREATER, [10.0, 11.0, 12.0], b).reason  # s = 1 exactly
     assert "zero variance" in why([0.3, 0.1 + 0.2, 0.3])  # equal up to rounding
@@ -658,7 +681,7 @@ def test_zero_variance_threshold_is_relative_to_the_mean() -> None:
     [
         (([1.0], BASE), "fewer than two seeds in a group"),
         (([1.0, math.nan], BASE), "a non-finite value"),
-        (([7.0, 7.0], BASE), "zero variance across seeds in a group"),
+        (([7.0, 7.0], [3.0, 3.0]), "zero variance across seeds in every group"),
     ],
 )
 def test_problem_reasons_are_exact(args, problem) -> None:
@@ -708,24 +731,28 @@ def test_seeds_to_detect_counts_an_mde_equal_to_the_margin_as_enough(n0) -> None
 def test_whole_reason_sentences() -> None:
     j = judge_interval(R_GREATER, 2.0, 1.0, 3.0, n=8, test="t", se=0.3, df=6.0)
     assert j.reason == (
-        "reproduced: effect +2 points, 95 % CI [1, 3] points (t) lies above 0.5 points, "
+        "reproduced (shown in the claimed direction): effect +2 points, 95 % CI [1, 3] points "
+        "(t) lies above 0.5 points, "
         "and the estimate reaches the margin +1.5 points."
     )
     assert (j.direction, j.unit, j.scale, j.reference) == ("greater", "points", "linear", 0.5)
     e = judge_interval(EQUIV, 0.2, -0.5, 0.9, n=8, test="t", se=0.3, df=6.0)
     assert e.reason == (
-        "reproduced: effect +0.2 points, 90 % CI [-0.5, 0.9] points (t) lies inside "
+        "reproduced (equivalent within the margin): effect +0.2 points, 90 % CI [-0.5, 0.9] "
+        "points (t) lies inside "
         "the equivalence band [-1, 1] points."
     )
     s = judge_interval(SLOPE, -0.95, -1.1, -0.8, n=8, test="t", se=0.05, df=6.0)
     assert s.reason == (
-        "reproduced: effect -0.95, 90 % CI [-1.1, -0.8] (t) lies inside "
+        "reproduced (equivalent within the margin): effect -0.95, 90 % CI [-1.1, -0.8] (t) "
+        "lies inside "
         "the equivalence band [-1.25, -0.75]."
     )
     log = Claim("drift", "x", "less", 1.1, scale="log")
     r = judge_interval(log, 0.8, 0.7, 0.9, n=6, test="t", se=0.05, df=5.0)
     assert r.reason == (
-        "reproduced: effect 0.8×, 95 % CI [0.7, 0.9]× (t) lies below 1×, and the estimate "
+        "reproduced (shown at least the margin): effect 0.8×, 95 % CI [0.7, 0.9]× (t) lies "
+        "below 1×, and the estimate "
         "reaches the margin 0.909× (compared on the log scale; effect, CI and margin are ratios)."
     )
     assert (r.direction, r.unit, r.scale) == ("less", "", "log")

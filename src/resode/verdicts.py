@@ -10,7 +10,15 @@ Rule (δ the effect, [lo, hi] its confidence interval, r the reference, m > 0 th
 * Precedence: reproduced is tested first, so an effect significantly on the claimed side but
   smaller than the margin is reproduced, and the reason sentence says it is smaller.
 * Fewer than two values in a group, a non-finite value (or a non-positive one on the log scale) or
-  zero variance in a group gives CI (−inf, inf), MDE inf, no seeds estimate, and inconclusive.
+  zero variance in *every* group gives CI (−inf, inf), MDE inf, no seeds estimate, and
+  inconclusive. One flat group with the other varying is well defined for Welch (df = n − 1 of
+  the varying group, the Satterthwaite limit) and is judged.
+* Finer words (``Judgement.finding``, :data:`FINDINGS`): "shown at least the margin" (lo > r + m),
+  "shown in the claimed direction" (r < lo ≤ r + m), "opposite direction" (hi < r), "smaller
+  than the margin" (hi < r + m, lo ≤ r), "equivalent within the margin" / "outside the
+  equivalence band" (TOST), "inconclusive"; each maps onto one verdict (:data:`FINDING_VERDICT`).
+  :func:`p_values` gives the four one-sided p-values behind them (for Holm's adjustment in
+  :mod:`resode.analysis_plan`).
 
 Intervals: Welch t with Satterthwaite df (unpaired), t on per-seed differences (paired), one-sample
 t against r (no baseline); t quantiles from ``scipy.stats.t``. ``scale="log"`` compares means of
@@ -47,6 +55,34 @@ from resode.errors import ResodeError
 
 VERDICTS = ("reproduced", "contradicted", "inconclusive")
 REPRODUCED, CONTRADICTED, INCONCLUSIVE = VERDICTS
+#: The finer words (``Judgement.finding``); each maps onto one verdict (:data:`FINDING_VERDICT`).
+FINDINGS = (
+    "shown at least the margin",
+    "shown in the claimed direction",
+    "smaller than the margin",
+    "opposite direction",
+    "equivalent within the margin",
+    "outside the equivalence band",
+    "inconclusive",
+)
+(
+    SHOWN_MARGIN,
+    SHOWN_DIRECTION,
+    BELOW_MARGIN,
+    OPPOSITE,
+    EQUIVALENT,
+    NOT_EQUIVALENT,
+    NO_FINDING,
+) = FINDINGS
+FINDING_VERDICT = {
+    SHOWN_MARGIN: REPRODUCED,
+    SHOWN_DIRECTION: REPRODUCED,
+    BELOW_MARGIN: CONTRADICTED,
+    OPPOSITE: CONTRADICTED,
+    EQUIVALENT: REPRODUCED,
+    NOT_EQUIVALENT: CONTRADICTED,
+    NO_FINDING: INCONCLUSIVE,
+}
 POWER = 0.8
 SEEDS_CAP = 10_000
 Direction = Literal["greater", "less", "equivalent"]
@@ -120,6 +156,8 @@ class Judgement:
     unit: str = ""
     level: float = 0.95
     df: float = math.nan
+    finding: str = NO_FINDING
+    p_values: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict; non-finite floats as "inf"/"-inf"/"nan" strings."""
@@ -128,6 +166,7 @@ class Judgement:
             d[k] = _jf(d[k])
         d["ci"] = [_jf(x) for x in self.ci]
         d["n_seeds"] = list(self.n_seeds)
+        d["p_values"] = [_jf(x) for x in self.p_values]
         d["seeds_needed_text"] = format_seeds(self.seeds_needed)
         return d
 
@@ -139,6 +178,8 @@ class Judgement:
             kw[k] = float(kw[k])
         kw["ci"] = (float(d["ci"][0]), float(d["ci"][1]))
         kw["n_seeds"] = tuple(d["n_seeds"])
+        if "p_values" in d:
+            kw["p_values"] = tuple(float(x) for x in d["p_values"])
         return cls(**kw)
 
 
@@ -190,13 +231,14 @@ def seeds_to_detect(
     ``cap + 1`` when even ``cap`` seeds are not enough. MDE(n) decreases in n: bisection.
     """
     sds = sd if isinstance(sd, tuple) else (sd,)
-    if not all(math.isfinite(s) and s > 0 for s in sds) or not margin > 0:
+    if not all(math.isfinite(s) and s >= 0 for s in sds) or not max(sds) > 0 or not margin > 0:
         return None
 
     def mde(n: int) -> float:
         if len(sds) == 2:
             v1, v2 = sds[0] ** 2, sds[1] ** 2
             se, df = math.sqrt((v1 + v2) / n), (n - 1) * (v1 + v2) ** 2 / (v1 * v1 + v2 * v2)
+            # one group without spread: df = n − 1 (the limit of the Satterthwaite formula)
         else:
             se, df = sds[0] / math.sqrt(n), n - df_lost
         return min_detectable_effect(
@@ -231,10 +273,9 @@ def _problem(groups: Sequence[np.ndarray], log: bool) -> str | None:
         return "fewer than two seeds in a group"
     if any(not np.all(np.isfinite(g)) for g in groups):
         return "a non-positive or non-finite value" if log else "a non-finite value"
-    for g in groups:
-        s, m = float(np.std(g, ddof=1)), float(np.mean(g))
-        if s <= 1e-12 * abs(m) or s == 0.0:
-            return "zero variance across seeds in a group"
+    flat = [float(np.std(g, ddof=1)) <= 1e-12 * abs(float(np.mean(g))) for g in groups]
+    if all(flat):  # Welch stays defined while one group varies (SE from the other alone)
+        return "zero variance across seeds" + (" in every group" if len(groups) > 1 else "")
     return None
 
 
@@ -281,6 +322,7 @@ def judge(
             claim, effect, NO_CI, math.inf, math.nan, n_seeds, test + tag, None, problem
         )
     v = [float(np.var(g, ddof=1)) for g in groups]
+    v = [0.0 if x <= 1e-24 * float(np.mean(g)) ** 2 else x for x, g in zip(v, groups, strict=True)]
     sd: float | tuple[float, float]
     if len(groups) == 2:
         se, df = math.sqrt(v[0] / len(t) + v[1] / len(b)), welch_df(v[0], len(t), v[1], len(b))
@@ -382,12 +424,73 @@ def _decide(claim: Claim, est: float, lo: float, hi: float) -> tuple[str, str]:
     return INCONCLUSIVE, f"contains {ref} and reaches {need}"
 
 
+def ratio_text(x: float) -> str:
+    """A ratio with enough significant digits that one that is not exactly 1 never reads "1"
+    (3 digits, plus as many as ``|x − 1|`` needs: 1.0015 → "1.002", 34.2 → "34.2")."""
+    if not math.isfinite(x) or x == 1.0 or x <= 0:
+        return f"{x:.3g}"
+    d = 3 + max(0, -math.floor(math.log10(abs(x - 1.0))) - 2)
+    return f"{x:.{min(d, 12)}g}"
+
+
 def _num(claim: Claim, x: float, signed: bool = False, unit: bool = True) -> str:
     """Format an analysis-scale value on the reporting scale: exp(x)× if log, else x unit."""
     if claim.scale == "log":
-        x = math.exp(x)
-    text = f"{x:+.3g}" if signed and claim.scale != "log" else f"{x:.3g}"
+        text = ratio_text(math.exp(x)) if math.isfinite(x) else f"{math.exp(x):.3g}"
+    else:
+        text = f"{x:+.3g}" if signed else f"{x:.3g}"
     return text + (_suffix(claim) if unit else "")
+
+
+def p_values(
+    claim: Claim, est: float, ci: tuple[float, float], df: float
+) -> tuple[float, float, float, float]:
+    """(p_for, p_margin, p_against, p_opposite), each scaled so that p < α ⟺ the raw rule.
+
+    Directional (e = effect − r on the claimed side, SE from the CI, T the t_df law):
+    p_for = 2·P(T ≥ e/SE) (H₀: effect ≤ r, none in the claimed direction); p_margin =
+    2·P(T ≥ (e − m)/SE) (H₀: effect < margin); p_against = 2·P(T ≥ (m − e)/SE) (H₀: effect ≥
+    margin); p_opposite = 2·P(T ≥ −e/SE) (H₀: effect ≥ r). The factor 2 makes p < α exactly the
+    two-sided (1 − α) interval's statement. Equivalence (TOST, one-sided α each):
+    p_for = p_margin = max of the two one-sided p's (H₀: outside the band); p_against =
+    p_opposite = min of P(T ≥ (e − m)/SE), P(T ≥ (−e − m)/SE) (H₀: inside the band).
+    No interval: all 1.
+    """
+    lo, hi = ci
+    if not (math.isfinite(lo) and math.isfinite(hi) and hi > lo):
+        return (1.0, 1.0, 1.0, 1.0)
+    dist = stats.norm if not math.isfinite(df) else stats.t(df)
+    se = (hi - lo) / (2.0 * float(dist.ppf((1 + claim.level) / 2)))
+    r, m = claim.reference, claim.margin_a
+
+    def sf(z: float) -> float:
+        return float(dist.sf(z))
+
+    if claim.direction == "equivalent":
+        e = est - r
+        p_in = max(sf((e + m) / se), sf((m - e) / se))
+        p_out = min(sf((e - m) / se), sf((-e - m) / se))
+        return (p_in, p_in, p_out, p_out)
+    e = (est - r) if claim.direction == "greater" else (r - est)
+    return tuple(min(1.0, 2.0 * sf(z)) for z in (e / se, (e - m) / se, (m - e) / se, -e / se))  # type: ignore[return-value]
+
+
+def finding_from_p(direction: str, p: Sequence[float], alpha: float) -> str:
+    """The finer word from (p_for, p_margin, p_against, p_opposite) at level α (strict <)."""
+    p_for, p_margin, p_against, p_opposite = p
+    if direction == "equivalent":
+        return (
+            EQUIVALENT if p_for < alpha else (NOT_EQUIVALENT if p_against < alpha else NO_FINDING)
+        )
+    if p_margin < alpha:
+        return SHOWN_MARGIN
+    if p_for < alpha:
+        return SHOWN_DIRECTION
+    if p_opposite < alpha:
+        return OPPOSITE
+    if p_against < alpha:
+        return BELOW_MARGIN
+    return NO_FINDING
 
 
 def _suffix(claim: Claim) -> str:
@@ -407,6 +510,8 @@ def _judgement(
 ) -> Judgement:
     """Assemble the Judgement and its one-sentence reason (analysis-scale inputs)."""
     pct = f"{100 * claim.level:.3g} %"
+    pv = (1.0, 1.0, 1.0, 1.0) if problem else p_values(claim, est, ci, df)
+    finding = finding_from_p(claim.direction, pv, claim.alpha)
     if problem:
         verdict = INCONCLUSIVE
         why = f"no interval ({problem}), so this run cannot tell whether it meets {_target(claim)}"
@@ -414,7 +519,12 @@ def _judgement(
         verdict, why = _decide(claim, est, *ci)
         lo, hi = (_num(claim, x, unit=False) for x in ci)
         why = f"{pct} CI [{lo}, {hi}]{_suffix(claim)} ({test}) {why}"
-    reason = f"{verdict}: effect {_num(claim, est, signed=True)}, {why}"
+    if FINDING_VERDICT[finding] != verdict:  # an interval endpoint exactly on r or r ± m
+        finding = {REPRODUCED: SHOWN_DIRECTION, CONTRADICTED: BELOW_MARGIN}.get(verdict, NO_FINDING)
+        if claim.direction == "equivalent" and verdict != INCONCLUSIVE:
+            finding = EQUIVALENT if verdict == REPRODUCED else NOT_EQUIVALENT
+    head = verdict if finding == NO_FINDING else f"{verdict} ({finding})"
+    reason = f"{head}: effect {_num(claim, est, signed=True)}, {why}"
     if verdict == INCONCLUSIVE:
         reason += (
             f"; minimum detectable effect "
@@ -441,6 +551,8 @@ def _judgement(
         unit=claim.unit,
         level=round(claim.level, 12),
         df=df,
+        finding=finding,
+        p_values=pv,
     )
 
 
@@ -453,7 +565,7 @@ def summary_rows(judgements: Iterable[Judgement]) -> list[dict[str, str]]:
     """Table rows: claim, verdict, effect, ci, margin, mde, n_seeds, seeds_needed, test."""
     rows = []
     for j in judgements:
-        f = (lambda x: f"{x:.3g}") if j.scale == "log" else (lambda x: f"{x:+.3g}")
+        f = ratio_text if j.scale == "log" else (lambda x: f"{x:+.3g}")
         rows.append(
             {
                 "claim": j.claim,

@@ -17,7 +17,12 @@ eval mode (batch norm is then a fixed affine map, so every sample is processed i
   samples (the batched Jacobian is block diagonal in eval mode);
 * the **cumulative product over depth** ∏_{m ≤ n} of each per-block quantity, reported as the
   product of the per-block *geometric* means over samples, which equals the geometric mean over
-  samples of the per-sample products (a bound on how a perturbation of h_0 can grow);
+  samples of the per-sample products. For the random direction this is *neither a bound nor a
+  propagated perturbation*: each factor measures a fresh random δ at block n, not the image of
+  the perturbation that reached it, so it can sit far below the growth of a perturbation that
+  is actually carried from h_0 to h_B (the attack direction can grow while random δ shrink).
+  Only ∏ σ_max(A_n) bounds ‖Δh_B‖/‖δh_0‖ (to first order, sub-multiplicativity of the
+  spectral norm); the drifts D_B below are perturbations actually propagated to h_B;
 * **feature drift** D_n = ‖h_n(x + η) − h_n(x)‖ / ‖h_n(x)‖ for n = 0..B, η Gaussian noise
   (x + η clipped to [0, 1]) and η adversarial (FGSM or PGD from :mod:`resode.attacks`);
 * the **scale-normalised gain** G_n = a_n / ρ_n with ρ_n = ‖h_{n+1}‖/‖h_n‖ per sample: the growth

@@ -13,75 +13,74 @@ noise robustness         accuracy lost to noise: clean − noisy (pooled over   
                          types and severities), each model against its own clean
 adversarial robustness   mean robust accuracy over [0, ε_max] (area under the     1 point
                          worst-case-over-attacks curve, :func:`robust_auc`)
-stability (3 readings)   relative feature drift of h_B under noise and under      ratio 1.1
-                         FGSM; scale-normalised amplification ∏ G_n (random δ)
+stability                relative feature drift of h_B under noise and under      ratio 1.1
+                         FGSM, joined by intersection–union (``lyapunov_stability``,
+                         primary); the components and ∏ G_n (random δ) secondary
 flatter landscape        loss rise along sign(∇ₓL) up to ε_max                     ratio 1.1
 clean accuracy           equivalence of clean accuracy                            ±1 point
 =======================  =======================================================  ==========
 
-Paper B claims are declared and judged by the experiments of :mod:`resode.ode.experiments` (the
-depth-sweep slope, the long-time decay rate, the roughness of trained weights, Table 1's
-smoothness ratio); this module collects them.
+Directions, margins, roles and families come from :mod:`resode.analysis_plan`;
+:func:`adjust_claims` applies Holm within each paper's family (the headline ``verdict``; the raw
+one is ``raw_verdict``). Paper B claims are declared and judged by the experiments of
+:mod:`resode.ode.experiments` (the depth-sweep slope, the long-time decay rate, the roughness
+of trained weights, Table 1's smoothness ratio); this module collects them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from resode import analysis_plan as plan
 from resode.registry import display_name
 from resode.reproduce.config import ReproduceConfig
-from resode.verdicts import INCONCLUSIVE, Claim, Judgement, judge
+from resode.verdicts import INCONCLUSIVE, NO_FINDING, Claim, Judgement, judge
+
+
+def _claim(name: str, text: str) -> Claim:
+    """The :class:`Claim` of plan entry ``name`` (direction, margin, scale from the plan)."""
+    e = plan.entry(name)
+    assert e is not None, name
+    return Claim(
+        name, text, e.direction, e.margin, reference=e.reference, unit=e.unit, scale=e.scale
+    )
+
 
 # ---- paper A -----------------------------------------------------------------------------------
-NOISE = Claim(
+NOISE = _claim(
     "noise_drop",
     "Damping improves accuracy under stochastic noise (a smaller drop from its own clean accuracy)",
-    "less",
-    margin=1.0,
-    unit="points",
 )
-ADVERSARIAL = Claim(
+
+ADVERSARIAL = _claim(
     "robust_auc",
     "Damping improves accuracy under adversarial attacks (mean robust accuracy over [0, ε_max])",
-    "greater",
-    margin=1.0,
-    unit="points",
 )
-DRIFT_NOISE = Claim(
+
+DRIFT_NOISE = _claim(
     "drift_noise",
     "Damping improves Lyapunov stability: lower relative drift ‖Δh_B‖/‖h_B‖ under random noise",
-    "less",
-    margin=1.1,
-    scale="log",
 )
-DRIFT_ADV = Claim(
+
+DRIFT_ADV = _claim(
     "drift_adv",
     "Damping improves Lyapunov stability: lower relative drift ‖Δh_B‖/‖h_B‖ under FGSM",
-    "less",
-    margin=1.1,
-    scale="log",
 )
-GAIN = Claim(
+
+GAIN = _claim(
     "normalised_gain",
     "Damping improves Lyapunov stability: lower scale-normalised amplification ∏ G_n (random δ)",
-    "less",
-    margin=1.1,
-    scale="log",
 )
-LANDSCAPE = Claim(
+
+LANDSCAPE = _claim(
     "loss_rise_adv",
     "The loss landscape along the attack direction is flatter with damping",
-    "less",
-    margin=1.1,
-    scale="log",
 )
-CLEAN = Claim(
+
+CLEAN = _claim(
     "clean_equivalent",
     "Clean accuracy is comparable (damping costs no clean accuracy)",
-    "equivalent",
-    margin=1.0,
-    unit="points",
 )
 
 #: claim → (metric of paper_a.metrics, factor to the claim's unit)
@@ -107,23 +106,59 @@ class ClaimResult:
     judgement: Judgement
     evidence: str
     model: str | None = None
+    adjusted: plan.Adjusted | None = None
+
+    @property
+    def role(self) -> str:
+        """ "primary" (decides, family-wise adjusted) or "secondary" (reported, never decides)."""
+        return plan.role_of(self.name, self.model)
+
+    @property
+    def raw_verdict(self) -> str:
+        return self.judgement.verdict
 
     @property
     def verdict(self) -> str:
-        return self.judgement.verdict
+        """The headline: the family-wise adjusted verdict (raw until :func:`adjust_claims`)."""
+        return self.adjusted.verdict if self.adjusted else self.judgement.verdict
+
+    @property
+    def finding(self) -> str:
+        return self.adjusted.finding if self.adjusted else self.judgement.finding
 
     @property
     def title(self) -> str:
         return self.text + (f" — {display_name(self.model)}" if self.model else "")
 
     def to_dict(self) -> dict[str, Any]:
+        a = self.adjusted
         return {
             "part": self.part,
             "text": self.text,
             "model": self.model,
             "evidence": self.evidence,
             **self.judgement.to_dict(),
+            "raw_verdict": self.judgement.verdict,
+            "raw_finding": self.judgement.finding,
+            "verdict": self.verdict,
+            "adjusted_finding": self.finding,
+            "adjusted_p_values": list(a.p_values) if a else list(self.judgement.p_values),
+            "role": self.role,
+            "family": a.family if a else None,
         }
+
+
+def adjust_claims(claims: list[ClaimResult], alpha: float = plan.ALPHA) -> list[ClaimResult]:
+    """Holm within each paper's family of primary claims (:func:`resode.analysis_plan.adjust`);
+    secondary claims keep their raw verdict, marked secondary. Returns the same list."""
+    fams = [c.part if c.role == "primary" else None for c in claims]
+    for c, a in zip(
+        claims,
+        plan.adjust([(c.judgement, f) for c, f in zip(claims, fams, strict=True)], alpha),
+        strict=True,
+    ):
+        c.adjusted = a
+    return claims
 
 
 # ---- the masking hook: a red flag turns a robustness verdict into inconclusive ----------------
@@ -150,6 +185,8 @@ def apply_checks(claim: Claim, judgement: Judgement, runs: list[Any]) -> Judgeme
     return dataclasses.replace(
         judgement,
         verdict=INCONCLUSIVE,
+        finding=NO_FINDING,
+        p_values=(1.0, 1.0, 1.0, 1.0),  # voided: Holm can never turn it back into a finding
         reason=f"gradient-masking red flag ({'; '.join(flags)}); measured: {judgement.reason}",
     )
 
@@ -179,6 +216,28 @@ def paper_a_claims(cfg: ReproduceConfig, a: Any) -> list[ClaimResult]:
                     model=m,
                 )
             )
+    return out + _lyapunov(out)
+
+
+LYAPUNOV_TEXT = (
+    "Damping improves Lyapunov stability: a perturbation propagated from the input to h_B "
+    "drifts less, along random noise and along the FGSM direction (both must show it)"
+)
+
+
+def _lyapunov(rows: list[ClaimResult]) -> list[ClaimResult]:
+    """The Lyapunov claim per model by the intersection–union rule of the plan: the component
+    (drift_noise, drift_adv) with the larger p_for decides (p_IUT = max p_for); it is shown only
+    where both are, and reads as the weaker component otherwise."""
+    out = []
+    for m in dict.fromkeys(r.model for r in rows):
+        parts = [r for r in rows if r.model == m and r.name in plan.LYAPUNOV_COMPONENTS]
+        if len(parts) != len(plan.LYAPUNOV_COMPONENTS):
+            continue
+        weak = max(parts, key=lambda r: r.judgement.p_values[0])
+        j = replace(weak.judgement, claim="lyapunov_stability")
+        ev = f"decided by {weak.name} (the weaker of {', '.join(plan.LYAPUNOV_COMPONENTS)}): "
+        out.append(ClaimResult("A", j.claim, LYAPUNOV_TEXT, j, ev + weak.evidence, model=m))
     return out
 
 
@@ -211,6 +270,7 @@ __all__ = [
     "PAPER_A",
     "ROBUSTNESS_CLAIMS",
     "ClaimResult",
+    "adjust_claims",
     "apply_checks",
     "paper_a_claims",
     "paper_b_claims",

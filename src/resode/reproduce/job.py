@@ -133,8 +133,9 @@ def run_reproduce(
     outcomes = executor.run(tasks, out, progress=progress, desc="reproduce")
     a = paper_a.collect(cfg, outcomes, out)
     b = paper_b.collect(cfg, outcomes, out)
-    judged = (claims_mod.paper_a_claims(cfg, a) if a else []) + (
-        claims_mod.paper_b_claims(cfg, b) if b else []
+    judged = claims_mod.adjust_claims(
+        (claims_mod.paper_a_claims(cfg, a) if a else [])
+        + (claims_mod.paper_b_claims(cfg, b) if b else [])
     )
     failed = {k: o.error or "failed" for k, o in outcomes.items() if not o.ok}
     env = environment()

@@ -448,7 +448,13 @@ def _claims_of(rep: Report, ctx: ReportContext, part: str) -> None:
     if not claims:
         rep.paragraph("No claim judged.")
     for c in claims:
-        rep.claim(c.title, c.verdict, c.evidence)
+        how = (
+            f"Family-wise adjusted (Holm, family {c.part}): {c.verdict} ({c.finding}); "
+            f"raw: {c.raw_verdict} ({c.judgement.finding}). "
+            if c.role == "primary"
+            else "Secondary reading: reported, never decides, not adjusted. "
+        )
+        rep.claim(c.title, c.verdict, how + c.evidence)
 
 
 def _paper_b(rep: Report, ctx: ReportContext) -> None:

@@ -83,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
     result = run_reproduce(config, out, resume=args.resume, progress=args.progress)
     print(f"wall time {result.seconds / 60:.1f} min; report: {result.out_dir / 'report.html'}")
     for c in result.claims:
-        print(f"  [{c.verdict}] paper {c.part}: {c.title}")
+        raw = "" if c.raw_verdict == c.verdict else f" (raw: {c.raw_verdict})"
+        print(f"  [{c.verdict}]{raw} {c.role} paper {c.part}: {c.title}")
     for key, err in result.failed.items():
         print(f"  [failed] {key}: {err}")
     return 0

@@ -1,0 +1,322 @@
+"""The pre-registered analysis plan: what each claim is judged on, and how errors are controlled.
+
+One declarative table (:data:`PLAN`), fixed before any run is looked at. Per claim: the primary
+quantity, the direction, the margin with its provenance (a paper number, or a declared smallest
+effect of interest with its reason), the test, the family and the role. Only ``primary`` entries
+decide; ``secondary`` readings are reported beside them, raw, and never enter a family.
+
+Family-wise control (:func:`adjust`): Holm's step-down at family-wise α = 0.05 within each
+family (paper A's primary comparison; paper B), over the 2k primary hypotheses of its k claims —
+per claim H₀^for (no effect in the claimed direction; rejecting it *shows the direction*) and
+H₀^against (an effect at least the margin; rejecting it *shows it is smaller than the margin*);
+for an equivalence claim H₀^for is "outside the band" (TOST) and H₀^against "inside the band".
+Holm's adjusted p-values p̃_(j) = max_{i≤j} min(1, (M − i + 1)·p_(i)), M = 2k. The two
+refinements (at least the margin; the opposite direction) are tested only after their parent is
+rejected, with the parent's Holm multiplier: p̃_margin = max(p̃_for, min(1, c_for·p_margin)),
+p̃_opposite = max(p̃_against, min(1, c_against·p_opposite)) — a hierarchical (gatekeeping) step
+inside the closed family, since H₀^margin ⊇ H₀^for. The adjusted finding is the raw rule of
+:func:`resode.verdicts.finding_from_p` applied to the adjusted p-values; it is the headline.
+
+Lyapunov stability (paper A, ``lyapunov_stability``) is judged on perturbations actually
+propagated from the input to h_B — random noise (``drift_noise``) and the FGSM direction
+(``drift_adv``) — combined by the intersection–union rule: the claim holds only where *both*
+show it (p = max of the components' p_for; an intersection–union test needs no adjustment). The
+components are reported beside it as secondary rows. The product of per-block gains along
+fresh random directions (``normalised_gain``) is neither a bound nor a propagated
+perturbation: secondary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from resode.verdicts import FINDING_VERDICT, NO_FINDING, Judgement, finding_from_p
+
+ALPHA = 0.05
+#: Paper A's primary comparison (treatment, baseline); other damped models are secondary.
+PRIMARY_COMPARISON = ("inresnet20", "resnet20")
+Role = Literal["primary", "secondary"]
+
+
+@dataclass(frozen=True)
+class PlanEntry:
+    """One pre-registered claim: what decides it and where its margin comes from."""
+
+    name: str
+    paper: Literal["A", "B"]
+    quantity: str
+    direction: Literal["greater", "less", "equivalent"]
+    margin: float
+    provenance: str
+    test: str
+    role: Role = "primary"
+    scale: Literal["linear", "log"] = "linear"
+    reference: float = 0.0
+    unit: str = ""
+
+    @property
+    def family(self) -> str | None:
+        """The family the entry is adjusted in (None: secondary, never decides)."""
+        return self.paper if self.role == "primary" else None
+
+
+_SESOI = "declared smallest effect of interest"
+#: the components of the Lyapunov claim, joined by intersection–union (all must show it)
+LYAPUNOV_COMPONENTS = ("drift_noise", "drift_adv")
+_WELCH = "Welch t (Satterthwaite df), unpaired over training seeds"
+PLAN: tuple[PlanEntry, ...] = (
+    PlanEntry(
+        "noise_drop",
+        "A",
+        "accuracy lost to noise (clean − noisy, pooled over types and severities), points",
+        "less",
+        1.0,
+        f"{_SESOI}: 1 point is 3.6 test images of the 359 evaluated, below which a difference "
+        "is not worth a claim at this scale (the paper reports several points)",
+        _WELCH,
+        unit="points",
+    ),
+    PlanEntry(
+        "robust_auc",
+        "A",
+        "mean robust accuracy over [0, ε_max] (worst case over attacks), points",
+        "greater",
+        1.0,
+        f"{_SESOI}: 1 point, as for noise (the paper's gains are several points)",
+        _WELCH,
+        unit="points",
+    ),
+    PlanEntry(
+        "lyapunov_stability",
+        "A",
+        "relative drift ‖Δh_B‖/‖h_B‖ of input perturbations propagated to h_B, random and FGSM "
+        "directions joined by intersection–union (the weaker one decides: p = max p_for)",
+        "less",
+        1.1,
+        f"{_SESOI}: a 10 % smaller drift in both directions (the paper shows no number)",
+        "Welch t on log values per component; intersection–union",
+        scale="log",
+    ),
+    PlanEntry(
+        "drift_noise",
+        "A",
+        "relative drift ‖Δh_B‖/‖h_B‖ of a random input perturbation propagated to h_B",
+        "less",
+        1.1,
+        f"{_SESOI}: a 10 % smaller drift (the paper shows no number)",
+        _WELCH + ", log values",
+        role="secondary",
+        scale="log",
+    ),
+    PlanEntry(
+        "drift_adv",
+        "A",
+        "relative drift ‖Δh_B‖/‖h_B‖ of the FGSM input perturbation propagated to h_B",
+        "less",
+        1.1,
+        f"{_SESOI}: a 10 % smaller drift; joined with drift_noise by intersection–union",
+        _WELCH + ", log values",
+        role="secondary",
+        scale="log",
+    ),
+    PlanEntry(
+        "normalised_gain",
+        "A",
+        "∏ per-block gains along a fresh random direction per block (not a bound)",
+        "less",
+        1.1,
+        f"{_SESOI}: 10 %",
+        _WELCH + ", log values",
+        role="secondary",
+        scale="log",
+    ),
+    PlanEntry(
+        "loss_rise_adv",
+        "A",
+        "loss rise along sign(∇ₓL) up to ε_max",
+        "less",
+        1.1,
+        f"{_SESOI}: a 10 % flatter rise (the paper's figure is qualitative)",
+        _WELCH + ", log values",
+        scale="log",
+    ),
+    PlanEntry(
+        "clean_equivalent",
+        "A",
+        "clean test accuracy, points",
+        "equivalent",
+        1.0,
+        f"{_SESOI}: ±1 point, the paper's 'comparable clean accuracy'",
+        "TOST on Welch t (90 % interval)",
+        unit="points",
+    ),
+    PlanEntry(
+        "depth_slope_ode",
+        "B",
+        "log-log slope of max_{k,t}‖Z_{k+1} − Z_k‖_F against L (tied init)",
+        "equivalent",
+        0.25,
+        "paper: slope −1 (Prop. 3, Thm 4); ±0.25 declared tolerance for finite L",
+        "TOST on the fitted slope's t interval",
+        reference=-1.0,
+    ),
+    PlanEntry(
+        "depth_slope_iid",
+        "B",
+        "log-log slope of max_{k,t}‖Z_{k+1} − Z_k‖_F against L (i.i.d. init)",
+        "equivalent",
+        0.25,
+        "paper: slope 0 (roughness does not shrink); ±0.25 declared tolerance",
+        "TOST on the fitted slope's t interval",
+    ),
+    PlanEntry(
+        "long_time_exponential_decay",
+        "B",
+        "slope of ln(loss) per 1000 iterations over the run's last part",
+        "less",
+        0.01,
+        f"paper: exponential decay (Thm 6); {_SESOI}: 0.01 per 1000 iterations",
+        "t interval over blocks of one run (not a sampling interval over seeds)",
+        unit="per 1000 iterations",
+    ),
+    PlanEntry(
+        "relu_smoothness_lost",
+        "B",
+        "log-log slope of max_k|w_{k+1} − w_k| against the depth (ReLU)",
+        "equivalent",
+        0.25,
+        "paper: O(1) for every depth (slope 0); ±0.25 declared tolerance",
+        "TOST on the fitted slope's t interval",
+    ),
+    PlanEntry(
+        "table1_tied_smoother",
+        "B",
+        "layer-averaged ‖W_{k+1} − W_k‖_F, tied / i.i.d., per activation",
+        "less",
+        2.0,
+        "paper: Table 1 reports about 1/10; declared: at least a factor 2",
+        _WELCH + ", log values",
+        scale="log",
+    ),
+    PlanEntry(
+        "iid_stays_rough",
+        "B",
+        "trained / initial max_k‖Z_{k+1} − Z_k‖_F (i.i.d.)",
+        "equivalent",
+        2.0,
+        "declared; secondary: training moves the roughness by ≈ 0.1 %, so it cannot fail",
+        "TOST on log values",
+        role="secondary",
+        scale="log",
+    ),
+    PlanEntry(
+        "iid_rougher_than_tied",
+        "B",
+        "i.i.d. / tied trained roughness",
+        "greater",
+        10.0,
+        "declared; secondary: its size is set by the iteration count, not the inits",
+        "one-sample t on log ratios",
+        role="secondary",
+        scale="log",
+    ),
+)
+_BY_NAME = {e.name: e for e in PLAN}
+
+
+def entry(claim: str) -> PlanEntry | None:
+    """The plan entry of a claim name (per-activation Table 1 names share one entry)."""
+    if claim.startswith("table1_tied_smoother"):
+        return _BY_NAME["table1_tied_smoother"]
+    return _BY_NAME.get(claim)
+
+
+def role_of(claim: str, model: str | None = None) -> Role:
+    """Primary only for a primary plan entry and (paper A) the primary comparison's model."""
+    e = entry(claim)
+    if e is None or e.role == "secondary":
+        return "secondary"
+    if e.paper == "A" and model is not None and model != PRIMARY_COMPARISON[0]:
+        return "secondary"
+    return "primary"
+
+
+def plan_markdown() -> str:
+    """The plan as a Markdown table (the README's table of margins; a test keeps them equal)."""
+    lines = [
+        "| claim | paper | role | primary quantity | direction | margin | provenance |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for e in PLAN:
+        m = f"×{e.margin:g}" if e.scale == "log" else f"{e.margin:g} {e.unit}".strip()
+        ref = f" around {e.reference:g}" if e.reference else ""
+        lines.append(
+            f"| `{e.name}` | {e.paper} | {e.role} | {e.quantity} | {e.direction}{ref} | {m} | "
+            f"{e.provenance} |"
+        )
+    return "\n".join(lines)
+
+
+def holm(p: Sequence[float]) -> tuple[list[float], list[int]]:
+    """Holm's adjusted p-values p̃_(j) = max_{i≤j} min(1, (M − i + 1)·p_(i)), and each
+    hypothesis's multiplier M − rank + 1 (rank 1 = smallest p)."""
+    m = len(p)
+    order = sorted(range(m), key=lambda i: p[i])
+    adj, mult = [1.0] * m, [1] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        mult[i] = m - rank
+        running = max(running, min(1.0, mult[i] * p[i]))
+        adj[i] = running
+    return adj, mult
+
+
+@dataclass(frozen=True)
+class Adjusted:
+    """The family-wise adjusted reading of one judgement."""
+
+    finding: str
+    verdict: str
+    p_values: tuple[float, float, float, float]
+    family: str | None
+
+
+def adjust(items: Sequence[tuple[Judgement, str | None]], alpha: float = ALPHA) -> list[Adjusted]:
+    """Holm within each family (module docstring); family None: raw, unadjusted."""
+    out: list[Adjusted | None] = [None] * len(items)
+    families: dict[str, list[int]] = {}
+    for i, (j, fam) in enumerate(items):
+        if fam is None:
+            out[i] = Adjusted(j.finding, j.verdict, j.p_values, None)
+        else:
+            families.setdefault(fam, []).append(i)
+    for fam, idx in families.items():
+        raw = [p for i in idx for p in (items[i][0].p_values[0], items[i][0].p_values[2])]
+        adj, mult = holm(raw)
+        for k, i in enumerate(idx):
+            j = items[i][0]
+            _, p_margin, _, p_opp = j.p_values
+            a_for, a_against = adj[2 * k], adj[2 * k + 1]
+            pv = (
+                a_for,
+                max(a_for, min(1.0, mult[2 * k] * p_margin)),
+                a_against,
+                max(a_against, min(1.0, mult[2 * k + 1] * p_opp)),
+            )
+            f = finding_from_p(j.direction, pv, alpha) if j.finding != NO_FINDING else NO_FINDING
+            out[i] = Adjusted(f, FINDING_VERDICT[f], pv, fam)
+    return [a for a in out if a is not None]
+
+
+__all__ = [
+    "ALPHA",
+    "PLAN",
+    "PRIMARY_COMPARISON",
+    "Adjusted",
+    "PlanEntry",
+    "adjust",
+    "entry",
+    "holm",
+]
