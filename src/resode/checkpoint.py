@@ -44,6 +44,14 @@ def atomic_write_bytes(path: str | os.PathLike[str], write: Any) -> Path:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except RuntimeError as exc:  # torch's zip writer reports a full disk as "unexpected pos"
+        Path(tmp).unlink(missing_ok=True)
+        if "unexpected pos" in str(exc) or "PytorchStreamWriter" in str(exc):
+            raise ResodeError(
+                f"writing {str(path)!r} failed part-way (probably no space left on the device); "
+                "free some space or choose another folder, then retry"
+            ) from exc
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -56,6 +64,18 @@ def atomic_write_bytes(path: str | os.PathLike[str], write: Any) -> Path:
     except OSError:
         pass
     return path
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """``Path(path).write_text(text)`` through :func:`atomic_write_bytes` (UTF-8)."""
+    data = text.encode("utf-8")
+    return atomic_write_bytes(path, lambda fh: fh.write(data))
+
+
+def atomic_savefig(fig: Any, path: str | os.PathLike[str], **kwargs: Any) -> Path:
+    """``fig.savefig(path)`` through :func:`atomic_write_bytes` (format from the suffix)."""
+    fmt = Path(path).suffix.lstrip(".") or "png"
+    return atomic_write_bytes(path, lambda fh: fig.savefig(fh, format=fmt, **kwargs))
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike[str]) -> Path:
@@ -167,7 +187,32 @@ def read_checkpoint(path: str | os.PathLike[str], *, map_location: Any = "cpu") 
             f"checkpoint {str(path)!r} has format version {payload['format_version']}, newer than "
             f"this resode ({__version__}) understands; upgrade resode"
         )
+    problem = _schema_problem(payload)
+    if problem:
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} has the wrong structure ({problem}); re-save it with "
+            "resode.save_checkpoint or re-run training"
+        )
     return payload
+
+
+def _schema_problem(payload: dict[str, Any]) -> str | None:
+    """What in ``payload`` does not fit the format :func:`save_checkpoint` writes (None: fits)."""
+    spec = payload.get("model")
+    if not isinstance(spec, dict):
+        return "no 'model' mapping"
+    if not isinstance(spec.get("name"), str):
+        return "model.name is not a string"
+    if not isinstance(spec.get("kwargs", {}), dict):
+        return "model.kwargs is not a mapping"
+    state = payload.get("state_dict")
+    if not isinstance(state, dict):
+        return "no 'state_dict' mapping"
+    if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+        return "state_dict holds entries that are not named tensors"
+    if not isinstance(payload.get("config"), (dict, type(None))):
+        return "config is not a mapping"
+    return None
 
 
 @dataclass
@@ -194,7 +239,12 @@ def load_checkpoint(path: str | os.PathLike[str], *, map_location: Any = "cpu") 
     payload = read_checkpoint(path, map_location=map_location)
     spec = payload["model"]
     try:
-        model = create_model(spec["name"], **spec["kwargs"])
+        model = create_model(spec["name"], **spec.get("kwargs", {}))
+    except TypeError as exc:  # kwargs the model does not take
+        raise CheckpointError(
+            f"cannot rebuild the model of {str(path)!r}: its recorded arguments do not fit "
+            f"{spec['name']!r} ({exc}); re-save it with resode.save_checkpoint"
+        ) from exc
     except ResodeError as exc:
         raise CheckpointError(f"cannot rebuild the model of {str(path)!r}: {exc}") from exc
     load_state_dict_checked(model, payload["state_dict"], source=str(path))

@@ -38,6 +38,12 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--resume", action="store_true", help="continue from OUT/last.pt if it exists"
     )
     parser.add_argument(
+        "--resume-override",
+        action="store_true",
+        help="with --resume: continue although the options differ from the recorded config "
+        "(the change is recorded in OUT/resume_overrides.json)",
+    )
+    parser.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
         default=True,
@@ -63,7 +69,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {args.dump_config}")
         return 0
     out = Path(args.out or f"runs/train-{config.model}-{config.dataset}-seed{config.seed}")
-    result = train(config, out, resume=args.resume, progress=args.progress)
+    if args.resume_override and not args.resume:
+        from resode.errors import ResodeError
+
+        raise ResodeError("--resume-override only applies with --resume; add --resume")
+    result = train(
+        config,
+        out,
+        resume=args.resume,
+        progress=args.progress,
+        resume_override=args.resume_override,
+    )
     last = result.history[-1] if result.history else None
     if last is not None and result.checkpoint_path.exists():
         acc = last.get("test_acc")
