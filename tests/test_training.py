@@ -256,7 +256,7 @@ def test_nan_stop_names_epoch_step_and_checkpoint(tmp_path: Path) -> None:
     train(_tiny_config(epochs=1), tmp_path, progress=False)
     diverging = _tiny_config(epochs=2, lr=1e30)
     with pytest.raises(NumericalError) as info:
-        train(diverging, tmp_path, resume=True, progress=False)
+        train(diverging, tmp_path, resume=True, progress=False, resume_override=True)
     msg = str(info.value)
     assert "epoch 2" in msg and "step " in msg and str(tmp_path / "last.pt") in msg
     # the last good checkpoint is intact and still holds epoch 1

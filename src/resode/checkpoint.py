@@ -13,6 +13,7 @@ registry, so the user never names the architecture.
 
 from __future__ import annotations
 
+import errno
 import os
 import pickle
 import tempfile
@@ -36,8 +37,13 @@ def atomic_write_bytes(path: str | os.PathLike[str], write: Any) -> Path:
     A crash at any point leaves either the old file or the new one, never a partial file.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "Is a directory", str(path))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:  # name the file the user asked for, not the temporary one
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
@@ -52,6 +58,9 @@ def atomic_write_bytes(path: str | os.PathLike[str], write: Any) -> Path:
                 "free some space or choose another folder, then retry"
             ) from exc
         raise
+    except OSError as exc:  # disk full, quota, …: the old file (if any) stays intact
+        Path(tmp).unlink(missing_ok=True)
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

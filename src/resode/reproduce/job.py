@@ -82,7 +82,9 @@ def check_out_dir(cfg: ReproduceConfig, out: Path, resume: bool) -> None:
     old = ReproduceConfig.from_yaml(path)
     # where the tasks run does not change their results (their threads do)
     keep = tuple(k for k in ExecutorOptions.field_names() if k != "threads")
-    diff = [k for k in cfg.field_names() if k not in keep and getattr(old, k) != getattr(cfg, k)]
+    from resode.config import config_diff
+
+    diff = [k for k in config_diff(old.to_dict(), cfg.to_dict()) if k not in keep]
     if diff:
         raise ResodeError(
             f"--resume: the run in {str(out)!r} used other settings ({', '.join(diff)}); rerun "

@@ -192,15 +192,21 @@ def _check_resume_config(
 ) -> list[str]:
     """Refuse to resume ``path`` with another effective config (unless ``override``).
 
-    Returns the differing dotted keys (empty: the same run). ``threads``, ``device`` and
-    ``progress``-like keys that do not change the numbers are still compared: a resumed run is
-    the recorded one or an explicit, recorded override."""
+    Returns the differing dotted keys (empty: the same run). Every key is compared (also
+    ``threads`` and ``device``): a resumed run is the recorded one or an explicit, recorded
+    override. Another model is refused even with ``override``."""
     from resode.config import config_diff
 
     if not isinstance(recorded, dict):
         raise CheckpointError(
             f"{str(path)!r} records no training config; it cannot be resumed safely. "
             "Start a new run in another --out folder"
+        )
+    if recorded.get("model") != config.model:  # another network: never, override or not
+        raise CheckpointError(
+            f"cannot resume from {str(path)!r}: it holds model {recorded.get('model')!r} but the "
+            f"config asks for {config.model!r}; pass --model {recorded.get('model')} or choose "
+            "another --out folder"
         )
     diff = config_diff(recorded, config.to_dict())
     if diff and not override:

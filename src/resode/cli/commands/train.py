@@ -50,7 +50,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="progress bar and per-epoch lines (default: on)",
     )
     parser.add_argument(
-        "--dump-config", metavar="PATH", help="write the resolved config as YAML and exit"
+        "--dump-config",
+        metavar="PATH",
+        help="write the resolved config as YAML to a new file and exit",
     )
     add_config_arguments(parser, TrainConfig)
     parser.set_defaults(func=run)
@@ -65,6 +67,13 @@ def run(args: argparse.Namespace) -> int:
     base = get_preset(args.preset).to_dict()
     config = config_from_args(TrainConfig, args, base=base)
     if args.dump_config:
+        from resode.errors import ResodeError
+
+        if Path(args.dump_config).is_file():  # never overwrite a file the user saved
+            raise ResodeError(
+                f"--dump-config {args.dump_config!r} already exists; delete it or choose "
+                "another path"
+            )
         config.to_yaml(args.dump_config)
         print(f"wrote {args.dump_config}")
         return 0
