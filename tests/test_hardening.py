@@ -266,13 +266,20 @@ def test_finite_rule_covers_every_float_field_of_every_config() -> None:
 
 
 def test_train_refuses_a_folder_another_run_holds(tmp_path: Path) -> None:
-    from resode.grid.task import folder_lock
+    import fcntl
+
+    from resode.grid.task import LOCK_FILE, folder_lock
 
     out = tmp_path / "busy"
-    with folder_lock(out):  # what a running `resode train` or grid task holds
+    out.mkdir()
+    with open(out / LOCK_FILE, "a+") as fh:  # what another process's folder_lock holds
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
         code, _, err = run_cli(["train", *TINY, "--out", str(out)])
     assert "another resode train is writing" in assert_one_line(code, err)
     assert not (out / "last.pt").exists()
+    with folder_lock(out):  # a grid task training into its own folder: re-entrant
+        code, _, err = run_cli(["train", *TINY, "--out", str(out)])
+    assert code == 0, err
 
 
 def test_default_reproduce_folders_are_unique_within_a_second(tmp_path: Path) -> None:

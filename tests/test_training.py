@@ -345,7 +345,8 @@ def test_cli_train_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert main(["train", "--preset", "digits", "--model", "_train_tiny_damped", *common]) == 0
     assert json.loads((out / "history.json").read_text())[0]["epoch"] == 1
     resume = ["train", "--preset", "digits", "--model", "_train_tiny_damped", *common, "--resume"]
-    assert main([*resume, "--epochs", "2"]) == 0
+    assert main([*resume, "--epochs", "2"]) == 2  # a changed config: refused (issue 24)
+    assert main([*resume, "--epochs", "2", "--resume-override"]) == 0
     assert len(json.loads((out / "history.json").read_text())) == 2
     capsys.readouterr()
     # resuming with another architecture name is refused with a clear one-line message

@@ -60,7 +60,9 @@ def atomic_write_bytes(path: str | os.PathLike[str], write: Any) -> Path:
         raise
     except OSError as exc:  # disk full, quota, …: the old file (if any) stays intact
         Path(tmp).unlink(missing_ok=True)
-        raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        if exc.errno is None:
+            raise
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc  # the path, not the temp
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

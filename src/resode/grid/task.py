@@ -94,16 +94,24 @@ def resolve(path: str) -> Callable[[dict[str, Any], Path], dict[str, Any]]:
     return getattr(importlib.import_module(module), name)
 
 
+_HELD: set[str] = set()  # folders this process holds the lock of (folder_lock is re-entrant)
+
+
 @contextlib.contextmanager
 def folder_lock(folder: Path, *, blocking: bool = True, what: str = "run") -> Iterator[None]:
     """An exclusive advisory lock on ``folder/.lock`` (a no-op where fcntl is missing).
 
     ``blocking=False``: a folder another process holds is a :class:`ResodeError` at once (one
-    line naming the folder) instead of a wait — what ``resode train`` wants."""
+    line naming the folder) instead of a wait — what ``resode train`` wants.
+    Re-entrant within a process: a grid task that trains into its own folder already holds it."""
     folder.mkdir(parents=True, exist_ok=True)
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    key = os.path.realpath(folder)
+    if key in _HELD:
         yield
         return
     with open(folder / LOCK_FILE, "a+") as fh:
@@ -117,9 +125,11 @@ def folder_lock(folder: Path, *, blocking: bool = True, what: str = "run") -> It
                     f"another {what} is writing to {str(folder)!r} right now; wait for it to "
                     "finish or choose another --out folder"
                 ) from exc
+        _HELD.add(key)
         try:
             yield
         finally:
+            _HELD.discard(key)
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
