@@ -27,6 +27,8 @@ Checks (data: the embedded digits, or, without scikit-learn, synthetic CIFAR-for
 5. ``attacks_cuda_vs_cpu``: FGSM, PGD-20 and the four noise corruptions (severities 1–5) on the
    trained digits model and test images, once on CPU and once on CUDA: every accuracy agrees
    within the sampling tolerance.
+   ``reproduce_tiny_device``: ``resode reproduce --preset tiny --device cuda`` (paper A only, serial
+   executor): every attack gradient and the stability analysis ran on CUDA (issue 21).
 6. ``ddp_nccl_syncbn``: ``torchrun`` with one process per GPU runs the engine's distributed path
    (NCCL, DistributedDataParallel, SyncBatchNorm); with one GPU the engine would train
    single-process, so the child forces that path at world size 1 (NCCL all-reduces the
@@ -34,7 +36,10 @@ Checks (data: the embedded digits, or, without scikit-learn, synthetic CIFAR-for
    cross-GPU reduction needs >= 2 GPUs). Both runs use deterministic cuDNN; the first epoch's
    loss must match a single-process run to 1e-3 at world size 1 (2 % with several GPUs, whose
    batch statistics differ) and every rank must end with the same weights.
-7. ``throughput``: the ``cifar10-paper-a`` preset (In-ResNet-110, batch 128, AMP off) and the
+7. ``deterministic_reruns``: the digits preset trained twice with ``deterministic=True``
+   (``resode.runtime.deterministic_cuda``) gives bit-identical weights; the cost against an
+   autotuned-cuDNN run of the same training is reported.
+8. ``throughput``: the ``cifar10-paper-a`` preset (In-ResNet-110, batch 128, AMP off) and the
    ``cifar10-table1`` preset (L = 256, batch 64) on synthetic 32×32×3 data: one warm-up epoch,
    then a timed epoch of a subset of steps, and the evaluation throughput; projected wall time of
    the full run, epochs · ⌈50 000/batch⌉ · t_step + evaluations · 10 000 · t_eval/image.
@@ -628,6 +633,50 @@ def check_attacks(ctx: Context) -> Record:
     return Record("attacks_cuda_vs_cpu", "PASS" if ok else "FAIL", numbers=nums)
 
 
+def check_reproduce_device(ctx: Context) -> Record:
+    """``resode reproduce --preset tiny --device <dev>`` (paper A only, serial executor, so the
+    tasks run in this process): every attack's gradient and forward pass and the stability
+    analysis run on the configured device (issue 21: they used to run on the CPU)."""
+    from resode.analysis import stability
+    from resode.attacks.base import Attack
+    from resode.cli import main
+
+    seen: dict[str, set[str]] = {"attack": set(), "stability": set()}
+    real_grad, real_stab = Attack.loss_and_grad, stability.analyze_stability
+
+    def grad_spy(self: Attack, x: torch.Tensor, *a: Any) -> Any:
+        seen["attack"].add(x.device.type)
+        return real_grad(self, x, *a)
+
+    def stab_spy(model: torch.nn.Module, *a: Any, **k: Any) -> Any:
+        seen["stability"].add(next(model.parameters()).device.type)
+        return real_stab(model, *a, **k)
+
+    Attack.loss_and_grad = grad_spy  # type: ignore[method-assign]
+    stability.analyze_stability = stab_spy  # type: ignore[assignment]
+    import resode.analysis as analysis_pkg
+
+    real_pkg = analysis_pkg.analyze_stability
+    analysis_pkg.analyze_stability = stab_spy  # type: ignore[assignment]
+    try:
+        args = ["reproduce", "--preset", "tiny", "--device", ctx.device, "--executor", "serial"]
+        args += ["--out", str(ctx.tmp / "reproduce-tiny"), "--no-progress"]
+        args += ["--no-paper-b.enabled", "--no-sweep.enabled"]
+        code = main(args)
+    finally:
+        Attack.loss_and_grad = real_grad  # type: ignore[method-assign]
+        stability.analyze_stability = real_stab  # type: ignore[assignment]
+        analysis_pkg.analyze_stability = real_pkg  # type: ignore[assignment]
+    want = torch.device(ctx.device).type
+    ok = code == 0 and seen["attack"] == {want} and seen["stability"] == {want}
+    nums = {
+        "exit": code,
+        "attack_devices": sorted(seen["attack"]),
+        "stability_devices": sorted(seen["stability"]),
+    }
+    return Record("reproduce_tiny_device", "PASS" if ok else "FAIL", numbers=nums)
+
+
 DDP_CHILD = textwrap.dedent(
     """
     import json, os, sys
@@ -765,6 +814,38 @@ def _sync(ctx: Context) -> None:
         torch.cuda.synchronize()
 
 
+def check_deterministic_reruns(ctx: Context) -> Record:
+    """Two identical deterministic trainings (resode.runtime.deterministic_cuda: deterministic
+    algorithms, no cuDNN autotuning, fixed cuBLAS workspace) end with bit-identical weights; the
+    cost is the wall time against the same training with autotuned cuDNN."""
+    import time
+
+    over = dict(ctx.small_data(), epochs=ctx.sizes.ddp_epochs, threads=1)
+    seconds: dict[str, float] = {}
+    weights = []
+    for name, det in (("det-a", True), ("det-b", True), ("autotuned", False)):
+        _sync(ctx)
+        t0 = time.perf_counter()
+        _, res = _train(ctx, "digits", f"rerun-{name}", deterministic=det, **over)
+        _sync(ctx)
+        seconds[name] = time.perf_counter() - t0
+        weights.append({k: v.detach().cpu() for k, v in res.model.state_dict().items()})
+    identical = all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    worst = max(
+        float((weights[0][k].double() - weights[2][k].double()).abs().max())
+        for k in weights[0]
+        if weights[0][k].is_floating_point()
+    )
+    nums = {
+        "reruns_bit_identical": identical,
+        "seconds_deterministic": seconds["det-b"],
+        "seconds_autotuned": seconds["autotuned"],
+        "cost_deterministic/autotuned": seconds["det-b"] / seconds["autotuned"],
+        "max_abs_weight_diff_autotuned": worst,
+    }
+    return Record("deterministic_reruns", "PASS" if identical else "FAIL", numbers=nums)
+
+
 def check_throughput(ctx: Context) -> Record:
     """In-ResNet-110 (cifar10-paper-a) and the L=256 Table 1 net: step time and projections."""
     from resode.training import get_preset
@@ -802,7 +883,9 @@ CHECKS: list[Check] = [
     Check("scaled_convnet_amp", check_scaled_convnet_amp, 90),
     Check("channels_last", check_channels_last, 90),
     Check("attacks_cuda_vs_cpu", check_attacks, 90),
+    Check("reproduce_tiny_device", check_reproduce_device, 120),
     Check("ddp_nccl_syncbn", check_ddp, 120),
+    Check("deterministic_reruns", check_deterministic_reruns, 90),
     Check("throughput", check_throughput, 120),
 ]
 

@@ -49,7 +49,7 @@ def small_convnet(seed: int = 0, classes: int = 4) -> nn.Module:
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    name=st.sampled_from(["fgsm", "ifgsm", "pgd"]),
+    name=st.sampled_from(["fgsm", "ifgsm", "pgd", "square"]),
     norm=st.sampled_from(["Linf", "L2"]),
     n=st.integers(1, 3),
     c=st.integers(1, 2),
@@ -70,6 +70,8 @@ def test_output_in_eps_ball_and_box(name, norm, n, c, h, w, eps, early, seed):
     kw = {} if name == "fgsm" else {"steps": 3, "alpha": max(eps, 1e-3)}
     if name == "pgd":
         kw["restarts"] = 2
+    if name == "square":  # L∞ only, gradient-free
+        kw, norm = {"queries": 4}, "Linf"
     attack = make_attack(name, model, eps=eps, norm=norm, early_stop=early, seed=seed, **kw)
     adv = attack(x, y)
     assert adv.shape == x.shape and adv.dtype == x.dtype
@@ -242,7 +244,7 @@ def test_seeded_determinism():
 # ------------------------------------------------------------------ the model is left alone
 
 
-@pytest.mark.parametrize("name", ["fgsm", "ifgsm", "pgd", "transfer"])
+@pytest.mark.parametrize("name", ["fgsm", "ifgsm", "pgd", "transfer", "square"])
 def test_model_mode_and_parameters_untouched(name):
     model = small_convnet()
     model.train()
@@ -299,7 +301,7 @@ def test_bad_input_errors():
         FGSM(model, eps=0.1)(x, torch.tensor([0, 7]))
     with pytest.raises(ResodeError, match="steps"):
         PGD(model, eps=0.1, steps=-1)
-    assert set(list_attacks()) == {"fgsm", "ifgsm", "pgd", "autoattack", "transfer"}
+    assert set(list_attacks()) == {"fgsm", "ifgsm", "pgd", "autoattack", "transfer", "square"}
     assert type(make_attack("BIM", model, eps=0.1)) is IFGSM
 
 
@@ -534,3 +536,46 @@ def test_random_start_is_the_documented_draw(norm):
         radius = eps * r.pow(1 / 12)
         expected = x + n * (radius / n.flatten(1).norm(dim=1)).view(-1, 1, 1, 1)
     assert torch.allclose(start, expected.clamp(0, 1), atol=1e-12)
+
+
+@pytest.mark.parametrize("name", [a for a in list_attacks() if a != "autoattack"])
+def test_attack_never_raises_accuracy_above_clean(name):
+    """With early stopping every attack returns a misclassified clean image unchanged, so the
+    set of correctly classified adversarial images is a subset of the clean-correct ones."""
+    model = small_convnet(seed=1).eval()
+    g = torch.Generator().manual_seed(3)
+    x, y = torch.rand(16, 1, 6, 6, generator=g), torch.randint(0, 4, (16,), generator=g)
+    kw = {"surrogate": small_convnet(seed=2)} if name == "transfer" else {}
+    if name == "square":
+        kw = {"queries": 10}
+    adv = make_attack(name, model, eps=0.1, **kw)(x, y)
+    with torch.no_grad():
+        clean_ok = model(x).argmax(1) == y
+        adv_ok = model(adv).argmax(1) == y
+    assert not bool((adv_ok & ~clean_ok).any())
+    assert per_sample_norm(adv - x, "Linf").max() <= 0.1 + TOL
+
+
+def test_square_finds_the_linear_models_flip_without_gradients():
+    """For a linear binary-margin model the worst L∞ point is a corner of the ε-ball; the random
+    search must reduce the margin monotonically and fool points whose margin is below ε·‖w‖₁."""
+    model = linear_model(16, 2, seed=4, dtype=torch.float32)
+    x = torch.full((8, 1, 4, 4), 0.5)
+    with torch.no_grad():
+        y = model(x).argmax(1)
+    w = model[1].weight
+    wdiff = (w[0] - w[1]).abs().sum().item()
+    eps = 1.0 / 2
+    atk = make_attack("square", model, eps=eps, queries=100, early_stop=False)
+    adv = atk(x, y)
+    assert atk.gradient_evaluations == 0
+    with torch.no_grad():
+        m0 = model(x).gather(1, y[:, None]).squeeze(1) - model(x).gather(1, 1 - y[:, None]).squeeze(
+            1
+        )
+        m1 = model(adv).gather(1, y[:, None]).squeeze(1) - model(adv).gather(
+            1, 1 - y[:, None]
+        ).squeeze(1)
+    assert bool((m1 <= m0 + 1e-6).all())
+    if float(m0.max()) < eps * wdiff * 0.5:
+        assert bool((m1 < 0).all())

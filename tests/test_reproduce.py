@@ -82,6 +82,14 @@ def test_tiny_results_hold_every_model_and_seed(tiny_run: Path) -> None:
         assert 0.0 <= m["robust_auc"] <= rob["clean_attack_subset"] + 1e-12
         assert (tiny_run / "paper_a" / f"{r['model']}-seed{r['seed']}" / "last.pt").is_file()
         assert bool(r["lambdas"]) == (r["model"] != "resnet20")  # the ResNet has no λ
+        names = [c["name"] for c in r["checks"]]  # the masking checks ran with the claims
+        assert names[:2] == ["flags", "monotonicity"] and "eps_sweep" in names
+    table = results["paper_a"]["attack_table"]
+    assert {(t["model"], t["attack"]) for t in table} == {
+        (m, a) for m in pa.models for a in [*pa.attacks, "worst case"]
+    }
+    for t in table:
+        assert t["images_ci"][0] <= t["mean"] <= t["images_ci"][1]
     assert sorted(r["lam"] for r in results["paper_a"]["sweep"]) == sorted(cfg.sweep.lambdas)
     sweep = results["paper_b"]["depth_sweep"]
     assert set(sweep) == set(cfg.paper_b.inits)

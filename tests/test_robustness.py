@@ -137,9 +137,10 @@ def test_cli_end_to_end(tmp_path, capsys):
     out = tmp_path / "out"
     args = ["robustness", a, b, "--out", str(out), "--n-samples", "12", "--steps", "2"]
     args += ["--eps", "8/255", "--severities", "1", "--corruptions", "gaussian", "--no-progress"]
-    args += ["--attacks", "fgsm", "pgd", "--surrogate", b]
+    args += ["--attacks", "fgsm", "pgd", "--surrogate", b, "--checks"]
     assert main(args) == 0
     report = (out / "report.md").read_text()
+    assert "## Gradient-masking checks" in report
     assert "| metric | r20 | lin |" in report and "**robust** ε=8/255" in report
     js = json.loads((out / "results.json").read_text())
     assert js["config"]["dataset"] == "digits" and js["seed"] == 0 and js["n_samples"] == 12
@@ -151,6 +152,19 @@ def test_cli_end_to_end(tmp_path, capsys):
     # the surrogate against itself: the transfer attack is its own white-box PGD (full run)
     lin = js["models"][1]["attacks"]
     assert lin["transfer-pgd"]["8/255"] >= lin["pgd"]["8/255"]
+    checks = {m["label"]: [c["name"] for c in m["checks"]] for m in js["models"]}
+    assert checks["r20"] == [
+        "flags",
+        "monotonicity",
+        "eps_sweep",
+        "square",
+        "transfer-lin",
+        "transfer-surrogate",
+    ]
+    assert "transfer-r20" in checks["lin"]
+    for m in js["models"]:
+        for c in m["checks"]:
+            assert (c["reason"] in report) and isinstance(c["passed"], bool)
     lines = (out / "results.csv").read_text().splitlines()
     assert len(lines) == 1 + 2 * (1 + 2 + 3 + 1)  # clean, 1 severity + pooled, 3 attacks, robust
 

@@ -6,6 +6,7 @@
 ``pgd``         :class:`PGD`: IFGSM + uniform random start in the ε-ball, restarts
 ``autoattack``  :class:`AutoAttack`: standard AutoAttack (optional ``pyautoattack``)
 ``transfer``    :class:`TransferAttack`: crafted on a surrogate model, evaluated on the target
+``square``      :class:`Square`: gradient-free random search (L∞), the masking check
 ==============  =================================================================
 
 Every attack leaves the model's mode, parameters and ``requires_grad`` flags as they were; see
@@ -23,6 +24,7 @@ from resode.attacks.base import NORMS, Attack, check_eps, frozen_eval, per_sampl
 from resode.attacks.fgsm import FGSM
 from resode.attacks.ifgsm import BIM, IFGSM
 from resode.attacks.pgd import PGD
+from resode.attacks.square import Square
 from resode.attacks.transfer import TransferAttack
 from resode.errors import unknown_name_error
 
@@ -32,6 +34,7 @@ ATTACKS: dict[str, type[Attack]] = {
     "pgd": PGD,
     "autoattack": AutoAttack,
     "transfer": TransferAttack,
+    "square": Square,
 }
 _ALIASES = {"bim": "ifgsm", "i-fgsm": "ifgsm", "aa": "autoattack"}
 
@@ -67,6 +70,7 @@ __all__ = [
     "PGD",
     "Attack",
     "AutoAttack",
+    "Square",
     "TransferAttack",
     "autoattack_available",
     "canonical_attack_name",

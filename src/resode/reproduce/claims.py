@@ -31,7 +31,7 @@ from typing import Any
 
 from resode.registry import display_name
 from resode.reproduce.config import ReproduceConfig
-from resode.verdicts import Claim, Judgement, judge
+from resode.verdicts import INCONCLUSIVE, Claim, Judgement, judge
 
 # ---- paper A -----------------------------------------------------------------------------------
 NOISE = Claim(
@@ -126,6 +126,34 @@ class ClaimResult:
         }
 
 
+# ---- the masking hook: a red flag turns a robustness verdict into inconclusive ----------------
+#: claims whose evidence is an attack, so a gradient-masking red flag voids them
+ROBUSTNESS_CLAIMS = frozenset({ADVERSARIAL.name})
+
+
+def apply_checks(claim: Claim, judgement: Judgement, runs: list[Any]) -> Judgement:
+    """``judgement``, or ``inconclusive`` with the red flags as reason when ``claim`` rests on
+    attacks and any of ``runs`` (records with ``result["checks"]``) failed a masking check
+    (:mod:`resode.robustness.checks`)."""
+    import dataclasses
+
+    from resode.robustness.checks import CheckResult, red_flags
+
+    if claim.name not in ROBUSTNESS_CLAIMS:
+        return judgement
+    flags = []
+    for r in runs:
+        checks = [CheckResult.from_dict(c) for c in r.result.get("checks") or []]
+        flags += [f"{r.label} seed {r.seed}: {f}" for f in red_flags(checks)]
+    if not flags:
+        return judgement
+    return dataclasses.replace(
+        judgement,
+        verdict=INCONCLUSIVE,
+        reason=f"gradient-masking red flag ({'; '.join(flags)}); measured: {judgement.reason}",
+    )
+
+
 def paper_a_claims(cfg: ReproduceConfig, a: Any) -> list[ClaimResult]:
     """Every paper-A claim for every damped model against the baseline (the first model)."""
     models = [m for m in cfg.paper_a.models if a.by_model(m)]
@@ -138,7 +166,7 @@ def paper_a_claims(cfg: ReproduceConfig, a: Any) -> list[ClaimResult]:
             continue
         for m in models[1:]:
             t = [factor * v for v in a.values(m, metric)]
-            j = judge(claim, t, b)
+            j = apply_checks(claim, judge(claim, t, b), [*a.by_model(m), *a.by_model(base)])
             missing = [k for k in a.failed if f"/{m}-seed" in k or f"/{base}-seed" in k]
             note = f" Missing runs (failed): {', '.join(missing)}." if missing else ""
             out.append(
@@ -179,4 +207,11 @@ def paper_b_claims(cfg: ReproduceConfig, b: Any) -> list[ClaimResult]:
     return out
 
 
-__all__ = ["PAPER_A", "ClaimResult", "paper_a_claims", "paper_b_claims"]
+__all__ = [
+    "PAPER_A",
+    "ROBUSTNESS_CLAIMS",
+    "ClaimResult",
+    "apply_checks",
+    "paper_a_claims",
+    "paper_b_claims",
+]

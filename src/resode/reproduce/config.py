@@ -59,6 +59,16 @@ class PaperAConfig(Config):
     early_stop: bool = option(
         True, "attacks stop on a sample once it is misclassified (never weaker; faster)"
     )
+    corruption_source: Literal["generated", "files"] = option(
+        "generated",
+        "generated: the four CIFAR-10-C noises drawn here; files: the released CIFAR-10-C/100-C "
+        ".npy files under data_root (cifar10/cifar100 only)",
+    )
+    checks: bool = option(
+        True,
+        "gradient-masking checks with every robustness claim (flags, monotonicity, ε-sweep to "
+        "zero robust accuracy, Square); a red flag makes the robustness verdict inconclusive",
+    )
     attack_subset: int | None = option(
         None, "attack only the first N evaluated test images (None: all of them)", min=1
     )

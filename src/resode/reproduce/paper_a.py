@@ -85,6 +85,7 @@ def robustness_config(cfg: ReproduceConfig, **over: Any) -> dict[str, Any]:
         "corruptions": list(pa.corruptions) or ["none"],
         "severities": list(pa.severities),
         "noise_strengths": list(pa.noise_strengths),
+        "corruption_source": pa.corruption_source,
         "step_rule": pa.step_rule,
         "early_stop": pa.early_stop,
         "seed": cfg.seed,
@@ -149,6 +150,7 @@ def tasks(cfg: ReproduceConfig) -> list[Task]:
                 "evalset": _evalset_params(cfg),
                 "robustness": robustness_config(cfg),
                 "attack_subset": pa.attack_subset,
+                "checks": pa.checks and bool(pa.attacks),
                 "stability": stab,
                 "landscape": land,
             }
@@ -244,6 +246,12 @@ def run_cell(params: dict[str, Any], folder: Path) -> dict[str, Any]:
     }
     if "lam" in params:
         out["lam"] = params["lam"]
+    if params.get("checks"):
+        out["checks"] = _checks(model, ev, {**params, "_robustness_result": out["robustness"]})
+    # the analyses run where the evaluation ran (they follow the model's device)
+    from resode.robustness import RobustnessConfig, evaluation_device
+
+    model = model.to(evaluation_device(RobustnessConfig.from_dict(params["robustness"])))
     if params.get("stability"):
         out["stability"] = _stability(model, ev, params["stability"], folder)
     if params.get("landscape"):
@@ -256,9 +264,11 @@ def _evaluate(model: Any, ev: Any, params: dict[str, Any]) -> dict[str, Any]:
     ``attack_subset`` of them (with the clean accuracy on that part, for the robust curve)."""
     import time
 
-    from resode.robustness import RobustnessConfig, evaluate_models
+    from resode.robustness import RobustnessConfig, evaluate_models, evaluation_device
+    from resode.robustness.evaluate import corruption_loader_for
 
     rcfg = RobustnessConfig.from_dict(params["robustness"])
+    device = evaluation_device(rcfg)  # the one resolver, shared with `resode robustness`
     head = ev.head(params.get("attack_subset"))
     t0 = time.perf_counter()
     noise = evaluate_models(
@@ -267,7 +277,9 @@ def _evaluate(model: Any, ev: Any, params: dict[str, Any]) -> dict[str, Any]:
         ev.labels,
         rcfg.replace(attacks=[]),
         dataset=ev.dataset,
+        corruption_loader=corruption_loader_for(rcfg, ev),
         progress=False,
+        device=device,
     )[0]
     t1 = time.perf_counter()
     if rcfg.attacks:
@@ -278,6 +290,7 @@ def _evaluate(model: Any, ev: Any, params: dict[str, Any]) -> dict[str, Any]:
             rcfg.replace(corruptions=[]),
             dataset=ev.dataset,
             progress=False,
+            device=device,
         )[0]
         attacks, robust, clean_att = att.attacks, att.robust, att.clean
     else:
@@ -293,6 +306,28 @@ def _evaluate(model: Any, ev: Any, params: dict[str, Any]) -> dict[str, Any]:
         "eps": rcfg.resolved_eps(ev.dataset),
         "seconds": {"noise": t1 - t0, "attacks": time.perf_counter() - t1},
     }
+
+
+def _checks(model: Any, ev: Any, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """The gradient-masking checks (:mod:`resode.robustness.checks`) on the attacked subset,
+    against this run's white-box accuracies; on the evaluation's device."""
+    from resode.robustness import RobustnessConfig, evaluation_device
+    from resode.robustness.checks import run_checks
+
+    rcfg = RobustnessConfig.from_dict(params["robustness"])
+    head = ev.head(params.get("attack_subset"))
+    rob = params["_robustness_result"]
+    checks = run_checks(
+        model,
+        head.images,
+        head.labels,
+        rcfg,
+        dataset=ev.dataset,
+        attacks=rob["attacks"],
+        robust=rob["robust"],
+        device=evaluation_device(rcfg),
+    )
+    return [c.to_dict() for c in checks]
 
 
 def _lambdas(ck: Any) -> dict[str, Any]:
@@ -484,6 +519,7 @@ def collect(
 __all__ = [
     "PaperAResult",
     "RunRecord",
+    "attack_rows",
     "collect",
     "metrics",
     "robust_auc",
@@ -491,3 +527,25 @@ __all__ = [
     "sweep_tasks",
     "tasks",
 ]
+
+
+def attack_rows(a: PaperAResult) -> list[Any]:
+    """Per model × attack (and ``worst case``: the per-point worst case over the declared set)
+    × ε: the per-seed robust accuracies with intervals over images and over seeds."""
+    from resode.robustness.intervals import accuracy_row
+
+    rows = []
+    models = list(dict.fromkeys(r.model for r in a.runs))
+    for m in models:
+        rob = [r.result["robustness"] for r in a.by_model(m)]
+        attacks = list(dict.fromkeys(k for x in rob for k in x["attacks"]))
+        for atk in [*attacks, "worst case"]:
+            for lev in a.eps_labels:
+                vals = [
+                    (x["robust"] if atk == "worst case" else x["attacks"].get(atk, {})).get(lev)
+                    for x in rob
+                ]
+                vals = [v for v in vals if v is not None]
+                if vals:
+                    rows.append(accuracy_row(m, atk, lev, vals, a.n_attack))
+    return rows

@@ -31,6 +31,22 @@ class ReportContext:
     preset_info: dict[str, str] = field(default_factory=dict)
 
 
+def _kernels_sentence(env: dict[str, Any]) -> str:
+    """The kernel policy and the machine's fingerprint; a loud warning when the numbers are a
+    property of this CPU (native kernels, or pins that came too late)."""
+    k = env.get("kernels") or {}
+    fp = env.get("fingerprint")
+    tail = f" Machine fingerprint `{fp}` (`resode fingerprint`)." if fp else ""
+    if k.get("comparable"):
+        return (
+            f"CPU kernels pinned to the `{k['policy']}` code paths (resode.kernels): the same "
+            "config and seeds give these numbers on any x86-64 machine whose fingerprint matches."
+            + tail
+        )
+    why = k.get("reason") or "kernel policy unknown"
+    return f"**Not comparable with another machine's numbers**: {why}." + tail
+
+
 def _setup(rep: Report, ctx: ReportContext) -> None:
     env, cfg = ctx.env, ctx.cfg
     rep.paragraph(
@@ -43,6 +59,7 @@ def _setup(rep: Report, ctx: ReportContext) -> None:
         f"machine's load). Total wall time **{ctx.seconds / 60:.1f} min** ({ctx.seconds:.0f} s); "
         f"the tasks used {ctx.env.get('task_cpu_seconds', 0.0) / 60:.1f} CPU-minutes."
     )
+    rep.paragraph(_kernels_sentence(env))
     info = ctx.preset_info
     if info:
         rep.paragraph(
@@ -258,6 +275,48 @@ def _adversarial(rep: Report, ctx: ReportContext) -> None:
     rep.table(rows)
     if "adversarial" in ctx.figures:
         rep.figure(ctx.figures["adversarial"], "Accuracy under attack against ε")
+
+
+def _masking(rep: Report, ctx: ReportContext) -> None:
+    """Every gradient-masking check of every run with its numbers, and the robust accuracies
+    with their intervals over images (Clopper–Pearson) and over seeds (t)."""
+    from resode.reproduce.paper_a import attack_rows
+
+    if ctx.a is None:
+        return
+    rows = []
+    for r in ctx.a.runs:
+        for c in r.result.get("checks") or []:
+            nums = ", ".join(f"{k} = {v:.4g}" for k, v in c["numbers"].items())
+            rows.append(
+                {
+                    "model": r.label,
+                    "seed": str(r.seed),
+                    "check": c["name"],
+                    "result": "pass" if c["passed"] else "RED FLAG",
+                    "numbers": nums,
+                    "reason": c["reason"],
+                }
+            )
+    if rows:
+        rep.paragraph(
+            "A red flag on a model makes its adversarial-robustness verdicts inconclusive "
+            "(`resode.robustness.checks`)."
+        )
+        rep.table(rows)
+    table = [
+        {
+            "model": display_name(row.model),
+            "attack": row.attack,
+            "ε": row.eps,
+            "mean": f"{100 * row.mean:.1f} %",
+            "95 % CI (images)": f"[{100 * row.images_ci[0]:.1f}, {100 * row.images_ci[1]:.1f}] %",
+            "95 % CI (seeds)": f"[{100 * row.seeds_ci[0]:.1f}, {100 * row.seeds_ci[1]:.1f}] %",
+        }
+        for row in attack_rows(ctx.a)
+    ]
+    if table:
+        rep.table(table)
 
 
 def _lambdas(rep: Report, ctx: ReportContext) -> None:
@@ -543,6 +602,7 @@ SECTIONS: tuple[tuple[str, int, Writer], ...] = (
     ("Paper A: headline table", 3, _headline),
     ("Paper A: stochastic noise", 3, _noise),
     ("Paper A: adversarial attacks", 3, _adversarial),
+    ("Paper A: gradient-masking checks and intervals", 3, _masking),
     ("Paper A: learned interpolation coefficients", 3, _lambdas),
     ("Paper A: Lyapunov stability", 3, _stability),
     ("Paper A: loss landscape", 3, _landscape),

@@ -21,6 +21,7 @@ from resode.robustness.evaluate import (
     attack_specs,
     corrupted_images,
     evaluate_models,
+    evaluation_device,
     load_corruption_set,
     predict_correct,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "derive_seed",
     "eps_label",
     "evaluate_models",
+    "evaluation_device",
     "load_corruption_set",
     "predict_correct",
     "run_robustness",

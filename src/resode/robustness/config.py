@@ -61,6 +61,11 @@ class RobustnessConfig(Config):
     restarts: int = option(1, "PGD random restarts (per-sample worst case kept)", min=1)
     early_stop: bool = option(True, "stop attacking a sample once it is misclassified")
     autoattack: bool = option(False, "also run standard AutoAttack (needs resode[autoattack])")
+    checks: bool = option(
+        False,
+        "gradient-masking checks: flags, monotonicity, ε-sweep to zero accuracy, Square, transfer "
+        "from every other checkpoint given (and --surrogate)",
+    )
     surrogate: str | None = option(None, "surrogate checkpoint for a transfer attack")
     transfer_attack: str = option("pgd", "attack run on the surrogate", choices=WHITE_BOX_ATTACKS)
     corruptions: list[str] = option(

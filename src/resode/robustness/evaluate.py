@@ -96,6 +96,38 @@ def load_corruption_set(
     return sub.images
 
 
+def corruption_loader_for(config: RobustnessConfig, ev: Any) -> Any:
+    """``loader(name, severity) -> images`` reading the released ``<dataset>-C`` files for the
+    evaluation set ``ev`` (:class:`resode.evalset.EvalSet`) when ``config.corruption_source`` is
+    ``files``; ``None`` (generated noise) otherwise. Shared by ``resode robustness`` and
+    ``resode reproduce``."""
+    if not config.corruptions or config.corruption_source != "files":
+        return None
+
+    def loader(name: str, severity: int) -> torch.Tensor:
+        return load_corruption_set(
+            ev.dataset,
+            name,
+            severity,
+            root=ev.data_root,
+            image_size=ev.image_size,
+            indices=torch.tensor(ev.indices),
+            labels=ev.labels,
+            shape=tuple(ev.images.shape[1:]),
+        )
+
+    return loader
+
+
+def evaluation_device(config: RobustnessConfig) -> torch.device:
+    """The device of a robustness evaluation, resolved once from ``config.device``
+    (:func:`resode.runtime.select_device`); ``resode robustness`` and ``resode reproduce`` both
+    pass it to :func:`evaluate_models` and run the per-run analyses on it."""
+    from resode.runtime import select_device
+
+    return select_device(config.device)
+
+
 def evaluate_models(
     models: list[tuple[str, nn.Module]],
     images: torch.Tensor,
@@ -284,7 +316,9 @@ def _attack_accuracies(
 __all__ = [
     "attack_specs",
     "corrupted_images",
+    "corruption_loader_for",
     "evaluate_models",
+    "evaluation_device",
     "load_corruption_set",
     "predict_correct",
 ]

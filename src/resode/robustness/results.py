@@ -35,9 +35,12 @@ class ModelResult:
     attacks: dict[str, dict[str, float]] = field(default_factory=dict)
     robust: dict[str, float] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    #: gradient-masking checks (``--checks``; :class:`resode.robustness.checks.CheckResult`)
+    checks: list[Any] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "checks": [c.to_dict() for c in self.checks],
             "label": self.label,
             "model": self.model,
             "checkpoint": self.checkpoint,
@@ -138,6 +141,20 @@ class RobustnessResult:
                 row(f"{a} ε={lev}", [m.attacks[a][lev] for m in self.models])
         for lev in self.models[0].robust if self.models else []:
             row(f"**robust** ε={lev}", [m.robust[lev] for m in self.models])
+        checked = [m for m in self.models if m.checks]
+        if checked:
+            lines += [
+                "",
+                "## Gradient-masking checks",
+                "",
+                "| model | check | result | numbers | reason |",
+                "|---|---|---|---|---|",
+            ]
+            for m in checked:
+                for c in m.checks:
+                    nums = ", ".join(f"{k} = {v:.4g}" for k, v in c.numbers.items())
+                    verdict = "pass" if c.passed else "RED FLAG"
+                    lines.append(f"| {m.label} | {c.name} | {verdict} | {nums} | {c.reason} |")
         lines += [
             "",
             "Seconds per model: "

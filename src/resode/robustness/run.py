@@ -6,11 +6,13 @@ from __future__ import annotations
 import platform
 from pathlib import Path
 
-import torch
-
 from resode.errors import ResodeError
 from resode.robustness.config import RobustnessConfig
-from resode.robustness.evaluate import evaluate_models, load_corruption_set
+from resode.robustness.evaluate import (
+    corruption_loader_for,
+    evaluate_models,
+    evaluation_device,
+)
 from resode.robustness.results import RobustnessResult
 
 
@@ -25,14 +27,14 @@ def run_robustness(
     (:mod:`resode.evalset`), write ``results.json``, ``results.csv`` and ``report.md``."""
     from resode.evalset import check_fits, load_models, models_and_evalset, trained_image_size
     from resode.report import prepare_out_dir
-    from resode.runtime import environment, select_device, torch_threads
+    from resode.runtime import environment, torch_threads
 
     config = config or RobustnessConfig()
     if not checkpoints:
         raise ResodeError("give at least one checkpoint to evaluate")
     if out_dir is not None:
         prepare_out_dir(out_dir, RobustnessResult.FILES, what="robustness report")
-    device = select_device(config.device)
+    device = evaluation_device(config)
     with torch_threads(config.threads):
         models, ev = models_and_evalset(
             checkpoints,
@@ -48,21 +50,7 @@ def run_robustness(
             (sur,) = load_models([config.surrogate], device=device)
             check_fits(sur.model, ev, config.surrogate, trained_image_size(sur.payload))
             surrogate = sur.model
-        loader = None
-        if config.corruptions and config.corruption_source == "files":
-
-            def loader(name: str, severity: int) -> torch.Tensor:
-                return load_corruption_set(
-                    ev.dataset,
-                    name,
-                    severity,
-                    root=ev.data_root,
-                    image_size=ev.image_size,
-                    indices=torch.tensor(ev.indices),
-                    labels=ev.labels,
-                    shape=tuple(ev.images.shape[1:]),
-                )
-
+        loader = corruption_loader_for(config, ev)
         results = evaluate_models(
             [(m.label, m.model) for m in models],
             ev.images,
@@ -75,6 +63,26 @@ def run_robustness(
             device=device,
             checkpoints=[str(m.path) for m in models],
         )
+        if config.checks:
+            from resode.robustness.checks import run_checks
+
+            for res, m in zip(results, models):
+                # transfer from every other checkpoint (the λ = 0 twin, the other
+                # architecture) and from --surrogate
+                others = [(o.label, o.model) for o in models if o is not m]
+                if surrogate is not None:
+                    others.append(("surrogate", surrogate))
+                res.checks = run_checks(
+                    m.model,
+                    ev.images,
+                    ev.labels,
+                    config,
+                    dataset=ev.dataset,
+                    attacks=res.attacks,
+                    robust=res.robust,
+                    device=device,
+                    surrogates=others,
+                )
         env = environment(device=device)
     result = RobustnessResult(
         config=config.replace(dataset=ev.dataset, image_size=ev.image_size, data_root=ev.data_root),
