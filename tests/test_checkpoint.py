@@ -85,7 +85,10 @@ def test_resume_is_exact(tmp_path: Path) -> None:
     """2 epochs in one go == 1 epoch, then resume for 1 more: identical weights, buffers, state."""
     full = train(_config(), tmp_path / "full", progress=False)
     train(_config(epochs=1), tmp_path / "split", progress=False)
-    resumed = train(_config(), tmp_path / "split", resume=True, progress=False)
+    # more epochs than recorded: an explicit, recorded override (issue 24)
+    resumed = train(
+        _config(), tmp_path / "split", resume=True, progress=False, resume_override=True
+    )
     a, b = full.model.state_dict(), resumed.model.state_dict()
     assert a.keys() == b.keys()
     for key in a:
@@ -119,7 +122,7 @@ def test_resume_refuses_same_name_other_architecture(tmp_path: Path) -> None:
     train(_config(epochs=1), tmp_path, progress=False)
     wider = _config(model_kwargs={"width": 6})
     with pytest.raises(CheckpointError, match="another architecture"):
-        train(wider, tmp_path, resume=True, progress=False)
+        train(wider, tmp_path, resume=True, progress=False, resume_override=True)
 
 
 def test_atomic_save_leaves_valid_file_and_no_temp(tmp_path: Path) -> None:

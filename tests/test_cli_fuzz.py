@@ -238,6 +238,7 @@ def _complete(path: Path) -> bool:
 @settings(
     max_examples=int(os.environ.get("RESODE_FUZZ_EXAMPLES", "40")),
     deadline=None,
+    derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(argv=argv_for_a_command())
@@ -257,9 +258,9 @@ def test_real_commands_end_in_success_or_one_line(argv: list[str]) -> None:
         os.chdir(cwd)
     message = err.getvalue()
     assert "Traceback" not in message, (argv, message)
-    assert code in (0, None, 2), (argv, code, message)
+    assert code in (0, None, 2, 3), (argv, code, message)  # 3: a grid finished with failed tasks
     new = _files(ROOT) - before
-    if code == 2:
+    if code in (2, 3):
         lines = message.strip().splitlines()
         assert len(lines) == 1 and ": error: " in lines[0], (argv, message)
         assert lines[0].startswith("resode"), (argv, message)

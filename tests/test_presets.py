@@ -56,6 +56,8 @@ def test_a_copied_and_edited_preset_runs_through_config(tmp_path: Path, capsys) 
     # the same file as a plain mapping of keys, and a CLI option over it
     plain = tmp_path / "plain.yaml"
     plain.write_text(yaml.safe_dump(data["config"]))
+    assert main(["train", "--config", str(plain), "--dump-config", str(dumped)]) == 2  # exists
+    dumped = tmp_path / "resolved4.yaml"
     assert (
         main(["train", "--config", str(plain), "--epochs", "4", "--dump-config", str(dumped)]) == 0
     )

@@ -256,7 +256,7 @@ def test_nan_stop_names_epoch_step_and_checkpoint(tmp_path: Path) -> None:
     train(_tiny_config(epochs=1), tmp_path, progress=False)
     diverging = _tiny_config(epochs=2, lr=1e30)
     with pytest.raises(NumericalError) as info:
-        train(diverging, tmp_path, resume=True, progress=False)
+        train(diverging, tmp_path, resume=True, progress=False, resume_override=True)
     msg = str(info.value)
     assert "epoch 2" in msg and "step " in msg and str(tmp_path / "last.pt") in msg
     # the last good checkpoint is intact and still holds epoch 1
@@ -345,7 +345,8 @@ def test_cli_train_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert main(["train", "--preset", "digits", "--model", "_train_tiny_damped", *common]) == 0
     assert json.loads((out / "history.json").read_text())[0]["epoch"] == 1
     resume = ["train", "--preset", "digits", "--model", "_train_tiny_damped", *common, "--resume"]
-    assert main([*resume, "--epochs", "2"]) == 0
+    assert main([*resume, "--epochs", "2"]) == 2  # a changed config: refused (issue 24)
+    assert main([*resume, "--epochs", "2", "--resume-override"]) == 0
     assert len(json.loads((out / "history.json").read_text())) == 2
     capsys.readouterr()
     # resuming with another architecture name is refused with a clear one-line message

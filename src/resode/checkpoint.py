@@ -13,6 +13,7 @@ registry, so the user never names the architecture.
 
 from __future__ import annotations
 
+import errno
 import os
 import pickle
 import tempfile
@@ -37,14 +38,32 @@ def atomic_write_bytes(path: str | os.PathLike[str], write: Any) -> Path:
     A crash at any point leaves either the old file or the new one, never a partial file.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "Is a directory", str(path))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:  # name the file the user asked for, not the temporary one
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except RuntimeError as exc:  # torch's zip writer reports a full disk as "unexpected pos"
+        Path(tmp).unlink(missing_ok=True)
+        if "unexpected pos" in str(exc) or "PytorchStreamWriter" in str(exc):
+            raise ResodeError(
+                f"writing {str(path)!r} failed part-way (probably no space left on the device); "
+                "free some space or choose another folder, then retry"
+            ) from exc
+        raise
+    except OSError as exc:  # disk full, quota, …: the old file (if any) stays intact
+        Path(tmp).unlink(missing_ok=True)
+        if exc.errno is None:
+            raise
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc  # the path, not the temp
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -57,6 +76,18 @@ def atomic_write_bytes(path: str | os.PathLike[str], write: Any) -> Path:
     except OSError:
         pass
     return path
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """``Path(path).write_text(text)`` through :func:`atomic_write_bytes` (UTF-8)."""
+    data = text.encode("utf-8")
+    return atomic_write_bytes(path, lambda fh: fh.write(data))
+
+
+def atomic_savefig(fig: Any, path: str | os.PathLike[str], **kwargs: Any) -> Path:
+    """``fig.savefig(path)`` through :func:`atomic_write_bytes` (format from the suffix)."""
+    fmt = Path(path).suffix.lstrip(".") or "png"
+    return atomic_write_bytes(path, lambda fh: fig.savefig(fh, format=fmt, **kwargs))
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike[str]) -> Path:
@@ -170,7 +201,32 @@ def read_checkpoint(path: str | os.PathLike[str], *, map_location: Any = "cpu") 
             f"checkpoint {str(path)!r} has format version {payload['format_version']}, newer than "
             f"this resode ({__version__}) understands; upgrade resode"
         )
+    problem = _schema_problem(payload)
+    if problem:
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} has the wrong structure ({problem}); re-save it with "
+            "resode.save_checkpoint or re-run training"
+        )
     return payload
+
+
+def _schema_problem(payload: dict[str, Any]) -> str | None:
+    """What in ``payload`` does not fit the format :func:`save_checkpoint` writes (None: fits)."""
+    spec = payload.get("model")
+    if not isinstance(spec, dict):
+        return "no 'model' mapping"
+    if not isinstance(spec.get("name"), str):
+        return "model.name is not a string"
+    if not isinstance(spec.get("kwargs", {}), dict):
+        return "model.kwargs is not a mapping"
+    state = payload.get("state_dict")
+    if not isinstance(state, dict):
+        return "no 'state_dict' mapping"
+    if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+        return "state_dict holds entries that are not named tensors"
+    if not isinstance(payload.get("config"), (dict, type(None))):
+        return "config is not a mapping"
+    return None
 
 
 @dataclass
@@ -197,7 +253,12 @@ def load_checkpoint(path: str | os.PathLike[str], *, map_location: Any = "cpu") 
     payload = read_checkpoint(path, map_location=map_location)
     spec = payload["model"]
     try:
-        model = create_model(spec["name"], **spec["kwargs"])
+        model = create_model(spec["name"], **spec.get("kwargs", {}))
+    except TypeError as exc:  # kwargs the model does not take
+        raise CheckpointError(
+            f"cannot rebuild the model of {str(path)!r}: its recorded arguments do not fit "
+            f"{spec['name']!r} ({exc}); re-save it with resode.save_checkpoint"
+        ) from exc
     except ResodeError as exc:
         raise CheckpointError(f"cannot rebuild the model of {str(path)!r}: {exc}") from exc
     load_state_dict_checked(model, payload["state_dict"], source=str(path))

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -156,7 +157,13 @@ def _coerce(key: str, value: Any, tp: Any) -> Any:
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{key} must be a number, got {type(value).__name__} {value!r}")
-        return float(value)
+        try:
+            out = float(value)
+        except OverflowError as exc:  # an int beyond float range
+            raise ConfigError(f"{key} = {value!r} is too large; give a finite number") from exc
+        if not math.isfinite(out):
+            raise ConfigError(f"{key} = {value!r} is not a finite number; give a finite number")
+        return out
     if tp is str:
         if not isinstance(value, str):
             raise ConfigError(f"{key} must be a string, got {type(value).__name__} {value!r}")
@@ -176,8 +183,24 @@ def _pixels_value(key: str, value: Any) -> Any:
     return value
 
 
+SEED_LIMIT = 2**63
+"""Seeds lie in ``[0, 2**63)``: ``torch.manual_seed``/``Generator.manual_seed`` take a 64-bit
+integer (``2**64`` overflows "unpacking long long"), derived seeds are stored in int64 tensors
+and numpy's ``default_rng`` takes any non-negative integer: the int64 range is what all accept."""
+
+
+def _is_seed_key(key: str) -> bool:
+    """``seed``, ``seeds``, ``attack_seed``, ``paper_a.seeds[3]`` … (one rule for every config)."""
+    last = key.rsplit(".", 1)[-1].split("[", 1)[0]
+    return last in ("seed", "seeds") or last.endswith(("_seed", "_seeds"))
+
+
 def _check_range(key: str, value: Any, meta: Mapping[str, Any]) -> None:
     values = value if isinstance(value, (list, tuple)) else [value]
+    if _is_seed_key(key):
+        for v in values:
+            if isinstance(v, int) and not isinstance(v, bool) and not 0 <= v < SEED_LIMIT:
+                raise ConfigError(f"{key} = {v!r} must be >= 0 and < 2**63 (a 64-bit seed)")
     for v in values:
         if v is None or isinstance(v, (Config, dict)):
             continue
@@ -246,7 +269,7 @@ class Config:
         except TypeError as exc:  # a required field is missing
             raise ConfigError(f"{cls.__name__}: {exc}") from exc
         except ConfigError as exc:  # messages start with the key: make it the dotted key
-            if not prefix:
+            if not prefix or str(exc).startswith(prefix):  # no "paper_a.paper_a.seeds"
                 raise
             raise ConfigError(f"{prefix}{exc}") from exc
 
@@ -278,8 +301,23 @@ class Config:
 
         text = yaml.safe_dump(self.to_dict(), sort_keys=False)
         if path is not None:
-            Path(path).write_text(text)
+            from resode.checkpoint import atomic_write_text
+
+            atomic_write_text(path, text)
         return text
+
+
+def config_diff(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two ``to_dict`` mappings (``paper_a.epochs``)."""
+    keys = list(dict.fromkeys([*old, *new]))
+    out: list[str] = []
+    for k in keys:
+        a, b = old.get(k, dataclasses.MISSING), new.get(k, dataclasses.MISSING)
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            out += config_diff(a, b, f"{prefix}{k}.")
+        elif a != b:
+            out.append(f"{prefix}{k}")
+    return out
 
 
 def _flag(name: str) -> str:

@@ -28,6 +28,10 @@ class NumericalError(ResodeError):
     """A NaN or infinite loss or gradient during training."""
 
 
+class TasksFailedError(ResodeError):
+    """A grid finished but some of its tasks failed (the CLI exits with code 3, not 2)."""
+
+
 def unknown_name_error(kind: str, name: str, valid: list[str] | tuple[str, ...]) -> ResodeError:
     """``ResodeError`` for an unknown ``name`` of some ``kind``, listing the valid names."""
     return ResodeError(f"unknown {kind} {name!r}; valid {kind}s: {', '.join(sorted(valid))}")

@@ -72,15 +72,22 @@ def fmt_mean_std(values: Sequence[float], *, pct: bool = False, digits: int = 3)
     return fmt_pct(m, s) if pct else fmt_num(m, s, digits)
 
 
+def markdown_escape(text: str) -> str:
+    """``text`` safe inside a Markdown table cell: no ``|`` column break, no line break, no raw
+    HTML tag (user strings such as ``--labels`` go through here)."""
+    text = " ".join(text.split())
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]], digits: int = 4) -> str:
     """A GitHub Markdown table (floats with ``digits`` significant digits, None as –)."""
 
     def cell(v: Any) -> str:
         if isinstance(v, float):
             return f"{v:.{digits}g}"
-        return "–" if v is None else str(v)
+        return "–" if v is None else markdown_escape(str(v))
 
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines = ["| " + " | ".join(map(markdown_escape, header)) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
 
@@ -209,8 +216,10 @@ class Report:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         md = self.out_dir / f"{stem}.md"
         htm = self.out_dir / f"{stem}.html"
-        md.write_text(self.to_markdown())
-        htm.write_text(self.to_html())
+        from resode.checkpoint import atomic_write_text
+
+        atomic_write_text(md, self.to_markdown())
+        atomic_write_text(htm, self.to_html())
         return md, htm
 
 
@@ -262,7 +271,9 @@ def write_json(path: str | Path, obj: Any) -> Path:
     anything else its ``str``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(obj, indent=2, default=_json_default))
+    from resode.checkpoint import atomic_write_text
+
+    atomic_write_text(path, json.dumps(obj, indent=2, default=_json_default))
     return path
 
 
@@ -273,10 +284,15 @@ def write_csv(path: str | Path, rows: Sequence[dict[str, Any]]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     cols = list(dict.fromkeys(k for r in rows for k in r))
-    with open(path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=cols)
-        writer.writeheader()
-        writer.writerows(rows)
+    import io
+
+    from resode.checkpoint import atomic_write_text
+
+    buf = io.StringIO(newline="")
+    writer = csv.DictWriter(buf, fieldnames=cols)
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(path, buf.getvalue())
     return path
 
 

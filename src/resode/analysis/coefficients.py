@@ -46,9 +46,43 @@ def model_lambdas(model: nn.Module) -> dict[str, list[float]]:
     return {k: _as_list(lams[k]) for k in sorted(lams, key=_block_key)}
 
 
+def _is_number(v: Any) -> bool:
+    import math
+
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def checked_history(rows: list[Any], source: str) -> list[dict]:
+    """``rows`` if each is a per-epoch dict whose ``epoch`` is a number and whose ``lambdas``
+    map block names to a number or a list of numbers; else a one-line :class:`ResodeError`."""
+    for i, row in enumerate(rows):
+        where = f"{source}: history row {i}"
+        if not isinstance(row, dict):
+            raise ResodeError(f"{where} is a {type(row).__name__}, not a per-epoch mapping")
+        if "epoch" in row and not _is_number(row["epoch"]):
+            raise ResodeError(f"{where}: epoch {row['epoch']!r} is not a number")
+        lams = row.get("lambdas")
+        if lams is None:
+            continue
+        if not isinstance(lams, dict):
+            raise ResodeError(f"{where}: lambdas must map block names to values")
+        for block, v in lams.items():
+            vals = v if isinstance(v, list) else [v]
+            if not all(_is_number(x) for x in vals):
+                raise ResodeError(f"{where}: lambdas[{block!r}] must be finite numbers")
+    return rows
+
+
 def load_history(source: str | os.PathLike[str] | dict[str, Any] | list[Any]) -> list[dict]:
     """The per-epoch history list from a checkpoint payload dict, a list, or a JSON/checkpoint
-    file (``history.json``, or a ``.pt`` checkpoint whose payload has ``"history"``)."""
+    file (``history.json``, or a ``.pt`` checkpoint whose payload has ``"history"``); every row
+    is checked by :func:`checked_history`."""
+    if isinstance(source, (list, dict)):
+        return checked_history(_load_history(source), "the history")
+    return checked_history(_load_history(source), repr(str(source)))
+
+
+def _load_history(source: str | os.PathLike[str] | dict[str, Any] | list[Any]) -> list[Any]:
     if isinstance(source, list):
         return source
     if isinstance(source, dict):
@@ -64,7 +98,7 @@ def load_history(source: str | os.PathLike[str] | dict[str, Any] | list[Any]) ->
     if path.suffix == ".json":
         try:
             data = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ResodeError(
                 f"{str(path)!r} is not valid JSON ({exc}); pass history.json"
             ) from exc
@@ -75,7 +109,7 @@ def load_history(source: str | os.PathLike[str] | dict[str, Any] | list[Any]) ->
         return data
     from resode.checkpoint import read_checkpoint
 
-    return load_history(read_checkpoint(path))
+    return _load_history(read_checkpoint(path))
 
 
 @dataclass

@@ -29,7 +29,9 @@ def _save(fig: Any, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
+    from resode.checkpoint import atomic_savefig
+
+    atomic_savefig(fig, path, dpi=DPI)
     _plt().close(fig)
     return path
 
@@ -157,7 +159,9 @@ def plot_landscape_2d(
         cbar.set_ticks(ticks)
         cbar.set_ticklabels([f"{v:.3g}" for v in ticks])
     fig.suptitle(f"loss landscape, {space} space (2D)")
-    fig.savefig(Path(path), dpi=DPI)
+    from resode.checkpoint import atomic_savefig
+
+    atomic_savefig(fig, Path(path), dpi=DPI)
     plt.close(fig)
     return Path(path)
 

@@ -15,8 +15,9 @@ from typing import Any
 
 from resode.analysis.landscape import LandscapeConfig, LandscapeResult, analyze_landscape
 from resode.analysis.stability import StabilityConfig, StabilityResult, analyze_stability
+from resode.checkpoint import atomic_write_text
 from resode.errors import ResodeError
-from resode.report import markdown_table, prepare_out_dir, write_csv, write_json
+from resode.report import markdown_escape, markdown_table, prepare_out_dir, write_csv, write_json
 
 
 @dataclass
@@ -81,7 +82,7 @@ def run_stability(
         {"config": cfg.to_dict(), "seed": cfg.seed, "models": [r.to_dict() for r in results]},
     )
     write_csv(out / "stability.csv", [row for r in results for row in r.rows()])
-    (out / "stability.md").write_text(stability_markdown(results))
+    atomic_write_text(out / "stability.md", stability_markdown(results))
     return results
 
 
@@ -138,8 +139,9 @@ def stability_markdown(results: list[StabilityResult]) -> str:
         ):
             ranked = sorted(results, key=key)
             lines.append(
-                f"- lowest {text}: **{ranked[0].model}** ({key(ranked[0]):.4g}); highest: "
-                f"{ranked[-1].model} ({key(ranked[-1]):.4g})."
+                f"- lowest {text}: **{markdown_escape(ranked[0].model)}** "
+                f"({key(ranked[0]):.4g}); highest: "
+                f"{markdown_escape(ranked[-1].model)} ({key(ranked[-1]):.4g})."
             )
     return "\n".join(lines) + "\n"
 
@@ -188,7 +190,7 @@ def run_landscape(
         },
     )
     write_csv(out / "landscape.csv", [row for r in results for row in r.rows()])
-    (out / "landscape.md").write_text(landscape_markdown(results, spaces))
+    atomic_write_text(out / "landscape.md", landscape_markdown(results, spaces))
     return results
 
 
@@ -231,8 +233,8 @@ def landscape_markdown(results: list[LandscapeResult], spaces: list[str]) -> str
         lines += [
             "",
             f"Smallest loss increase along the attack direction at a = "
-            f"{cfg.get('input_radius', 0) * 255:.3g}/255: **{ranked[0].model}** "
-            f"(+{rise[0]:.4g}); largest: {ranked[-1].model} (+{rise[-1]:.4g}).",
+            f"{cfg.get('input_radius', 0) * 255:.3g}/255: **{markdown_escape(ranked[0].model)}** "
+            f"(+{rise[0]:.4g}); largest: {markdown_escape(ranked[-1].model)} (+{rise[-1]:.4g}).",
         ]
     return "\n".join(lines) + "\n"
 
@@ -275,7 +277,7 @@ def run_lambdas(
         plot_lambda_trajectories(reports, out / "lambda_trajectory.png")
     write_json(out / "lambdas.json", {"models": [r.to_dict() for r in reports]})
     write_csv(out / "lambdas.csv", [row for r in reports for row in r.rows()])
-    (out / "lambdas.md").write_text(lambdas_markdown(reports))
+    atomic_write_text(out / "lambdas.md", lambdas_markdown(reports))
     return reports
 
 
@@ -293,10 +295,13 @@ def lambdas_markdown(reports: list[Any]) -> str:
     )
     for r in reports:
         if r.lambdas:
-            lines += ["", f"## {r.model}", ""]
+            lines += ["", f"## {markdown_escape(r.model)}", ""]
             lines.append(markdown_table(["block", "λ (final)"], list(r.mean_lambdas().items())))
         else:
-            lines += ["", f"{r.model}: no damped blocks (λ = 0 everywhere: a plain ResNet)."]
+            lines += [
+                "",
+                f"{markdown_escape(r.model)}: no damped blocks (λ = 0 everywhere: a plain ResNet).",
+            ]
     return "\n".join(lines) + "\n"
 
 

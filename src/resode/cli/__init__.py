@@ -7,11 +7,17 @@ Commands are discovered automatically, so adding one touches no other file. Heav
 
 User errors never show a traceback: argparse problems and :class:`resode.errors.ResodeError`
 print one line ``resode: error: …`` on stderr and exit with code 2.
+
+Exit codes: 0 success; 1 broken pipe; 2 bad input or an OS error (no space, read-only, a
+directory where a file is expected, permission denied), one line naming the path and the fix;
+3 finished, but some tasks of a grid (``reproduce``, ``ode``) failed: they are listed with
+their errors; 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import pkgutil
@@ -20,10 +26,15 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from resode._version import __version__
-from resode.errors import ResodeError
+from resode.errors import ResodeError, TasksFailedError
 from resode.kernels import POLICIES
 
 EXIT_USAGE = 2
+EXIT_FAILED_TASKS = 3
+EXIT_CODES_HELP = (
+    "exit codes: 0 success; 2 bad input or an OS error (one line naming the fix); "
+    "3 finished but some grid tasks failed (listed); 130 interrupted"
+)
 
 
 class OneLineArgumentParser(argparse.ArgumentParser):
@@ -47,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="resode",
         description="Residual networks as discretised ODEs: damped In-ResNets (Yang et al. 2020) "
         "and the implicit regularisation of deep ResNets towards neural ODEs (Marion et al. 2024).",
+        epilog=EXIT_CODES_HELP,
     )
     parser.add_argument("--version", action="version", version=f"resode {__version__}")
     parser.add_argument(
@@ -77,6 +89,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         _apply_kernel_policy(args.kernels)
         code = args.func(args)
+    except TasksFailedError as exc:
+        msg = " ".join(str(exc).split())
+        print(f"resode: error: {msg}", file=sys.stderr)
+        return EXIT_FAILED_TASKS
     except ResodeError as exc:
         msg = " ".join(str(exc).split())
         print(f"resode: error: {msg}", file=sys.stderr)
@@ -87,7 +103,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `resode data | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except OSError as exc:  # disk full, read-only, a directory, no permission: one line
+        print(f"resode: error: {os_error_message(exc)}", file=sys.stderr)
+        return EXIT_USAGE
     return int(code or 0)
+
+
+_OS_FIXES = {
+    errno.ENOSPC: "no space left on the device; free some space or choose another folder",
+    errno.EDQUOT: "disk quota exceeded; free some space or choose another folder",
+    errno.EROFS: "the file system is read-only; choose a writable folder",
+    errno.EACCES: "permission denied; choose a folder you can write or fix its permissions",
+    errno.EPERM: "operation not permitted; choose a folder you can write",
+    errno.EISDIR: "it is a directory; give a file path",
+    errno.ENOTDIR: "a part of the path is a file, not a folder; fix the path",
+    errno.ENOENT: "it does not exist; check the path",
+    errno.ENAMETOOLONG: "the name is too long; choose a shorter path",
+}
+
+
+def os_error_message(exc: OSError) -> str:
+    """One line for an OS error: the path, what went wrong and the fix."""
+    path = exc.filename if exc.filename is not None else "?"
+    fix = _OS_FIXES.get(exc.errno or -1, f"{exc.strerror or type(exc).__name__}; check the path")
+    # torch.save's zip writer hides ENOSPC as "unexpected pos"; name it
+    if exc.errno is None and "unexpected pos" in str(exc):
+        fix = "the write failed part-way (probably no space left); free space and retry"
+    return f"cannot write or read {str(path)!r}: {fix}"
 
 
 def _apply_kernel_policy(policy: str | None) -> None:

@@ -94,20 +94,42 @@ def resolve(path: str) -> Callable[[dict[str, Any], Path], dict[str, Any]]:
     return getattr(importlib.import_module(module), name)
 
 
+_HELD: set[str] = set()  # folders this process holds the lock of (folder_lock is re-entrant)
+
+
 @contextlib.contextmanager
-def folder_lock(folder: Path) -> Iterator[None]:
-    """An exclusive advisory lock on ``folder/.lock`` (blocking; a no-op where fcntl is missing)."""
+def folder_lock(folder: Path, *, blocking: bool = True, what: str = "run") -> Iterator[None]:
+    """An exclusive advisory lock on ``folder/.lock`` (a no-op where fcntl is missing).
+
+    ``blocking=False``: a folder another process holds is a :class:`ResodeError` at once (one
+    line naming the folder) instead of a wait — what ``resode train`` wants.
+    Re-entrant within a process: a grid task that trains into its own folder already holds it."""
     folder.mkdir(parents=True, exist_ok=True)
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows
         yield
         return
+    key = os.path.realpath(folder)
+    if key in _HELD:
+        yield
+        return
     with open(folder / LOCK_FILE, "a+") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        if blocking:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        else:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                raise ResodeError(
+                    f"another {what} is writing to {str(folder)!r} right now; wait for it to "
+                    "finish or choose another --out folder"
+                ) from exc
+        _HELD.add(key)
         try:
             yield
         finally:
+            _HELD.discard(key)
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
@@ -119,21 +141,42 @@ def _write_json_atomic(path: Path, obj: Any) -> None:
 
 
 def cached_outcome(task: Task, root: str | Path) -> TaskOutcome | None:
-    """The stored result of ``task`` (same digest) without running anything, else None."""
+    """The stored result of ``task`` (same digest) without running anything, else None.
+
+    ``result.json`` is checked against its schema first (a mapping with a string ``digest``, a
+    ``result`` mapping, a finite ``seconds``): a file of another shape is never trusted — the
+    task runs again and overwrites it."""
     path = Path(root) / task.key / RESULT_FILE
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    if data.get("digest") != task.digest():
+    if not _valid_result(data) or data["digest"] != task.digest():
         return None
     return TaskOutcome(
         task.key,
         "done",
         data["result"],
         reused=True,
-        seconds=data["seconds"],
-        cpu_seconds=data.get("cpu_seconds", 0.0),
+        seconds=float(data["seconds"]),
+        cpu_seconds=float(data.get("cpu_seconds", 0.0)),
+    )
+
+
+def _number(v: Any) -> bool:
+    import math
+
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _valid_result(data: Any) -> bool:
+    """The schema of ``result.json``: what :func:`run_task` writes."""
+    return (
+        isinstance(data, dict)
+        and isinstance(data.get("digest"), str)
+        and isinstance(data.get("result"), dict)
+        and _number(data.get("seconds"))
+        and _number(data.get("cpu_seconds", 0.0))
     )
 
 

@@ -28,7 +28,9 @@ def _plt() -> Any:
 def _save(fig: Any, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    from resode.checkpoint import atomic_savefig
+
+    atomic_savefig(fig, path, dpi=120)
     _plt().close(fig)
     return path
 

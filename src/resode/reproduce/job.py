@@ -41,8 +41,19 @@ class ReproduceResult:
     files: list[Path] = field(default_factory=list)
 
 
-def default_out_dir() -> Path:
-    return Path("runs") / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+def default_out_dir(root: str | Path = "runs") -> Path:
+    """A new ``runs/<timestamp>`` folder, created here so two runs started in the same second
+    get distinct folders (``…-2``, ``…-3``: ``mkdir`` is atomic)."""
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    Path(root).mkdir(parents=True, exist_ok=True)
+    for n in range(1, 10_000):
+        path = Path(root) / (stamp if n == 1 else f"{stamp}-{n}")
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        return path
+    raise ResodeError(f"cannot create a new run folder under {str(root)!r}; pass --out DIR")
 
 
 def latest_run(root: str | Path = "runs") -> Path:
@@ -71,7 +82,9 @@ def check_out_dir(cfg: ReproduceConfig, out: Path, resume: bool) -> None:
     old = ReproduceConfig.from_yaml(path)
     # where the tasks run does not change their results (their threads do)
     keep = tuple(k for k in ExecutorOptions.field_names() if k != "threads")
-    diff = [k for k in cfg.field_names() if k not in keep and getattr(old, k) != getattr(cfg, k)]
+    from resode.config import config_diff
+
+    diff = [k for k in config_diff(old.to_dict(), cfg.to_dict()) if k not in keep]
     if diff:
         raise ResodeError(
             f"--resume: the run in {str(out)!r} used other settings ({', '.join(diff)}); rerun "

@@ -46,7 +46,7 @@ class RobustnessConfig(Config):
         "(default: CIFAR {1,2,4,8}/255, digits {2,4,8,16}/255)",
         pixels=True,
     )
-    steps: int = option(20, "IFGSM/PGD iterations", min=0)
+    steps: int = option(20, "IFGSM/PGD iterations (0 would be no attack)", min=1)
     alpha: float | None = option(
         None,
         "IFGSM/PGD step size (default: 1/255 for L∞, 2.5·eps/steps for L2)",

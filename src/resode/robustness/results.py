@@ -173,9 +173,11 @@ class RobustnessResult:
             "csv": out / "results.csv",
             "markdown": out / "report.md",
         }
-        paths["json"].write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-        paths["csv"].write_text(self.to_csv())
-        paths["markdown"].write_text(self.to_markdown())
+        from resode.checkpoint import atomic_write_text
+
+        atomic_write_text(paths["json"], json.dumps(self.to_dict(), indent=2) + "\n")
+        atomic_write_text(paths["csv"], self.to_csv())
+        atomic_write_text(paths["markdown"], self.to_markdown())
         return paths
 
 

@@ -28,6 +28,7 @@ that step (``"skip"``: no parameter update; counted in the history as ``nan_skip
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -182,16 +183,83 @@ def _autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.Abs
 # resume
 
 
+RESUME_OVERRIDES = "resume_overrides.json"
+"""Every accepted ``--resume-override``: the changed keys, old and new values (appended)."""
+
+
+def _check_resume_config(
+    path: Path, recorded: Any, config: TrainConfig, override: bool
+) -> list[str]:
+    """Refuse to resume ``path`` with another effective config (unless ``override``).
+
+    Returns the differing dotted keys (empty: the same run). Every key is compared (also
+    ``threads`` and ``device``): a resumed run is the recorded one or an explicit, recorded
+    override. Another model is refused even with ``override``."""
+    from resode.config import config_diff
+
+    if not isinstance(recorded, dict):
+        raise CheckpointError(
+            f"{str(path)!r} records no training config; it cannot be resumed safely. "
+            "Start a new run in another --out folder"
+        )
+    if recorded.get("model") != config.model:  # another network: never, override or not
+        raise CheckpointError(
+            f"cannot resume from {str(path)!r}: it holds model {recorded.get('model')!r} but the "
+            f"config asks for {config.model!r}; pass --model {recorded.get('model')} or choose "
+            "another --out folder"
+        )
+    diff = config_diff(recorded, config.to_dict())
+    if diff and not override:
+        raise ResodeError(
+            f"--resume: {str(path)!r} was trained with other settings ({', '.join(diff)}); "
+            "give the same options (see its config.yaml), pass --resume-override to continue "
+            "with the new ones (recorded in resume_overrides.json), or choose another --out"
+        )
+    return diff
+
+
+def _record_override(out_dir: Path, diff: list[str], old: dict[str, Any], new: TrainConfig) -> None:
+    """Append one accepted override (keys, old → new values) to ``resume_overrides.json``."""
+    import json
+
+    def at(d: Any, key: str) -> Any:
+        for part in key.split("."):
+            d = d.get(part) if isinstance(d, dict) else None
+        return d
+
+    path = out_dir / RESUME_OVERRIDES
+    try:
+        rows = json.loads(path.read_text())
+        rows = rows if isinstance(rows, list) else []
+    except (OSError, ValueError):
+        rows = []
+    cur = new.to_dict()
+    rows.append({k: {"recorded": at(old, k), "now": at(cur, k)} for k in diff})
+    text = json.dumps(rows, indent=2, default=str)
+    atomic_write_bytes(path, lambda fh: fh.write(text.encode()))
+
+
 def _load_resume_state(path: Path, config: TrainConfig, model: nn.Module) -> dict[str, Any]:
     """Read ``path`` safely, check it belongs to ``config.model`` and load its weights."""
     payload = read_checkpoint(path)
-    name = payload.get("model", {}).get("name")
+    spec = payload.get("model")
+    if not isinstance(spec, dict) or not isinstance(payload.get("state_dict"), dict):
+        raise CheckpointError(
+            f"{str(path)!r} is not a valid resode training checkpoint (no model spec or "
+            "state_dict mapping); start a new run in another --out folder"
+        )
+    name = spec.get("name")
     if name != config.model:
         raise CheckpointError(
             f"cannot resume from {str(path)!r}: it holds model {name!r} but the config asks for "
             f"{config.model!r}; pass --model {name} or choose another --out folder"
         )
-    if "optimizer" not in payload or "epoch" not in payload:
+    if (
+        not isinstance(payload.get("optimizer"), dict)
+        or isinstance(payload.get("epoch"), bool)
+        or not isinstance(payload.get("epoch"), int)
+        or not isinstance(payload.get("history", []), list)
+    ):
         raise CheckpointError(
             f"{str(path)!r} has no training state (optimizer, epoch); it cannot be resumed. "
             "Start a new run in another --out folder"
@@ -233,20 +301,43 @@ def train(
     *,
     resume: bool = False,
     progress: bool = True,
+    resume_override: bool = False,
 ) -> TrainResult:
     """Train ``config.model`` on ``config.dataset``; checkpoint and log every epoch in ``out_dir``.
 
     ``resume=True`` continues from ``out_dir/last.pt`` if it exists (exactly: same weights as an
     uninterrupted run), else starts fresh. Without ``resume`` an existing checkpoint in
     ``out_dir`` is an error, so finished work is never overwritten by accident.
+    Resuming with an effective config other than the recorded one is refused (naming the
+    differing keys) unless ``resume_override``, which appends the change to
+    ``out_dir/resume_overrides.json``. Rank 0 holds the grid's folder lock (``out_dir/.lock``)
+    for the whole run: a second run into the same folder fails at once with one line.
     Under ``torchrun`` every rank calls this; only rank 0 writes files.
     """
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
     out_dir = Path(out_dir)
-    ckpt_path = out_dir / CHECKPOINT_NAME
     if out_dir.exists() and not out_dir.is_dir():
         raise ResodeError(f"--out {str(out_dir)!r} is a file, not a folder; choose a folder")
+    if os.environ.get("RANK", "0") != "0":
+        return _train_unlocked(config, out_dir, resume, progress, resume_override)
+    from resode.grid.task import folder_lock
+    from resode.report import prepare_out_dir
+
+    prepare_out_dir(out_dir, what="training run")  # one line for an unwritable --out
+    with folder_lock(out_dir, blocking=False, what="resode train"):
+        return _train_unlocked(config, out_dir, resume, progress, resume_override)
+
+
+def _train_unlocked(
+    config: TrainConfig, out_dir: Path, resume: bool, progress: bool, resume_override: bool
+) -> TrainResult:
+    ckpt_path = out_dir / CHECKPOINT_NAME
+    if resume and ckpt_path.exists():
+        recorded = read_checkpoint(ckpt_path).get("config")
+        diff = _check_resume_config(ckpt_path, recorded, config, resume_override)
+        if diff and os.environ.get("RANK", "0") == "0":
+            _record_override(out_dir, diff, recorded, config)
     if ckpt_path.exists() and not resume:
         raise ResodeError(
             f"{str(out_dir)!r} already holds a checkpoint ({CHECKPOINT_NAME}); pass --resume "

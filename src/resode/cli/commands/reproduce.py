@@ -11,6 +11,7 @@ resode reproduce --list-presets                    # presets, wall times, paper 
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def _presets_epilog() -> str:
@@ -87,4 +88,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"  [{c.verdict}]{raw} {c.role} paper {c.part}: {c.title}")
     for key, err in result.failed.items():
         print(f"  [failed] {key}: {err}")
+    if result.failed:
+        from resode.cli import EXIT_FAILED_TASKS
+
+        print(
+            f"resode: {len(result.failed)} task(s) failed (listed above); exit code "
+            f"{EXIT_FAILED_TASKS}. Fix the cause and rerun with --resume",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED_TASKS
     return 0

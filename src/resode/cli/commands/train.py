@@ -38,13 +38,21 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--resume", action="store_true", help="continue from OUT/last.pt if it exists"
     )
     parser.add_argument(
+        "--resume-override",
+        action="store_true",
+        help="with --resume: continue although the options differ from the recorded config "
+        "(the change is recorded in OUT/resume_overrides.json)",
+    )
+    parser.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
         default=True,
         help="progress bar and per-epoch lines (default: on)",
     )
     parser.add_argument(
-        "--dump-config", metavar="PATH", help="write the resolved config as YAML and exit"
+        "--dump-config",
+        metavar="PATH",
+        help="write the resolved config as YAML to a new file and exit",
     )
     add_config_arguments(parser, TrainConfig)
     parser.set_defaults(func=run)
@@ -59,11 +67,28 @@ def run(args: argparse.Namespace) -> int:
     base = get_preset(args.preset).to_dict()
     config = config_from_args(TrainConfig, args, base=base)
     if args.dump_config:
+        from resode.errors import ResodeError
+
+        if Path(args.dump_config).is_file():  # never overwrite a file the user saved
+            raise ResodeError(
+                f"--dump-config {args.dump_config!r} already exists; delete it or choose "
+                "another path"
+            )
         config.to_yaml(args.dump_config)
         print(f"wrote {args.dump_config}")
         return 0
     out = Path(args.out or f"runs/train-{config.model}-{config.dataset}-seed{config.seed}")
-    result = train(config, out, resume=args.resume, progress=args.progress)
+    if args.resume_override and not args.resume:
+        from resode.errors import ResodeError
+
+        raise ResodeError("--resume-override only applies with --resume; add --resume")
+    result = train(
+        config,
+        out,
+        resume=args.resume,
+        progress=args.progress,
+        resume_override=args.resume_override,
+    )
     last = result.history[-1] if result.history else None
     if last is not None and result.checkpoint_path.exists():
         acc = last.get("test_acc")

@@ -272,15 +272,49 @@ def cell_as_task(fn: Callable[..., Any], args: Sequence[Any], prefix: str = "") 
 
 def record_of(outcome: Any) -> Any:
     """The record a finished cell task returned (a failed cell raises its error)."""
-    from resode.errors import ResodeError
-    from resode.grid.task import resolve
+    from resode.errors import ResodeError, TasksFailedError
 
     if not outcome.ok:
-        raise ResodeError(f"cell {outcome.key} failed: {outcome.error}")
+        raise TasksFailedError(f"cell {outcome.key} failed: {outcome.error}")
     res = outcome.result
+    if not isinstance(res, dict) or "record_class" not in res or "record" not in res:
+        raise ResodeError(
+            f"the stored result of cell {outcome.key} is malformed (expected record_class and "
+            "record); delete that cell's folder and rerun"
+        )
     if res["record_class"] is None:
         return res["record"]
-    return resolve(res["record_class"]).from_dict(res["record"])
+    cls = (
+        record_registry().get(res["record_class"]) if isinstance(res["record_class"], str) else None
+    )
+    if cls is None:
+        raise ResodeError(
+            f"the stored result of cell {outcome.key} names an unknown record class "
+            f"{res['record_class']!r}; delete that cell's folder and rerun"
+        )
+    try:
+        return cls.from_dict(res["record"])
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ResodeError(
+            f"the stored result of cell {outcome.key} does not fit {cls.__name__} "
+            f"({type(exc).__name__}); delete that cell's folder and rerun"
+        ) from exc
+
+
+def record_registry() -> dict[str, type[Record]]:
+    """Every :class:`Record` subclass by ``module:Name`` — the fixed set a stored result may name.
+
+    Nothing is imported from a name read from disk: the experiment modules define the records
+    and are imported here by their fixed package names."""
+    from resode.ode.experiments import depth_sweep, long_time, relu, table1, weights  # noqa: F401
+
+    out: dict[str, type[Record]] = {}
+    todo = list(Record.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        out[_path_of(cls)] = cls
+        todo += cls.__subclasses__()
+    return out
 
 
 Call = tuple[Callable[..., Any], tuple[Any, ...]]
