@@ -123,6 +123,7 @@ class Cluster:
             else:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 SLURM_CONF = """\
@@ -133,7 +134,7 @@ SlurmdPort={d_port}
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
-AuthInfo=socket={folder}/munge.socket
+AuthInfo=socket={folder}/munge.socket,cred_expire=30
 StateSaveLocation={folder}/ctld
 SlurmdSpoolDir={folder}/d
 SlurmctldPidFile={folder}/slurmctld.pid

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import torch
 
 pytest.importorskip("submitit")
 
@@ -72,6 +73,8 @@ def test_tiny_preset_as_a_job_array_gives_the_local_numbers_quietly(
     x, y = numbers(out), numbers(tiny_local_run)
     assert x["config"].pop("executor") == "slurm"
     y["config"].pop("executor")
+    assert x["config"].pop("slurm_partition") == slurm_cluster.partition
+    y["config"].pop("slurm_partition")
     assert x == y
     jobs = json.loads((out / "submitit" / JOBS_FILE).read_text())
     assert len({j["job_id"].split("_")[0] for j in jobs.values()}) == 1  # one job array
@@ -175,3 +178,83 @@ def test_restarted_driver_reattaches_and_resubmits_only_the_lost_job(
     assert out["kept"].result == {"total": sum(range(4)), "resumed_from": 0}
     assert out["lost"].result == {"total": sum(range(4)), "resumed_from": 1}
     assert runs(root, "kept") == 1 and runs(root, "lost") == 2
+
+
+def test_task_past_its_time_limit_is_requeued_by_checkpointing_and_completes(
+    slurm_cluster, tmp_path: Path
+) -> None:
+    """A 2-minute limit; the first run waits at its gate for ever. submitit asks Slurm for
+    SIGUSR2 90 s before the limit, checkpoints the job and requeues it (the driver submits
+    nothing again); the requeued run continues from the task's checkpoint and completes."""
+    root = tmp_path / "grid"
+    ex = make_executor("slurm", slurm_partition=slurm_cluster.partition, slurm_time_min=2)
+    ex.result_lag_s = 2.0
+    out = ex.run([Task("slow", FN + "gated_steps", {"steps": 4, "gate_after": 1})], root)
+    assert out["slow"].result == {"total": sum(range(4)), "resumed_from": 1}
+    assert runs(root, "slow") == 2 and ex.submitted == 1
+    jobs = json.loads((root / "submitit" / JOBS_FILE).read_text())
+    assert jobs["slow"]["submissions"] == 1  # requeued by Slurm, not resubmitted by the driver
+    logs = "".join(p.read_text() for p in (root / "submitit").glob("*_log.err"))
+    assert "requeue" in logs.lower(), logs[-2000:]
+
+
+#: the sbatch script docs/cluster.md shows for one model trained across Slurm tasks (one rank per
+#: task, gloo on CPU, NCCL on GPUs); the test runs it with RESODE standing for ``python -m resode``
+#: plus the registration of its BatchNorm-free test model
+TRAIN_SCRIPT = """#!/bin/bash
+#SBATCH --job-name=resode-train
+#SBATCH --ntasks=2
+#SBATCH --cpus-per-task=1
+#SBATCH --time=10
+#SBATCH --output={out}/slurm-%j.out
+export OMP_NUM_THREADS=$SLURM_CPUS_PER_TASK
+echo "batch step tasks: ${{SLURM_STEP_NUM_TASKS:-unset}}"
+srun {resode} train --config {config} --out {out} --no-progress
+"""
+
+
+def test_one_model_trained_across_two_slurm_tasks_equals_a_single_process_run(
+    slurm_cluster, tmp_path: Path
+) -> None:
+    """``resode train`` under ``srun --ntasks 2`` (torch.distributed, gloo, ranks from Slurm's
+    variables) ends with the weights of one process with the same global batch, up to float
+    summation order (the tolerance of tests/test_ddp.py; measured here: max |Δw| printed)."""
+    from resode.checkpoint import read_checkpoint
+    from resode.training import TrainConfig, train
+    from test_ddp import CONFIG, MODEL_SOURCE
+
+    wrapper = tmp_path / "resode_with_test_model.py"
+    wrapper.write_text(
+        MODEL_SOURCE + "\nimport sys\nfrom resode.cli import main\nsys.exit(main(sys.argv[1:]))\n"
+    )
+    config = tmp_path / "train.yaml"
+    config.write_text(json.dumps(CONFIG))  # JSON is YAML
+    out = tmp_path / "ddp"
+    out.mkdir()
+    script = tmp_path / "train.sbatch"
+    script.write_text(
+        TRAIN_SCRIPT.format(out=out, config=config, resode=f"{sys.executable} {wrapper}")
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    env["PYTHONPATH"] = os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])
+    res = subprocess.run(
+        ["sbatch", "--wait", "--partition", slurm_cluster.partition, str(script)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=WAIT_S,
+    )
+    log = "".join(p.read_text() for p in out.glob("slurm-*.out"))
+    assert res.returncode == 0, res.stderr + log[-3000:]
+    assert "batch step tasks: unset" in log  # the batch script itself is not a 2-rank step
+    ddp = read_checkpoint(out / "last.pt")["state_dict"]
+    single = train(TrainConfig.from_dict(CONFIG), tmp_path / "single", progress=False)
+    ws = single.model.state_dict()
+    worst = max(float((ddp[k].float() - ws[k].float()).abs().max()) for k in ws)
+    print(f"max |w_ddp - w_single| = {worst:.3g}")
+    for key in ws:
+        assert torch.allclose(ddp[key], ws[key], rtol=1e-4, atol=1e-6), key
+    hist = json.loads((out / "history.json").read_text())
+    assert [h["epoch"] for h in hist] == [1, 2]
+    for h_ddp, h_one in zip(hist, single.history):
+        assert h_ddp["train_loss"] == pytest.approx(h_one["train_loss"], rel=1e-4)

@@ -180,24 +180,43 @@ def _controller_alive(pid: int, folder: Path) -> bool:
     return b"submitit.local._local" in cmd and str(folder).encode() in cmd
 
 
-def squeue_state(job_id: str) -> str | None:
-    """The state ``squeue`` shows for ``job_id`` (``RUNNING``, ``CANCELLED`` …); ``"GONE"`` when
-    the controller no longer lists it; None when ``squeue`` cannot be asked."""
+#: how long one ``squeue`` listing of this user's jobs is reused (one call per poll round, not
+#: one per job: the controller is shared)
+SQUEUE_EVERY_S = 5.0
+_squeue_cache: dict[str, Any] = {"at": -float("inf"), "states": None}
+
+
+def squeue_states(max_age: float = SQUEUE_EVERY_S) -> dict[str, str] | None:
+    """``{job id: state}`` of this user's jobs as the controller lists them (``squeue -r``: one
+    line per array task), at most ``max_age`` seconds old; None when ``squeue`` cannot answer."""
+    import pwd
     import subprocess
 
+    now = time.monotonic()
+    if now - _squeue_cache["at"] < max_age:
+        return _squeue_cache["states"]
+    user = pwd.getpwuid(os.getuid()).pw_name
     try:
         res = subprocess.run(
-            ["squeue", "-h", "-j", job_id, "-o", "%T"],
+            ["squeue", "-h", "-r", "-u", user, "-o", "%i %T"],
             capture_output=True,
             text=True,
             timeout=60,
         )
+        states = None
+        if res.returncode == 0:
+            states = dict(ln.split()[:2] for ln in res.stdout.splitlines() if len(ln.split()) > 1)
     except (OSError, subprocess.SubprocessError):
-        return None
-    if res.returncode != 0:  # "Invalid job id specified": purged from the controller
-        return "GONE" if "invalid job id" in res.stderr.lower() else None
-    words = res.stdout.split()
-    return words[0] if words else "GONE"
+        states = None
+    _squeue_cache.update(at=now, states=states)
+    return states
+
+
+def squeue_state(job_id: str) -> str | None:
+    """The state ``squeue`` shows for ``job_id`` (``RUNNING``, ``CANCELLED`` …); ``"GONE"`` when
+    the controller no longer lists it; None when ``squeue`` cannot be asked."""
+    states = squeue_states()
+    return None if states is None else states.get(str(job_id), "GONE")
 
 
 def _known_state(state: str, job_id: str) -> str:
@@ -338,6 +357,7 @@ class SubmititExecutor:
                 f"(the script is in {folder})"
             ) from exc
         self.submitted += len(jobs)
+        _squeue_cache["at"] = -float("inf")  # the next look lists the new jobs
         return list(jobs)
 
     # ---- the driver loop ----------------------------------------------------------------------
@@ -351,6 +371,7 @@ class SubmititExecutor:
         root = Path(root).absolute()
         folder = (self.folder or root / "submitit").absolute()
         self.submitted = self.reattached = 0
+        _squeue_cache["at"] = -float("inf")
         out: dict[str, TaskOutcome] = {}
         todo = []
         for task in tasks:
@@ -437,5 +458,6 @@ __all__ = [
     "TaskJob",
     "slurm_state_status",
     "squeue_state",
+    "squeue_states",
     "submitit_log_to",
 ]
