@@ -81,10 +81,31 @@ def slurm_state_status(state: str, *, fresh: bool) -> str:
     return "active" if word in SLURM_ACTIVE else "ended"
 
 
+class _StderrTo:
+    """``subprocess`` for submitit's core module, with the standard error of its ``sacct`` calls
+    (``check_output``) sent to ``stream`` instead of the terminal."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def __getattr__(self, name: str) -> Any:
+        import subprocess
+
+        return getattr(subprocess, name)
+
+    def check_output(self, *args: Any, **kwargs: Any) -> Any:
+        import subprocess
+
+        kwargs.setdefault("stderr", self._stream)
+        return subprocess.check_output(*args, **kwargs)
+
+
 @contextlib.contextmanager
 def submitit_log_to(path: Path) -> Iterator[None]:
-    """Send the ``submitit`` logger to ``path`` (appended) instead of the terminal while the
-    driver runs: a cluster without accounting makes submitit warn on every status poll."""
+    """Send the ``submitit`` logger, and the standard error of the ``sacct`` it runs, to
+    ``path`` (appended) instead of the terminal while the driver runs: on a cluster without
+    accounting storage both speak on every status poll."""
+    core = _submitit().core.core
     logger = logging.getLogger("submitit")
     handlers, propagate = list(logger.handlers), logger.propagate
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -94,9 +115,12 @@ def submitit_log_to(path: Path) -> Iterator[None]:
         logger.removeHandler(h)
     logger.addHandler(handler)
     logger.propagate = False
+    module = core.subprocess
+    core.subprocess = _StderrTo(handler.stream)
     try:
         yield
     finally:
+        core.subprocess = module
         logger.removeHandler(handler)
         handler.close()
         for h in handlers:
