@@ -34,7 +34,10 @@ Checks (data: the embedded digits, or, without scikit-learn, synthetic CIFAR-for
    cross-GPU reduction needs >= 2 GPUs). Both runs use deterministic cuDNN; the first epoch's
    loss must match a single-process run to 1e-3 at world size 1 (2 % with several GPUs, whose
    batch statistics differ) and every rank must end with the same weights.
-7. ``throughput``: the ``cifar10-paper-a`` preset (In-ResNet-110, batch 128, AMP off) and the
+7. ``deterministic_reruns``: the digits preset trained twice with ``deterministic=True``
+   (``resode.runtime.deterministic_cuda``) gives bit-identical weights; the cost against an
+   autotuned-cuDNN run of the same training is reported.
+8. ``throughput``: the ``cifar10-paper-a`` preset (In-ResNet-110, batch 128, AMP off) and the
    ``cifar10-table1`` preset (L = 256, batch 64) on synthetic 32×32×3 data: one warm-up epoch,
    then a timed epoch of a subset of steps, and the evaluation throughput; projected wall time of
    the full run, epochs · ⌈50 000/batch⌉ · t_step + evaluations · 10 000 · t_eval/image.
@@ -765,6 +768,38 @@ def _sync(ctx: Context) -> None:
         torch.cuda.synchronize()
 
 
+def check_deterministic_reruns(ctx: Context) -> Record:
+    """Two identical deterministic trainings (resode.runtime.deterministic_cuda: deterministic
+    algorithms, no cuDNN autotuning, fixed cuBLAS workspace) end with bit-identical weights; the
+    cost is the wall time against the same training with autotuned cuDNN."""
+    import time
+
+    over = dict(ctx.small_data(), epochs=ctx.sizes.ddp_epochs, threads=1)
+    seconds: dict[str, float] = {}
+    weights = []
+    for name, det in (("det-a", True), ("det-b", True), ("autotuned", False)):
+        _sync(ctx)
+        t0 = time.perf_counter()
+        _, res = _train(ctx, "digits", f"rerun-{name}", deterministic=det, **over)
+        _sync(ctx)
+        seconds[name] = time.perf_counter() - t0
+        weights.append({k: v.detach().cpu() for k, v in res.model.state_dict().items()})
+    identical = all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    worst = max(
+        float((weights[0][k].double() - weights[2][k].double()).abs().max())
+        for k in weights[0]
+        if weights[0][k].is_floating_point()
+    )
+    nums = {
+        "reruns_bit_identical": identical,
+        "seconds_deterministic": seconds["det-b"],
+        "seconds_autotuned": seconds["autotuned"],
+        "cost_deterministic/autotuned": seconds["det-b"] / seconds["autotuned"],
+        "max_abs_weight_diff_autotuned": worst,
+    }
+    return Record("deterministic_reruns", "PASS" if identical else "FAIL", numbers=nums)
+
+
 def check_throughput(ctx: Context) -> Record:
     """In-ResNet-110 (cifar10-paper-a) and the L=256 Table 1 net: step time and projections."""
     from resode.training import get_preset
@@ -803,6 +838,7 @@ CHECKS: list[Check] = [
     Check("channels_last", check_channels_last, 90),
     Check("attacks_cuda_vs_cpu", check_attacks, 90),
     Check("ddp_nccl_syncbn", check_ddp, 120),
+    Check("deterministic_reruns", check_deterministic_reruns, 90),
     Check("throughput", check_throughput, 120),
 ]
 

@@ -24,6 +24,7 @@ BENCHMARKS = {
     "bench_attacks.py": "--json",
     "bench_depth_sweep.py": "--json",
     "bench_gd.py": "--json",
+    "bench_kernels.py": "--json",
 }
 
 

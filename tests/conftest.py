@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import resode  # noqa: F401  (first: it pins the CPU kernels before torch and numpy load them)
+
+# isort: split
 import json
 import os
 from pathlib import Path

@@ -1,8 +1,10 @@
-"""Crash safety: SIGKILL a CPU training run at random moments, resume, lose nothing.
+"""Crash safety: SIGKILL a CPU training run at the dangerous moments, resume, lose nothing.
 
-A subprocess trains a tiny CNN (deterministic on CPU, one thread). It is killed with SIGKILL three
-times, each time at a random moment after it has made progress, and restarted with ``resume``
-(the last resume runs in the test process).
+A subprocess trains a tiny CNN (deterministic on CPU, one thread). It kills itself with SIGKILL
+four times at chosen points of the loop (mid-step, between writing a checkpoint's temporary file
+and renaming it, just after an epoch is on disk) and is restarted with ``resume`` (the last
+resume runs in the test process). The kill points are counted calls, not moments in time, so the
+test is the same on a fast machine and a busy one.
 After every kill the checkpoint must load (never half-written) and hold every epoch that had been
 reported complete; at the end the history is complete and the weights equal, bit for bit, those
 of an uninterrupted run with the same seed.
@@ -12,12 +14,10 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -58,10 +58,39 @@ CONFIG = {
     "seed": 3,
 }
 
+# Each run is killed by itself at one chosen point of the training loop (independent of the
+# machine's speed): KILL_AT = (what, n) sends SIGKILL at the n-th call of ``what`` in this process.
+#   step:    inside the n-th optimizer step (mid-epoch: the epoch's work is lost, nothing else)
+#   replace: the n-th checkpoint write, after the temporary file is complete, before the rename
+#   history: right after the n-th epoch's checkpoint and history are written
 SCRIPT = MODEL_SOURCE + textwrap.dedent(
     """
-    import sys
-    from resode.training import TrainConfig, train
+    import os, signal, sys
+    from resode import checkpoint
+    from resode.training import TrainConfig, engine, train
+
+    what, n = sys.argv[2], int(sys.argv[3])
+    calls = {"count": 0}
+
+    def killing(original, counts):
+        def wrapper(*args, **kwargs):
+            hit = counts(*args)
+            calls["count"] += hit
+            if hit and calls["count"] == n and what != "history":
+                os.kill(os.getpid(), signal.SIGKILL)
+            out = original(*args, **kwargs)
+            if hit and calls["count"] == n:  # history: after the call
+                os.kill(os.getpid(), signal.SIGKILL)
+            return out
+        return wrapper
+
+    if what == "step":
+        engine._step = killing(engine._step, lambda *a: True)
+    elif what == "replace":
+        real = os.replace
+        os.replace = killing(real, lambda src, dst: str(dst).endswith("last.pt"))
+    elif what == "history":
+        engine.write_history = killing(engine.write_history, lambda *a: True)
     config = TrainConfig.from_dict(CONFIG)
     train(config, sys.argv[1], resume=True, progress=False)
     """
@@ -69,21 +98,29 @@ SCRIPT = MODEL_SOURCE + textwrap.dedent(
 
 exec(MODEL_SOURCE)  # the same model, registered in this process for the reference run
 
+STEPS_PER_EPOCH = CONFIG["train_subset"] // CONFIG["batch_size"]  # 25
+# (kill point, epochs in last.pt after the kill): each run resumes from the previous checkpoint
+KILLS = [
+    (("step", STEPS_PER_EPOCH + 5), 1),  # mid epoch 2 of a fresh run: epoch 1 survives
+    (("replace", 2), 2),  # resumed at 1, epoch 2 saved, killed writing epoch 3
+    (("history", 2), 4),  # resumed at 2, killed just after epoch 4 is on disk
+    (("step", 3 * STEPS_PER_EPOCH + 1), 7),  # resumed at 4, killed in the first step of epoch 8
+]
+
 
 def _epochs_done(out: Path) -> int:
-    try:
-        return len(json.loads((out / "history.json").read_text()))
-    except (FileNotFoundError, json.JSONDecodeError):
-        return 0
+    return len(json.loads((out / "history.json").read_text()))
 
 
-def _start(script: Path, out: Path) -> subprocess.Popen[bytes]:
+def _run_until_killed(script: Path, out: Path, what: str, n: int) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen(
-        [sys.executable, str(script), str(out)],
+    return subprocess.run(
+        [sys.executable, str(script), str(out), what, str(n)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        timeout=600,
+        check=False,
     )
 
 
@@ -91,32 +128,18 @@ def _start(script: Path, out: Path) -> subprocess.Popen[bytes]:
 def test_sigkill_and_resume_loses_nothing(tmp_path: Path) -> None:
     from resode.training import TrainConfig, train
 
-    seed = int.from_bytes(os.urandom(4), "little")
-    rng = random.Random(seed)
     script = tmp_path / "run.py"
     script.write_text(SCRIPT)
     out = tmp_path / "run"
 
-    reported = 0
-    for kill in range(3):
-        proc = _start(script, out)
-        deadline = time.monotonic() + 120
-        # wait for progress beyond what survived the previous kill, then kill at a random moment
-        while _epochs_done(out) <= reported and proc.poll() is None:
-            assert time.monotonic() < deadline, "training made no progress"
-            time.sleep(0.01)
-        time.sleep(rng.uniform(0.0, 0.25))
-        reported = _epochs_done(out)  # epochs reported complete before the kill
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        assert proc.returncode in (-signal.SIGKILL, 0), proc.stderr.read().decode()  # type: ignore[union-attr]
-        proc.stderr.close()  # type: ignore[union-attr]
+    for (what, n), expected in KILLS:
+        proc = _run_until_killed(script, out, what, n)
+        msg = f"kill at {what} #{n}"
+        assert proc.returncode == -signal.SIGKILL, f"{msg}: {proc.stderr.decode()[-2000:]}"
         payload = read_checkpoint(out / "last.pt")  # never half-written
-        msg = f"kill {kill} (random seed {seed})"
-        assert payload["epoch"] >= reported, msg
-        assert [h["epoch"] for h in payload["history"]] == list(range(1, payload["epoch"] + 1))
-        reported = payload["epoch"]
-        assert reported < CONFIG["epochs"], f"run finished before kill {kill}; make it longer"
+        assert payload["epoch"] == expected, msg
+        assert [h["epoch"] for h in payload["history"]] == list(range(1, expected + 1)), msg
+        assert _epochs_done(out) == expected, msg  # history.json agrees with the checkpoint
 
     # the last resume runs in this process (saves a start-up) and must finish the run
     train(TrainConfig.from_dict(CONFIG), out, resume=True, progress=False)
@@ -128,6 +151,6 @@ def test_sigkill_and_resume_loses_nothing(tmp_path: Path) -> None:
     state = reference.model.state_dict()
     assert final["state_dict"].keys() == state.keys()
     for key, value in state.items():
-        assert torch.equal(final["state_dict"][key], value), f"{key} differs (seed {seed})"
+        assert torch.equal(final["state_dict"][key], value), f"{key} differs"
     strip = [{k: v for k, v in h.items() if k != "seconds"} for h in reference.history]
     assert [{k: v for k, v in h.items() if k != "seconds"} for h in final["history"]] == strip

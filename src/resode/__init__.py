@@ -17,13 +17,18 @@ and the feature packages, imported on first use: :mod:`resode.data`, :mod:`resod
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+# First of all: pin the CPU kernels before torch, numpy or numba compute (resode.kernels).
+from resode import kernels as _kernels
 
-from resode._version import __version__
-from resode.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from resode.errors import ResodeError
-from resode.registry import create_model, list_models, register_model
+_kernels.apply_policy(strict=False)
+
+import importlib  # noqa: E402
+from typing import Any  # noqa: E402
+
+from resode._version import __version__  # noqa: E402
+from resode.checkpoint import Checkpoint, load_checkpoint, save_checkpoint  # noqa: E402
+from resode.errors import ResodeError  # noqa: E402
+from resode.registry import create_model, list_models, register_model  # noqa: E402
 
 _LAZY = {
     "TrainConfig": "resode.training",
@@ -38,6 +43,7 @@ _SUBPACKAGES = (
     "data",
     "evalset",
     "grid",
+    "kernels",
     "nn",
     "ode",
     "presets",

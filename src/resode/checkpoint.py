@@ -25,6 +25,7 @@ from torch import nn
 
 from resode._version import __version__
 from resode.errors import CheckpointError, ResodeError
+from resode.kernels import current_policy
 
 FORMAT = "resode.checkpoint"
 FORMAT_VERSION = 1
@@ -93,11 +94,12 @@ def save_checkpoint(
     config: dict[str, Any] | None = None,
     **extra: Any,
 ) -> Path:
-    """Atomically save ``model`` (architecture + weights), its ``config`` and ``extra`` state.
+    """Atomically save ``model`` (architecture + weights), its ``config``, the kernel policy
+    (:mod:`resode.kernels`) and ``extra`` state.
 
     ``extra`` may not reuse a key of the format itself (it would overwrite it silently)."""
     inner = unwrap_model(model)
-    reserved = {"format", "format_version", "resode_version", "state_dict"} & set(extra)
+    reserved = {"format", "format_version", "resode_version", "state_dict", "kernels"} & set(extra)
     if reserved:
         raise ValueError(f"save_checkpoint: extra keys {sorted(reserved)} are the format's own")
     payload = {
@@ -107,6 +109,7 @@ def save_checkpoint(
         "model": model_spec(inner),
         "state_dict": {k: v.detach().cpu() for k, v in inner.state_dict().items()},
         "config": config,
+        "kernels": current_policy().to_dict(),  # the CPU kernel policy the weights came from
         **extra,
     }
     return atomic_torch_save(payload, path)

@@ -9,10 +9,13 @@ One resolver for every command (``auto`` → CUDA, else Apple MPS, else CPU) and
 * ``threads=None`` means :func:`default_threads`: torch's own default for this machine (one per
   physical core), a property of the machine, not of its load.
 * Grids of runs (``resode reproduce``) get their parallelism from independent single-thread
-  worker processes instead (:mod:`resode.reproduce.executor`).
+  worker processes instead (:mod:`resode.grid.local`, :mod:`resode.grid.submitit_executor`).
 
-:func:`environment` records what a result was computed with (date, hardware, versions, git commit,
-threads) next to every result.
+The CPU kernels are pinned by :mod:`resode.kernels`; on CUDA, :func:`deterministic_cuda` makes a
+run bit-identical from one run to the next on the same card and software.
+
+:func:`environment` records what a result was computed with (date, hardware and its instruction
+set, versions, git commit, threads, the kernel policy) next to every result.
 """
 
 from __future__ import annotations
@@ -87,6 +90,40 @@ def torch_threads(threads: int | None) -> Iterator[int]:
         torch.set_num_threads(old)
 
 
+@contextlib.contextmanager
+def deterministic_cuda(enabled: bool = True) -> Iterator[None]:
+    """Run the block with deterministic CUDA kernels (``enabled``): ``torch.use_deterministic_
+    algorithms(True, warn_only=True)`` (an op with no deterministic CUDA kernel warns instead of
+    failing the run; ``benchmarks/gpu_check.py`` checks that two runs agree bit for bit), cuDNN
+    without autotuning and deterministic, and cuBLAS with a fixed workspace
+    (``CUBLAS_WORKSPACE_CONFIG=:4096:8``, set by :mod:`resode.kernels` at import, before any
+    cuBLAS handle exists). Without it cuDNN benchmarks and may pick other kernels each run.
+    Restores the previous settings."""
+    old = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.backends.cudnn.benchmark,
+        torch.backends.cudnn.deterministic,
+    )
+    torch.use_deterministic_algorithms(enabled, warn_only=True)
+    torch.backends.cudnn.benchmark = not enabled
+    torch.backends.cudnn.deterministic = enabled
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(old[0])
+        torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = old[1], old[2]
+
+
+ISA_FLAG_PREFIXES = ("avx", "fma", "sse", "f16c", "amx", "bmi", "popcnt")
+
+
+def cpu_isa_flags() -> list[str]:
+    """The CPU's instruction-set flags that decide which kernels the libraries pick."""
+    from resode.kernels import cpu_flags
+
+    return sorted(f for f in cpu_flags() if f.startswith(ISA_FLAG_PREFIXES))
+
+
 def cpu_name() -> str:
     """The CPU model (``/proc/cpuinfo`` on Linux, else the platform's processor string)."""
     cpu = platform.processor() or platform.machine()
@@ -127,7 +164,10 @@ def git_commit() -> str | None:
 
 def environment(*, device: torch.device | str | None = None) -> dict[str, Any]:
     """Date, hardware, library versions, the git commit and the torch thread count now."""
+    import numpy
+
     from resode._version import __version__
+    from resode.kernels import kernel_record
 
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     return {
@@ -139,15 +179,31 @@ def environment(*, device: torch.device | str | None = None) -> dict[str, Any]:
         "platform": platform.platform(),
         "cpu": cpu_name(),
         "cpu_count": os.cpu_count(),
+        "cpu_flags": cpu_isa_flags(),
+        "numpy": numpy.__version__,
+        "numba": _version_of("numba"),
         "torch_threads": torch.get_num_threads(),
         "device": str(device) if device is not None else None,
         "gpu": gpu,
+        "kernels": kernel_record(),
+        "cuda_deterministic": torch.are_deterministic_algorithms_enabled(),
     }
 
 
+def _version_of(package: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return None
+
+
 __all__ = [
+    "cpu_isa_flags",
     "cpu_name",
     "default_threads",
+    "deterministic_cuda",
     "environment",
     "git_commit",
     "resolve_threads",

@@ -21,6 +21,7 @@ from typing import NoReturn
 
 from resode._version import __version__
 from resode.errors import ResodeError
+from resode.kernels import POLICIES
 
 EXIT_USAGE = 2
 
@@ -48,6 +49,15 @@ def build_parser() -> argparse.ArgumentParser:
         "and the implicit regularisation of deep ResNets towards neural ODEs (Marion et al. 2024).",
     )
     parser.add_argument("--version", action="version", version=f"resode {__version__}")
+    parser.add_argument(
+        "--kernels",
+        choices=POLICIES,
+        default=None,
+        help="CPU kernel policy (default: $RESODE_KERNELS or avx2): avx2 pins the math "
+        "libraries to the AVX2 code paths so the numbers are the same on every x86-64 machine "
+        "with AVX2; native lets them use the fastest kernels of this CPU (recorded: the run is "
+        "then not comparable with another machine's)",
+    )
     subparsers = parser.add_subparsers(
         dest="command", metavar="COMMAND", parser_class=OneLineArgumentParser
     )
@@ -65,6 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
+        _apply_kernel_policy(args.kernels)
         code = args.func(args)
     except ResodeError as exc:
         msg = " ".join(str(exc).split())
@@ -77,6 +88,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     return int(code or 0)
+
+
+def _apply_kernel_policy(policy: str | None) -> None:
+    """``--kernels`` (or ``$RESODE_KERNELS``) for this process and the workers it starts; an
+    unknown ``$RESODE_KERNELS`` is refused here (at import it could only fall back)."""
+    from resode import kernels
+
+    if policy is None:
+        invalid = kernels.current_policy().invalid
+        if invalid:
+            raise ResodeError(invalid)
+        return
+    kernels.apply_policy(policy)
 
 
 def run() -> NoReturn:  # pragma: no cover - thin wrapper for python -m resode

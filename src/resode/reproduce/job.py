@@ -79,10 +79,34 @@ def check_out_dir(cfg: ReproduceConfig, out: Path, resume: bool) -> None:
         )
 
 
+FINGERPRINT_KEY = "fingerprint"
+
+
+def fingerprint_task() -> Any:
+    """The machine's fingerprint (:mod:`resode.fingerprint`), computed in a worker like every
+    task, so ``results.json`` says which machines give the same numbers. The kernel policy is a
+    parameter: a run resumed under another policy recomputes it."""
+    from resode.grid import Task
+    from resode.kernels import current_policy
+
+    return Task(
+        key=FINGERPRINT_KEY,
+        fn="resode.fingerprint:fingerprint_task",
+        params={"kernels": current_policy().policy},
+        label="fingerprint",
+        cost=10.0,
+    )
+
+
 def all_tasks(cfg: ReproduceConfig, out: Path) -> list[Any]:
     """Every task of the job, in the order they are submitted (paper B's long cells first: the
     pool starts them first)."""
-    return paper_b.tasks(cfg, out) + paper_a.tasks(cfg) + paper_a.sweep_tasks(cfg)
+    return (
+        paper_b.tasks(cfg, out)
+        + paper_a.tasks(cfg)
+        + paper_a.sweep_tasks(cfg)
+        + [fingerprint_task()]
+    )
 
 
 def run_reproduce(
@@ -114,6 +138,10 @@ def run_reproduce(
     )
     failed = {k: o.error or "failed" for k, o in outcomes.items() if not o.ok}
     env = environment()
+    fingerprint = outcomes.get(FINGERPRINT_KEY)
+    if fingerprint is not None and fingerprint.ok and fingerprint.result is not None:
+        env["fingerprint"] = fingerprint.result["digest"]
+        env["fingerprint_parts"] = fingerprint.result["parts"]
     env["workers"] = getattr(executor, "workers", 1)
     env["task_cpu_seconds"] = sum(o.cpu_seconds for o in outcomes.values())
     if hasattr(executor, "submitted"):  # submitit: jobs this invocation submitted / re-attached

@@ -45,7 +45,7 @@ from resode.checkpoint import (
     save_checkpoint,
 )
 from resode.errors import CheckpointError, NumericalError, ResodeError
-from resode.runtime import resolve_threads, select_device
+from resode.runtime import deterministic_cuda, resolve_threads, select_device
 from resode.training import distributed as ddp
 from resode.training.config import (
     TrainConfig,
@@ -262,15 +262,12 @@ def train(
         device = torch.device("cuda", info.local_rank)
     old_threads = torch.get_num_threads()
     torch.set_num_threads(resolve_threads(config.threads))
-    old_cudnn = (torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic)
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = not config.deterministic
-        torch.backends.cudnn.deterministic = config.deterministic
     try:
-        return _train(config, out_dir, ckpt_path, device, info, resume, progress)
+        cuda = device.type == "cuda"
+        with deterministic_cuda(config.deterministic) if cuda else contextlib.nullcontext():
+            return _train(config, out_dir, ckpt_path, device, info, resume, progress)
     finally:
         torch.set_num_threads(old_threads)
-        torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = old_cudnn
         ddp.cleanup(info)
 
 
