@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.resode-installed
 
-.PHONY: install demo test lint format bench mutate clean
+.PHONY: install demo test lint format bench mutate clean slurm-packages
 
 $(STAMP): pyproject.toml requirements/torch-cpu.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,19 @@ install: $(STAMP)
 demo: install
 	$(BIN)/resode reproduce
 
-test: install
+# The Slurm tests (tests/test_slurm.py, docs/cluster.md) start a single-node cluster of their own;
+# as root with apt-get, `make test` first installs its Debian packages when they are missing
+# (elsewhere those tests skip and say why).
+SLURM_DEBS := munge slurmctld slurmd slurm-client
+slurm-packages:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && ! command -v slurmctld >/dev/null && ! [ -x /usr/sbin/slurmctld ]; then \
+	  echo "installing $(SLURM_DEBS) for the Slurm tests"; \
+	  DEBIAN_FRONTEND=noninteractive timeout 900 apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -qq --no-install-recommends $(SLURM_DEBS) >/dev/null \
+	  || echo "could not install $(SLURM_DEBS): the Slurm tests will skip"; \
+	fi
+
+test: install slurm-packages
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/ruff format --check src tests benchmarks scripts
 	$(BIN)/python -m pytest -n 2 --dist loadfile

@@ -52,3 +52,26 @@ def tiny_local_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         return {"out": str(out)}
 
     return Path(once(tmp_path_factory, "tiny-local", make)["out"])
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster() -> Any:
+    """A real single-node Slurm (munged, slurmctld, slurmd; tests/slurm_cluster.py) for this
+    session: installed with apt-get when missing and root, else the tests skip with the reason.
+    ``SLURM_CONF`` points every Slurm command (submitit's sbatch, squeue, scancel) at it."""
+    import slurm_cluster as sc
+
+    reason = sc.install()
+    if reason is not None:
+        pytest.skip(reason)
+    cluster = sc.start_cluster()
+    old = os.environ.get("SLURM_CONF")
+    os.environ["SLURM_CONF"] = cluster.env["SLURM_CONF"]
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+        if old is None:
+            os.environ.pop("SLURM_CONF", None)
+        else:
+            os.environ["SLURM_CONF"] = old

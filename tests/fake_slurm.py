@@ -28,6 +28,11 @@ def install(bin_dir: Path) -> None:
             f"import fake_slurm\nsys.exit(fake_slurm.main({name!r}, sys.argv[1:]))\n"
         )
         path.chmod(0o755)
+    # no squeue in the fake: the executor keeps sacct's view (and never asks a real cluster the
+    # session may run, tests/slurm_cluster.py)
+    squeue = bin_dir / "squeue"
+    squeue.write_text("#!/bin/sh\necho 'squeue: not in the fake Slurm' >&2\nexit 1\n")
+    squeue.chmod(0o755)
 
 
 def _state_dir() -> Path:

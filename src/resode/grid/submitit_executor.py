@@ -24,10 +24,12 @@ submissions; ``folder`` defaults to ``<root>/submitit``) and follows these rules
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,8 @@ from resode.grid.options import slurm_parameters
 from resode.grid.task import Task, TaskOutcome, cached_outcome, run_task
 
 JOBS_FILE = "jobs.json"
+#: submitit's own log (its per-poll warnings such as "Bypassing sacct error"), in the job folder
+LOG_FILE = "submitit.log"
 #: Slurm states of a job that will still run or is running (``sacct``)
 SLURM_ACTIVE = frozenset(
     {
@@ -75,6 +79,53 @@ def slurm_state_status(state: str, *, fresh: bool) -> str:
     if word == "UNKNOWN":
         return "active" if fresh else "ended"
     return "active" if word in SLURM_ACTIVE else "ended"
+
+
+class _StderrTo:
+    """``subprocess`` for submitit's core module, with the standard error of its ``sacct`` calls
+    (``check_output``) sent to ``stream`` instead of the terminal."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def __getattr__(self, name: str) -> Any:
+        import subprocess
+
+        return getattr(subprocess, name)
+
+    def check_output(self, *args: Any, **kwargs: Any) -> Any:
+        import subprocess
+
+        kwargs.setdefault("stderr", self._stream)
+        return subprocess.check_output(*args, **kwargs)
+
+
+@contextlib.contextmanager
+def submitit_log_to(path: Path) -> Iterator[None]:
+    """Send the ``submitit`` logger, and the standard error of the ``sacct`` it runs, to
+    ``path`` (appended) instead of the terminal while the driver runs: on a cluster without
+    accounting storage both speak on every status poll."""
+    core = _submitit().core.core
+    logger = logging.getLogger("submitit")
+    handlers, propagate = list(logger.handlers), logger.propagate
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    for h in handlers:
+        logger.removeHandler(h)
+    logger.addHandler(handler)
+    logger.propagate = False
+    module = core.subprocess
+    core.subprocess = _StderrTo(handler.stream)
+    try:
+        yield
+    finally:
+        core.subprocess = module
+        logger.removeHandler(handler)
+        handler.close()
+        for h in handlers:
+            logger.addHandler(h)
+        logger.propagate = propagate
 
 
 class JobBook:
@@ -153,6 +204,57 @@ def _controller_alive(pid: int, folder: Path) -> bool:
     return b"submitit.local._local" in cmd and str(folder).encode() in cmd
 
 
+#: how long one ``squeue`` listing of this user's jobs is reused (one call per poll round, not
+#: one per job: the controller is shared)
+SQUEUE_EVERY_S = 5.0
+_squeue_cache: dict[str, Any] = {"at": -float("inf"), "states": None}
+
+
+def squeue_states(max_age: float = SQUEUE_EVERY_S) -> dict[str, str] | None:
+    """``{job id: state}`` of this user's jobs as the controller lists them (``squeue -r``: one
+    line per array task), at most ``max_age`` seconds old; None when ``squeue`` cannot answer."""
+    import pwd
+    import subprocess
+
+    now = time.monotonic()
+    if now - _squeue_cache["at"] < max_age:
+        return _squeue_cache["states"]
+    user = pwd.getpwuid(os.getuid()).pw_name
+    try:
+        res = subprocess.run(
+            ["squeue", "-h", "-r", "-u", user, "-o", "%i %T"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        states = None
+        if res.returncode == 0:
+            states = dict(ln.split()[:2] for ln in res.stdout.splitlines() if len(ln.split()) > 1)
+    except (OSError, subprocess.SubprocessError):
+        states = None
+    _squeue_cache.update(at=now, states=states)
+    return states
+
+
+def squeue_state(job_id: str) -> str | None:
+    """The state ``squeue`` shows for ``job_id`` (``RUNNING``, ``CANCELLED`` …); ``"GONE"`` when
+    the controller no longer lists it; None when ``squeue`` cannot be asked."""
+    states = squeue_states()
+    return None if states is None else states.get(str(job_id), "GONE")
+
+
+def _known_state(state: str, job_id: str) -> str:
+    """``state`` from ``sacct``; where that is ``UNKNOWN`` (a cluster without accounting storage,
+    or ``sacct`` lagging) the controller's own view from ``squeue``: a job cancelled or killed
+    there is seen to end, instead of being waited on for ever."""
+    if (state or "UNKNOWN").split()[0].upper() != "UNKNOWN":
+        return state
+    seen = squeue_state(str(job_id))
+    if seen is None:
+        return state
+    return "COMPLETED" if seen == "GONE" else seen
+
+
 class SubmititExecutor:
     """Tasks as submitit jobs; ``kind`` is ``"slurm"`` (a job array) or ``"local"``."""
 
@@ -217,7 +319,7 @@ class SubmititExecutor:
         ex = self._executor(folder)
         if self.kind == "slurm":
             job = submitit.SlurmJob(folder=ex.folder, job_id=job_id)
-            state = job.watcher.get_state(job_id, mode="force")
+            state = _known_state(job.watcher.get_state(job_id, mode="force"), job_id)
             return job if slurm_state_status(state, fresh=False) == "active" else None
         try:
             pid = int(job_id)
@@ -234,7 +336,7 @@ class SubmititExecutor:
         if job.paths.result_pickle.exists():
             return True
         if self.kind == "slurm":
-            state = job.watcher.get_state(job.job_id, mode="standard")
+            state = _known_state(job.watcher.get_state(job.job_id, mode="standard"), job.job_id)
             return slurm_state_status(state, fresh=True) == "ended"
         return job._process is None or job._process.poll() is not None
 
@@ -279,6 +381,7 @@ class SubmititExecutor:
                 f"(the script is in {folder})"
             ) from exc
         self.submitted += len(jobs)
+        _squeue_cache["at"] = -float("inf")  # the next look lists the new jobs
         return list(jobs)
 
     # ---- the driver loop ----------------------------------------------------------------------
@@ -292,6 +395,7 @@ class SubmititExecutor:
         root = Path(root).absolute()
         folder = (self.folder or root / "submitit").absolute()
         self.submitted = self.reattached = 0
+        _squeue_cache["at"] = -float("inf")
         out: dict[str, TaskOutcome] = {}
         todo = []
         for task in tasks:
@@ -304,10 +408,11 @@ class SubmititExecutor:
         if todo:
             folder.mkdir(parents=True, exist_ok=True)
             book = JobBook(folder / JOBS_FILE)
-            running, pending = self._reattach(todo, book, folder)
-            with _progress(len(tasks), desc or "tasks", progress) as bar:
-                bar.update(len(out))
-                self._drive(running, pending, root, folder, book, out, bar)
+            with submitit_log_to(folder / LOG_FILE):
+                running, pending = self._reattach(todo, book, folder)
+                with _progress(len(tasks), desc or "tasks", progress) as bar:
+                    bar.update(len(out))
+                    self._drive(running, pending, root, folder, book, out, bar)
         return {t.key: out[t.key] for t in tasks}
 
     def _reattach(
@@ -369,4 +474,14 @@ class SubmititExecutor:
                 time.sleep(self.poll_s)
 
 
-__all__ = ["JOBS_FILE", "JobBook", "SubmititExecutor", "TaskJob", "slurm_state_status"]
+__all__ = [
+    "JOBS_FILE",
+    "LOG_FILE",
+    "JobBook",
+    "SubmititExecutor",
+    "TaskJob",
+    "slurm_state_status",
+    "squeue_state",
+    "squeue_states",
+    "submitit_log_to",
+]

@@ -6,7 +6,9 @@ Each is a :class:`~resode.grid.Task` function ``fn(params, folder) -> dict``:
 * :func:`user_error`: raises a :class:`~resode.errors.ConfigError` (a user error: never retried);
 * :func:`counted_steps`: ``steps`` steps checkpointed in ``folder/progress.json``; the first run
   SIGKILLs its own process after ``die_after`` steps (a killed job), the next run continues from
-  the checkpoint and reports which step it resumed from.
+  the checkpoint and reports which step it resumed from;
+* :func:`gated_steps`: the same steps, but the first run waits after ``gate_after`` steps until
+  the file ``folder/release`` exists (a test cancels or kills its job there, deterministically).
 """
 
 from __future__ import annotations
@@ -62,4 +64,23 @@ def counted_steps(params: dict[str, Any], folder: Path) -> dict[str, Any]:
     return {"total": state["total"], "resumed_from": resumed_from}
 
 
-__all__ = ["counted_steps", "square", "user_error"]
+def gated_steps(params: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """Sum 0..steps−1 checkpointing every step; the first run, after ``gate_after`` steps, waits
+    (polling) until ``folder/release`` exists."""
+    first = _count_run(folder) == 1
+    path = folder / "progress.json"
+    state = json.loads(path.read_text()) if path.exists() else {"step": 0, "total": 0}
+    resumed_from = state["step"]
+    while state["step"] < int(params["steps"]):
+        state["total"] += state["step"]
+        state["step"] += 1
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state))
+        tmp.replace(path)
+        if first and state["step"] == int(params["gate_after"]):
+            while not (folder / "release").exists():
+                time.sleep(0.2)
+    return {"total": state["total"], "resumed_from": resumed_from}
+
+
+__all__ = ["counted_steps", "gated_steps", "square", "user_error"]

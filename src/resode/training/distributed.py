@@ -6,7 +6,8 @@
 :func:`init_from_env` reads the variables ``torchrun`` sets (``WORLD_SIZE``, ``RANK``,
 ``LOCAL_RANK``, ``MASTER_ADDR``, ``MASTER_PORT``) and joins the process group: ``nccl`` when
 training on CUDA, ``gloo`` on CPU. Without those variables (or with ``WORLD_SIZE=1``) training is
-single-process and nothing here does anything.
+single-process and nothing here does anything. Under ``srun --ntasks N`` (one Slurm task per rank,
+no torchrun) they are derived from Slurm's (:func:`slurm_env`).
 
 Sharding. Every rank draws the *same* global permutation and the same augmentation (the
 generators are seeded identically), so every rank sees the same global batch B of size b; rank r
@@ -56,8 +57,39 @@ class DistInfo:
         return self.rank == 0
 
 
+def slurm_env() -> dict[str, str]:
+    """torchrun's variables for a process started by ``srun`` (one Slurm task per rank), where
+    torchrun did not set them: ``RANK`` = ``SLURM_PROCID``, ``WORLD_SIZE`` =
+    ``SLURM_STEP_NUM_TASKS`` (srun's step, not the batch script), ``LOCAL_RANK`` =
+    ``SLURM_LOCALID``, ``MASTER_ADDR`` = the step's first node, ``MASTER_PORT`` = 20000 +
+    (job id mod 20000) unless set. Empty outside an srun step of more than one task."""
+    env = os.environ
+    if "WORLD_SIZE" in env or int(env.get("SLURM_STEP_NUM_TASKS", "1") or 1) <= 1:
+        return {}
+    if "SLURM_PROCID" not in env:
+        return {}
+    nodes = env.get("SLURM_STEP_NODELIST") or env.get("SLURM_JOB_NODELIST") or "localhost"
+    if "[" in nodes or "," in nodes:
+        import subprocess
+
+        out = subprocess.run(
+            ["scontrol", "show", "hostnames", nodes], capture_output=True, text=True, timeout=60
+        ).stdout.split()
+        nodes = out[0] if out else nodes.split(",")[0]
+    job = int(env.get("SLURM_JOB_ID", "0") or 0)
+    return {
+        "RANK": env["SLURM_PROCID"],
+        "WORLD_SIZE": env["SLURM_STEP_NUM_TASKS"],
+        "LOCAL_RANK": env.get("SLURM_LOCALID", "0"),
+        "MASTER_ADDR": env.get("MASTER_ADDR", nodes),
+        "MASTER_PORT": env.get("MASTER_PORT", str(20000 + job % 20000)),
+    }
+
+
 def env_world_size() -> int:
-    """``WORLD_SIZE`` from the environment (1 when not launched by torchrun)."""
+    """``WORLD_SIZE`` from the environment (1 when not launched by torchrun or by a multi-task
+    ``srun``: :func:`slurm_env`)."""
+    os.environ.update(slurm_env())
     try:
         return int(os.environ.get("WORLD_SIZE", "1"))
     except ValueError:
