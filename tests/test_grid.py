@@ -318,3 +318,52 @@ def test_ode_cells_on_submitit_give_the_numbers_of_this_process(tmp_path: Path) 
     args = [*base, "--executor", "submitit-local", "--out", str(sub), "--resume"]
     assert main(args) == 0
     assert json.loads((sub / "cells" / "submitit" / JOBS_FILE).read_text()) == book
+
+
+def test_the_driver_prints_one_line_per_change_of_state(tmp_path: Path) -> None:
+    """Submitted, resubmitted (a job that died without a result) and failed each print one line
+    above the bar; a task that finishes only moves the bar."""
+    from types import SimpleNamespace
+
+    from resode.grid.submitit_executor import SubmititExecutor
+    from resode.grid.task import TaskOutcome
+
+    ex = SubmititExecutor("local", workers=3)
+    ex.poll_s = 0.0
+    ids = iter(range(100, 200))
+    lives = {"dies-once": 1}
+
+    def submit(batch, root, folder):
+        return [SimpleNamespace(job_id=f"{next(ids)}", key=t.key) for t in batch]
+
+    def outcome(task, job):
+        if lives.get(task.key, 0) > 0:
+            lives[task.key] -= 1
+            return None  # died without a result: resubmitted
+        if task.key == "bad":
+            return TaskOutcome("bad", "failed", error="x = 7 is not allowed", user_error=True)
+        return TaskOutcome(task.key, "done", result={})
+
+    ex._submit, ex._ended, ex._outcome = submit, lambda job: True, outcome
+
+    lines: list[str] = []
+    bar = SimpleNamespace(disable=False, write=lines.append, update=lambda n: None)
+    bar.set_postfix_str = lambda s: None
+    tasks = [Task(k, "m:f") for k in ("dies-once", "fine", "bad")]
+    out: dict = {}
+    ex._drive({}, list(tasks), tmp_path, tmp_path / "submitit", _Book(), out, bar)
+    assert lines == [
+        "3 task(s) submitted (job 100, 101, 102)",
+        "dies-once: job 100 ended without a result; resubmitted (1/2)",
+        "bad failed: x = 7 is not allowed",
+        "1 task(s) submitted (job 103)",
+    ]
+    assert out["dies-once"].ok and out["fine"].ok and not out["bad"].ok
+
+
+class _Book:
+    def record(self, task, job_id) -> None:
+        pass
+
+    def save(self) -> None:
+        pass

@@ -162,6 +162,11 @@ def test_reproduce_resume_names_the_dotted_key(tmp_path: Path) -> None:
     other = cfg.replace(paper_a={**cfg.paper_a.to_dict(), "epochs": cfg.paper_a.epochs + 1})
     with pytest.raises(ResodeError, match=r"\(paper_a\.epochs\)"):
         check_out_dir(other, tmp_path, resume=True)
+    assert not (tmp_path / "resume_overrides.json").exists()
+    check_out_dir(other, tmp_path, resume=True, resume_override=True)  # explicit: recorded
+    rows = json.loads((tmp_path / "resume_overrides.json").read_text())
+    epochs = cfg.paper_a.epochs
+    assert rows == [{"paper_a.epochs": {"recorded": epochs, "now": epochs + 1}}]
 
 
 # --------------------------------------------------------------------------------------------

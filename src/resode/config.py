@@ -453,3 +453,32 @@ def _yaml_mapping(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"config file {str(path)!r} must hold a mapping of keys to values")
     return data
+
+
+RESUME_OVERRIDES = "resume_overrides.json"
+"""Every accepted ``--resume-override`` of a run folder: the changed keys, old → new (appended)."""
+
+
+def record_override(
+    path: str | Path, diff: list[str], old: dict[str, Any], new: dict[str, Any]
+) -> None:
+    """Append one accepted override (each dotted key of ``diff``: recorded and new value) to the
+    JSON list in ``path`` (``resume_overrides.json`` of the run folder), atomically."""
+    import json
+
+    from resode.checkpoint import atomic_write_bytes
+
+    def at(d: Any, key: str) -> Any:
+        for part in key.split("."):
+            d = d.get(part) if isinstance(d, dict) else None
+        return d
+
+    path = Path(path)
+    try:
+        rows = json.loads(path.read_text())
+        rows = rows if isinstance(rows, list) else []
+    except (OSError, ValueError):
+        rows = []
+    rows.append({k: {"recorded": at(old, k), "now": at(new, k)} for k in diff})
+    text = json.dumps(rows, indent=2, default=str)
+    atomic_write_bytes(path, lambda fh: fh.write(text.encode()))

@@ -255,6 +255,14 @@ def _known_state(state: str, job_id: str) -> str:
     return "COMPLETED" if seen == "GONE" else seen
 
 
+def state_line(bar: Any, message: str) -> None:
+    """One line per change of a grid's state (submitted, re-attached, resubmitted, failed): in the
+    terminal above the progress bar when it is shown, and always in the submitit log."""
+    logging.getLogger("submitit").info(message)
+    if not getattr(bar, "disable", True):
+        bar.write(message)
+
+
 class SubmititExecutor:
     """Tasks as submitit jobs; ``kind`` is ``"slurm"`` (a job array) or ``"local"``."""
 
@@ -412,6 +420,8 @@ class SubmititExecutor:
                 running, pending = self._reattach(todo, book, folder)
                 with _progress(len(tasks), desc or "tasks", progress) as bar:
                     bar.update(len(out))
+                    if running:
+                        state_line(bar, f"re-attached {len(running)} running job(s)")
                     self._drive(running, pending, root, folder, book, out, bar)
         return {t.key: out[t.key] for t in tasks}
 
@@ -448,10 +458,13 @@ class SubmititExecutor:
             room = len(pending) if self.kind == "slurm" else self.workers - len(running)
             if pending and room > 0:
                 batch, pending[:] = pending[:room], pending[room:]
-                for task, job in zip(batch, self._submit(batch, root, folder)):
+                jobs = self._submit(batch, root, folder)
+                for task, job in zip(batch, jobs):
                     running[task.key] = (task, job)
                     book.record(task, str(job.job_id))
                 book.save()
+                ids = sorted({str(job.job_id).split("_")[0] for job in jobs})
+                state_line(bar, f"{len(batch)} task(s) submitted (job {', '.join(ids)})")
             ended = [k for k, (_, job) in running.items() if self._ended(job)]
             for key in ended:
                 task, job = running.pop(key)
@@ -460,6 +473,11 @@ class SubmititExecutor:
                     deaths[key] = deaths.get(key, 0) + 1
                     if deaths[key] <= self.max_retries:
                         pending.append(task)  # continues from its checkpoint
+                        state_line(
+                            bar,
+                            f"{task.label or key}: job {job.job_id} ended without a result; "
+                            f"resubmitted ({deaths[key]}/{self.max_retries})",
+                        )
                         continue
                     outcome = TaskOutcome(
                         key,
@@ -468,6 +486,8 @@ class SubmititExecutor:
                         f"preempted or out of memory; last job {job.job_id}, logs in {folder})",
                     )
                 out[key] = outcome
+                if not outcome.ok:
+                    state_line(bar, f"{task.label or key} failed: {outcome.error}")
                 bar.set_postfix_str(task.label or key)
                 bar.update(1)
             if not ended:
@@ -483,5 +503,6 @@ __all__ = [
     "slurm_state_status",
     "squeue_state",
     "squeue_states",
+    "state_line",
     "submitit_log_to",
 ]

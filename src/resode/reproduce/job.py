@@ -67,8 +67,12 @@ def latest_run(root: str | Path = "runs") -> Path:
     return cands[-1]
 
 
-def check_out_dir(cfg: ReproduceConfig, out: Path, resume: bool) -> None:
-    """Refuse to overwrite a finished run, or to resume one made with other settings."""
+def check_out_dir(
+    cfg: ReproduceConfig, out: Path, resume: bool, resume_override: bool = False
+) -> None:
+    """Refuse to overwrite a finished run, or to resume one made with other settings unless
+    ``resume_override`` (then the change is appended to ``out/resume_overrides.json``; the
+    content-addressed tasks recompute exactly the cells the change touches)."""
     if out.exists() and not out.is_dir():
         raise ResodeError(f"--out {str(out)!r} is a file; choose a folder")
     path = out / CONFIG_FILE
@@ -85,10 +89,16 @@ def check_out_dir(cfg: ReproduceConfig, out: Path, resume: bool) -> None:
     from resode.config import config_diff
 
     diff = [k for k in config_diff(old.to_dict(), cfg.to_dict()) if k not in keep]
-    if diff:
+    if diff and resume_override:
+        from resode.config import RESUME_OVERRIDES, record_override
+
+        record_override(out / RESUME_OVERRIDES, diff, old.to_dict(), cfg.to_dict())
+    elif diff:
         raise ResodeError(
             f"--resume: the run in {str(out)!r} used other settings ({', '.join(diff)}); rerun "
-            f"with --preset {old.preset} and the same options, or choose another --out"
+            f"with --preset {old.preset} and the same options, pass --resume-override to "
+            "continue with the new ones (recorded in resume_overrides.json), or choose another "
+            "--out"
         )
 
 
@@ -128,8 +138,10 @@ def run_reproduce(
     *,
     resume: bool = False,
     progress: bool = True,
+    resume_override: bool = False,
 ) -> ReproduceResult:
-    """Run the whole job of ``config`` into ``out_dir`` (default ``runs/<timestamp>``)."""
+    """Run the whole job of ``config`` into ``out_dir`` (default ``runs/<timestamp>``);
+    ``resume_override``: resume although the settings changed (recorded; see check_out_dir)."""
     from resode.grid import make_executor
     from resode.presets import find_preset
     from resode.report import prepare_out_dir
@@ -137,7 +149,9 @@ def run_reproduce(
 
     cfg = config or _default_config()
     out = Path(out_dir) if out_dir is not None else default_out_dir()
-    check_out_dir(cfg, out, resume)
+    if resume_override and not resume:
+        raise ResodeError("--resume-override only applies with --resume; add --resume")
+    check_out_dir(cfg, out, resume, resume_override)
     tasks = all_tasks(cfg, out)  # builds every experiment config: invalid settings fail here
     executor = make_executor(cfg.executor, **cfg.executor_options())
     prepare_out_dir(out, what="reproduce run")

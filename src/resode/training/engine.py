@@ -45,6 +45,7 @@ from resode.checkpoint import (
     read_checkpoint,
     save_checkpoint,
 )
+from resode.config import RESUME_OVERRIDES, record_override
 from resode.errors import CheckpointError, NumericalError, ResodeError
 from resode.runtime import deterministic_cuda, resolve_threads, select_device
 from resode.training import distributed as ddp
@@ -183,10 +184,6 @@ def _autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.Abs
 # resume
 
 
-RESUME_OVERRIDES = "resume_overrides.json"
-"""Every accepted ``--resume-override``: the changed keys, old and new values (appended)."""
-
-
 def _check_resume_config(
     path: Path, recorded: Any, config: TrainConfig, override: bool
 ) -> list[str]:
@@ -216,27 +213,6 @@ def _check_resume_config(
             "with the new ones (recorded in resume_overrides.json), or choose another --out"
         )
     return diff
-
-
-def _record_override(out_dir: Path, diff: list[str], old: dict[str, Any], new: TrainConfig) -> None:
-    """Append one accepted override (keys, old → new values) to ``resume_overrides.json``."""
-    import json
-
-    def at(d: Any, key: str) -> Any:
-        for part in key.split("."):
-            d = d.get(part) if isinstance(d, dict) else None
-        return d
-
-    path = out_dir / RESUME_OVERRIDES
-    try:
-        rows = json.loads(path.read_text())
-        rows = rows if isinstance(rows, list) else []
-    except (OSError, ValueError):
-        rows = []
-    cur = new.to_dict()
-    rows.append({k: {"recorded": at(old, k), "now": at(cur, k)} for k in diff})
-    text = json.dumps(rows, indent=2, default=str)
-    atomic_write_bytes(path, lambda fh: fh.write(text.encode()))
 
 
 def _load_resume_state(path: Path, config: TrainConfig, model: nn.Module) -> dict[str, Any]:
@@ -337,7 +313,7 @@ def _train_unlocked(
         recorded = read_checkpoint(ckpt_path).get("config")
         diff = _check_resume_config(ckpt_path, recorded, config, resume_override)
         if diff and os.environ.get("RANK", "0") == "0":
-            _record_override(out_dir, diff, recorded, config)
+            record_override(out_dir / RESUME_OVERRIDES, diff, recorded, config.to_dict())
     if ckpt_path.exists() and not resume:
         raise ResodeError(
             f"{str(out_dir)!r} already holds a checkpoint ({CHECKPOINT_NAME}); pass --resume "

@@ -48,6 +48,13 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="reuse the finished tasks in --out (default: the newest runs/<timestamp>)",
     )
     parser.add_argument(
+        "--resume-override",
+        action="store_true",
+        help="with --resume: continue although the options differ from the recorded run (e.g. "
+        "more --paper-a.seeds); only the cells the change touches run, and the change is "
+        "recorded in OUT/resume_overrides.json",
+    )
+    parser.add_argument(
         "--list-presets", action="store_true", help="print the presets with wall times and exit"
     )
     parser.add_argument(
@@ -81,7 +88,13 @@ def run(args: argparse.Namespace) -> int:
     preset = find_preset("reproduce", args.preset)
     config = config_from_args(ReproduceConfig, args, base={**preset.config, "preset": preset.name})
     out = Path(args.out) if args.out else (latest_run() if args.resume else None)
-    result = run_reproduce(config, out, resume=args.resume, progress=args.progress)
+    result = run_reproduce(
+        config,
+        out,
+        resume=args.resume,
+        progress=args.progress,
+        resume_override=args.resume_override,
+    )
     print(f"wall time {result.seconds / 60:.1f} min; report: {result.out_dir / 'report.html'}")
     for c in result.claims:
         raw = "" if c.raw_verdict == c.verdict else f" (raw: {c.raw_verdict})"
