@@ -20,14 +20,17 @@ from torch import nn
 from resode.attacks.base import Attack
 from resode.errors import ResodeError
 
+# (iteration bound on the 10 000 scale, divisor of p_init): halve the area at each bound
+_P_SCHEDULE = (
+    (10, 1), (50, 2), (200, 4), (500, 8), (1000, 16), (2000, 32), (4000, 64), (6000, 128),
+    (8000, 256),
+)  # fmt: skip
+
 
 def _p_schedule(p_init: float, it: int, n_iters: int) -> float:
     """AutoAttack's schedule of the square's area fraction (rescaled to ``n_iters`` = 10 000)."""
     i = int(it / n_iters * 10000)
-    for bound, div in ((10, 1), (50, 2), (200, 4), (500, 8), (1000, 16), (2000, 32), (4000, 64)):
-        if i <= bound:
-            return p_init / div
-    for bound, div in ((6000, 128), (8000, 256)):
+    for bound, div in _P_SCHEDULE:
         if i <= bound:
             return p_init / div
     return p_init / 512

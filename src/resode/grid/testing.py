@@ -46,41 +46,45 @@ def user_error(params: dict[str, Any], folder: Path) -> dict[str, Any]:
     raise ConfigError(f"x = {params.get('x')!r} is not allowed; choose another x")
 
 
-def counted_steps(params: dict[str, Any], folder: Path) -> dict[str, Any]:
-    """Sum 0..steps−1 one step at a time, checkpointing after every step; the first run kills its
-    own process (SIGKILL) after ``die_after`` steps."""
-    first = _count_run(folder) == 1
+def _checkpointed_sum(folder: Path, steps: int, after_step: Any) -> dict[str, Any]:
+    """Sum 0..steps−1 one step at a time, checkpointing ``folder/progress.json`` after every step
+    and calling ``after_step(step)``; a rerun continues from the checkpoint."""
     path = folder / "progress.json"
     state = json.loads(path.read_text()) if path.exists() else {"step": 0, "total": 0}
     resumed_from = state["step"]
-    while state["step"] < int(params["steps"]):
+    while state["step"] < steps:
         state["total"] += state["step"]
         state["step"] += 1
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(state))
         tmp.replace(path)
-        if first and state["step"] == int(params.get("die_after", -1)):
-            os.kill(os.getpid(), signal.SIGKILL)
+        after_step(state["step"])
     return {"total": state["total"], "resumed_from": resumed_from}
+
+
+def counted_steps(params: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """Sum 0..steps−1 one step at a time, checkpointing after every step; the first run kills its
+    own process (SIGKILL) after ``die_after`` steps."""
+    first = _count_run(folder) == 1
+
+    def die(step: int) -> None:
+        if first and step == int(params.get("die_after", -1)):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return _checkpointed_sum(folder, int(params["steps"]), die)
 
 
 def gated_steps(params: dict[str, Any], folder: Path) -> dict[str, Any]:
     """Sum 0..steps−1 checkpointing every step; the first run, after ``gate_after`` steps, waits
     (polling) until ``folder/release`` exists."""
     first = _count_run(folder) == 1
-    path = folder / "progress.json"
-    state = json.loads(path.read_text()) if path.exists() else {"step": 0, "total": 0}
-    resumed_from = state["step"]
-    while state["step"] < int(params["steps"]):
-        state["total"] += state["step"]
-        state["step"] += 1
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state))
-        tmp.replace(path)
-        if first and state["step"] == int(params["gate_after"]):
+
+    def gate(step: int) -> None:
+        if first and step == int(params["gate_after"]):
             while not (folder / "release").exists():
                 time.sleep(0.2)
-    return {"total": state["total"], "resumed_from": resumed_from}
+
+    return _checkpointed_sum(folder, int(params["steps"]), gate)
 
 
 __all__ = ["counted_steps", "gated_steps", "square", "user_error"]
