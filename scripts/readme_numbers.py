@@ -84,6 +84,13 @@ def record(run: Path, name: str) -> Path:
 # ------------------------------------------------------------------------------------ blocks
 
 
+def _kernels_sentence(env: dict[str, Any]) -> str:
+    sys.path.insert(0, str(ROOT / "src"))
+    from resode.reproduce.report import kernels_sentence
+
+    return kernels_sentence(env)
+
+
 def _display(name: str) -> str:
     sys.path.insert(0, str(ROOT / "src"))
     from resode.registry import display_name
@@ -116,21 +123,9 @@ def _when(res: dict[str, Any]) -> str:
             if env.get("task_cpu_seconds")
             else "."
         )
-        + _kernels_note(env)
+        + " "
+        + _kernels_sentence(env)
     )
-
-
-def _kernels_note(env: dict[str, Any]) -> str:
-    """The kernel policy and the machine fingerprint the numbers were made with."""
-    k = env.get("kernels")
-    if not k:
-        return " Kernel policy: not recorded (made before resode pinned CPU kernels)."
-    fp = env.get("fingerprint")
-    where = f" Machine fingerprint **`{fp}`**: `resode fingerprint` prints the same digest on a "
-    where += "machine that reproduces these numbers bit for bit." if fp else ""
-    if k.get("comparable"):
-        return f" CPU kernels pinned (`{k['policy']}`)." + (where if fp else "")
-    return f" **Not comparable across machines**: {k.get('reason')}." + (where if fp else "")
 
 
 def ratio_text(x: float) -> str:

@@ -31,18 +31,22 @@ class ReportContext:
     preset_info: dict[str, str] = field(default_factory=dict)
 
 
-def _kernels_sentence(env: dict[str, Any]) -> str:
-    """The kernel policy and the machine's fingerprint; a loud warning when the numbers are a
-    property of this CPU (native kernels, or pins that came too late)."""
-    k = env.get("kernels") or {}
+def kernels_sentence(env: dict[str, Any]) -> str:
+    """The kernel policy and the machine's fingerprint of a run's environment record; a loud
+    warning when the numbers are a property of this CPU (native kernels, pins that came too
+    late, or a record made before the policy existed). The report and the README say this."""
+    k = env.get("kernels")
     fp = env.get("fingerprint")
-    tail = f" Machine fingerprint `{fp}` (`resode fingerprint`)." if fp else ""
+    tail = (
+        f" Machine fingerprint **`{fp}`**: `resode fingerprint` prints the same digest on a "
+        "machine that reproduces these numbers bit for bit."
+        if fp
+        else ""
+    )
+    if not k:
+        return "Kernel policy: not recorded (made before resode pinned CPU kernels)." + tail
     if k.get("comparable"):
-        return (
-            f"CPU kernels pinned to the `{k['policy']}` code paths (resode.kernels): the same "
-            "config and seeds give these numbers on any x86-64 machine whose fingerprint matches."
-            + tail
-        )
+        return f"CPU kernels pinned (`{k['policy']}`, resode.kernels)." + tail
     why = k.get("reason") or "kernel policy unknown"
     return f"**Not comparable with another machine's numbers**: {why}." + tail
 
@@ -59,7 +63,7 @@ def _setup(rep: Report, ctx: ReportContext) -> None:
         f"machine's load). Total wall time **{ctx.seconds / 60:.1f} min** ({ctx.seconds:.0f} s); "
         f"the tasks used {ctx.env.get('task_cpu_seconds', 0.0) / 60:.1f} CPU-minutes."
     )
-    rep.paragraph(_kernels_sentence(env))
+    rep.paragraph(kernels_sentence(env))
     info = ctx.preset_info
     if info:
         rep.paragraph(
