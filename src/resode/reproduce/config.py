@@ -34,7 +34,9 @@ class PaperAConfig(Config):
     train_subset: int | None = option(None, "use only the first N training images", min=1)
     test_subset: int | None = option(None, "evaluate on a seeded subset of N test images", min=1)
     corruptions: list[str] = option(
-        ["gaussian_noise", "shot_noise", "impulse_noise", "speckle_noise"], "noise corruptions"
+        ["gaussian_noise", "shot_noise", "impulse_noise", "speckle_noise"],
+        "corruptions: the four noises; with corruption_source = files any of the 19 released "
+        "CIFAR-C files, or all",
     )
     severities: list[int] = option([1, 2, 3, 4, 5], "noise severities", min=1, max=5)
     noise_strengths: list[float] = option(

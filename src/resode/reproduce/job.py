@@ -327,6 +327,7 @@ def write_outputs(out: Path, results: dict[str, Any], a: Any, b: Any, judged: li
             out / "paper_a_runs.csv",
             [{"model": r.model, "seed": r.seed, **r.metrics} for r in a.runs],
         )
+        write_corruption_tables(out, a)
         if a.sweep:
             write_csv(
                 out / "paper_a_lambda_sweep.csv",
@@ -349,6 +350,22 @@ def write_outputs(out: Path, results: dict[str, Any], a: Any, b: Any, judged: li
                 for j, s in enumerate(r.seeds)
             ],
         )
+
+
+def write_corruption_tables(out: Path, a: Any) -> list[Path]:
+    """``paper_a_corruptions.csv``/``.json``: per run (model, seed) × corruption × severity,
+    with the Clopper–Pearson interval over the evaluated images (all 19 released CIFAR-C files
+    when ``corruption_source = files`` and ``corruptions = [all]``)."""
+    from resode.robustness.corruption_table import corruption_rows, write_corruption_table
+
+    rows = [
+        row
+        for r in a.runs
+        for row in corruption_rows(
+            r.model, r.result["robustness"]["corruptions"], r.result["robustness"]["n"], r.seed
+        )
+    ]
+    return write_corruption_table(out, rows, stem="paper_a_corruptions")
 
 
 __all__ = ["ReproduceResult", "check_out_dir", "latest_run", "run_reproduce"]

@@ -15,7 +15,7 @@ from typing import Literal
 from resode.attacks import canonical_attack_name, check_eps
 from resode.config import Config, option
 from resode.corruptions import SEVERITIES, canonical_name, list_corruptions
-from resode.errors import ConfigError
+from resode.errors import ConfigError, ResodeError
 
 WHITE_BOX_ATTACKS = ("fgsm", "ifgsm", "pgd")
 DEFAULT_EPS_LINF = {
@@ -23,6 +23,29 @@ DEFAULT_EPS_LINF = {
     "cifar": [1 / 255, 2 / 255, 4 / 255, 8 / 255],
 }
 DEFAULT_EPS_L2 = {"digits": [0.25, 0.5, 1.0], "cifar": [0.125, 0.25, 0.5]}
+
+
+def corruption_names(names: list[str], source: str) -> list[str]:
+    """Canonical, distinct corruption names: the four generated noises, or (``source`` =
+    ``files``) any of the 19 released CIFAR-C files; ``all`` expands to every one of them."""
+    from resode.data.cifar_c import corruption_file_name
+    from resode.data.cifar_c_files import RELEASED_CORRUPTIONS
+
+    out: list[str] = []
+    for c in names:
+        if c.strip().lower() == "all":
+            expanded = list(RELEASED_CORRUPTIONS) if source == "files" else list_corruptions()
+        elif source == "files":
+            expanded = [corruption_file_name(c.strip().lower())]
+        else:
+            try:
+                expanded = [canonical_name(c)]
+            except ResodeError as exc:
+                raise ConfigError(
+                    f"{exc}; the other CIFAR-C corruptions need corruption_source = files"
+                ) from exc
+        out += [e for e in expanded if e not in out]
+    return out
 
 
 @dataclass
@@ -70,7 +93,9 @@ class RobustnessConfig(Config):
     transfer_attack: str = option("pgd", "attack run on the surrogate", choices=WHITE_BOX_ATTACKS)
     corruptions: list[str] = option(
         list_corruptions(),
-        "noise corruptions: gaussian_noise shot_noise impulse_noise speckle_noise (or none)",
+        "corruptions: generated noise gaussian_noise shot_noise impulse_noise speckle_noise; with "
+        "corruption_source = files any of the 19 released CIFAR-C files; all = every one the "
+        "source has; none",
     )
     severities: list[int] = option(list(SEVERITIES), "corruption severities", min=1, max=5)
     noise_strengths: list[float] = option(
@@ -103,12 +128,7 @@ class RobustnessConfig(Config):
             if name not in attacks:
                 attacks.append(name)
         self.attacks = attacks
-        corrs = []
-        for c in self.corruptions:
-            name = canonical_name(c)
-            if name not in corrs:
-                corrs.append(name)
-        self.corruptions = corrs
+        self.corruptions = corruption_names(self.corruptions, self.corruption_source)
         self.severities = sorted(set(self.severities))
         self.noise_strengths = list(dict.fromkeys(self.noise_strengths))
         if self.corruption_source == "files" and self.noise_strengths != [1.0]:
@@ -140,4 +160,10 @@ class RobustnessConfig(Config):
         return list(table["digits" if dataset == "digits" else "cifar"])
 
 
-__all__ = ["DEFAULT_EPS_L2", "DEFAULT_EPS_LINF", "WHITE_BOX_ATTACKS", "RobustnessConfig"]
+__all__ = [
+    "DEFAULT_EPS_L2",
+    "DEFAULT_EPS_LINF",
+    "WHITE_BOX_ATTACKS",
+    "RobustnessConfig",
+    "corruption_names",
+]
