@@ -2,6 +2,7 @@
 
     tasks  = paper_a.tasks + paper_a.sweep_tasks + paper_b.tasks + paper_b.table1_tasks
     outcomes = executor.run(tasks)           # each task: own folder, fixed threads, resumable
+    outcomes += executor.run(transfer.transfer_tasks(cfg, tasks, outcomes))  # second wave
     a, b   = paper_a.collect(outcomes), paper_b.collect(outcomes)
     claims = claims.paper_a_claims(a) + claims.paper_b_claims(b)   # resode.verdicts
     figures, results.json, claims.csv, report.{md,html}
@@ -22,7 +23,7 @@ from typing import Any
 from resode.errors import ResodeError
 from resode.reproduce import claims as claims_mod
 from resode.reproduce import figures as fig
-from resode.reproduce import paper_a, paper_b
+from resode.reproduce import paper_a, paper_b, transfer
 from resode.reproduce.config import ExecutorOptions, ReproduceConfig
 from resode.reproduce.report import ReportContext, build_report
 
@@ -158,6 +159,15 @@ def run_reproduce(
     cfg.to_yaml(out / CONFIG_FILE)
     t0 = time.perf_counter()
     outcomes = executor.run(tasks, out, progress=progress, desc="reproduce")
+    jobs = (getattr(executor, "submitted", 0), getattr(executor, "reattached", 0))
+    # the second wave: transfer attacks between the finished cells (reproduce/transfer.py)
+    second = transfer.transfer_tasks(cfg, tasks, outcomes)
+    if second:
+        outcomes = {**outcomes, **executor.run(second, out, progress=progress, desc="transfer")}
+        jobs = (
+            jobs[0] + getattr(executor, "submitted", 0),
+            jobs[1] + getattr(executor, "reattached", 0),
+        )
     a = paper_a.collect(cfg, outcomes, out)
     b = paper_b.collect(cfg, outcomes, out)
     judged = claims_mod.adjust_claims(
@@ -173,7 +183,7 @@ def run_reproduce(
     env["workers"] = getattr(executor, "workers", 1)
     env["task_cpu_seconds"] = sum(o.cpu_seconds for o in outcomes.values())
     if hasattr(executor, "submitted"):  # submitit: jobs this invocation submitted / re-attached
-        env["jobs_submitted"], env["jobs_reattached"] = executor.submitted, executor.reattached
+        env["jobs_submitted"], env["jobs_reattached"] = jobs
     figures = make_figures(cfg, a, b, judged, out)
     seconds = time.perf_counter() - t0
     results = results_dict(cfg, env, seconds, a, b, judged, failed, outcomes)
