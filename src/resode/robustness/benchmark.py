@@ -587,7 +587,7 @@ class BenchmarkConfig(Config):
         True, "also attack each model by transfer from every other checkpoint given"
     )
     reported: list[float] | None = option(
-        None, "the papers' robust accuracies in % (one per checkpoint) for the entries"
+        None, "the papers' robust accuracies in percent (one per checkpoint) for the entries"
     )
     batch_size: int = option(256, "batch size", min=1)
     seed: int = option(0, "seed of the attacks", min=0)
