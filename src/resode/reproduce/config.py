@@ -69,7 +69,8 @@ class PaperAConfig(Config):
     checks: bool = option(
         True,
         "gradient-masking checks with every robustness claim (flags, monotonicity, ε-sweep to "
-        "zero robust accuracy, Square); a red flag makes the robustness verdict inconclusive",
+        "zero robust accuracy, Square, transfer from the other models of the same seed); a red "
+        "flag makes the robustness verdict inconclusive",
     )
     attack_subset: int | None = option(
         None, "attack only the first N evaluated test images (None: all of them)", min=1
