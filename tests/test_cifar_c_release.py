@@ -222,3 +222,39 @@ def test_reproduce_evaluates_every_released_file_and_data_cli_verifies(tmp_path,
     cf._VERIFIED.clear()
     assert main(["data", "--data-root", str(tmp_path), "--verify-cifar-c", "cifar10-c"]) == 2
     assert "checksum mismatch" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_reproduce_on_the_released_files_writes_the_corruption_table(tmp_path):
+    import csv as csv_mod
+    import dataclasses
+
+    from resode.presets import get_preset
+    from resode.reproduce import run_reproduce
+
+    _release(tmp_path / "data")
+    cfg = get_preset("tiny", kind="reproduce")
+    pa = dataclasses.replace(
+        cfg.paper_a, dataset="cifar10", data_root=str(tmp_path / "data"), train_preset="digits",
+        corruption_source="files", corruptions=["all"], noise_strengths=[1.0], seeds=[0],
+        models=["resnet20", "inresnet20"], attacks=["fgsm"], checks=False, train_subset=None,
+        test_subset=None,
+    )  # fmt: skip
+    cfg = dataclasses.replace(
+        cfg,
+        paper_a=pa,
+        sweep=dataclasses.replace(cfg.sweep, enabled=False),
+        paper_b=dataclasses.replace(cfg.paper_b, enabled=False),
+        executor="serial",
+    )
+    res = run_reproduce(cfg, tmp_path / "run", progress=False)
+    assert res.failed == {}
+    rows = list(csv_mod.DictReader((tmp_path / "run" / "paper_a_corruptions.csv").open()))
+    for model in pa.models:
+        mine = [r for r in rows if r["model"] == model and r["seed"] == "0"]
+        cells = {
+            (r["corruption"], r["severity"]) for r in mine if r["severity"] not in ("pooled", "all")
+        }
+        assert cells == {(c, str(s)) for c in ALL for s in pa.severities}
+    run = json.loads((tmp_path / "run" / "results.json").read_text())["paper_a"]["runs"][0]
+    assert set(run["robustness"]["corruptions"]) == set(ALL)
