@@ -23,7 +23,7 @@ from resode.robustness import benchmark as rb
 N = 40  # the first N digits test images
 
 
-@resode.register_model("test_benchmark_linear", family="test")
+@resode.register_model("_test_benchmark_linear", family="test")
 def _linear(image_size: int = 8, channels: int = 1, mean=None, std=None) -> nn.Module:
     """Normalize → flatten → linear: an affine classifier, whose L2 margins are exact."""
     return nn.Sequential(
@@ -36,7 +36,7 @@ def _linear(image_size: int = 8, channels: int = 1, mean=None, std=None) -> nn.M
 def _fitted(seed: int, steps: int = 40) -> nn.Module:
     ds = data.load("digits", split="train", image_size=8)
     torch.manual_seed(seed)
-    model = resode.create_model("test_benchmark_linear", mean=list(ds.mean), std=list(ds.std))
+    model = resode.create_model("_test_benchmark_linear", mean=list(ds.mean), std=list(ds.std))
     opt = torch.optim.Adam(model.parameters(), lr=0.05)
     for _ in range(steps):
         opt.zero_grad()
@@ -118,7 +118,7 @@ def test_l2_at_half_respects_the_ball_and_the_exact_bounds(attack: str, tmp_path
     assert rb.validate_model_info(entry, "L2") == []
     assert list(entry) == [k for k in rb.MODEL_INFO_FIELDS if k in entry]  # RobustBench's order
     assert entry["eps"] == "0.5" and entry["clean_acc"] == str(round(100 * clean2, 2))
-    assert entry["architecture"] == "test_benchmark_linear" and "unreliable" not in entry
+    assert entry["architecture"] == "_test_benchmark_linear" and "unreliable" not in entry
     if attack == "autoattack":
         assert entry["autoattack_acc"] == str(round(100 * robust2, 2)) and "external" not in entry
     else:  # a fallback number is never written as an AutoAttack number
@@ -178,7 +178,11 @@ def test_corruptions_threat_model_is_the_mean_over_released_files_and_severities
     write_released_cifar_c(tmp_path, hwc, test.labels.numpy(), RELEASED_CORRUPTIONS)
     torch.manual_seed(0)
     model = resode.create_model(
-        "test_benchmark_linear", image_size=32, channels=3, mean=list(test.mean), std=list(test.std)
+        "_test_benchmark_linear",
+        image_size=32,
+        channels=3,
+        mean=list(test.mean),
+        std=list(test.std),
     ).eval()
     n = len(test)
     kw = dict(dataset="cifar10", threat_model="corruptions", data_dir=str(tmp_path), n_examples=n)

@@ -25,7 +25,7 @@ from resode.robustness import RobustnessConfig
 ALL = cf.RELEASED_CORRUPTIONS
 
 
-@resode.register_model("test_cifarc_linear", family="test")
+@resode.register_model("_test_cifarc_linear", family="test")
 def _linear(mean: list[float] | None = None, std: list[float] | None = None) -> nn.Module:
     """Normalize → flatten → linear on 3×32×32."""
     return nn.Sequential(
@@ -166,7 +166,7 @@ def test_robustness_writes_the_corruption_by_severity_csv_from_all_19_files(tmp_
 
     _, test = _release(tmp_path)
     torch.manual_seed(0)
-    model = resode.create_model("test_cifarc_linear", mean=list(test.mean), std=list(test.std))
+    model = resode.create_model("_test_cifarc_linear", mean=list(test.mean), std=list(test.std))
     ck = tmp_path / "c10.pt"
     resode.save_checkpoint(ck, model, config={"dataset": "cifar10", "data_root": str(tmp_path)})
     out = tmp_path / "out"

@@ -26,8 +26,10 @@ one-line :class:`~resode.errors.DataError` naming the file and the fix.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -190,6 +192,29 @@ def read_manifest(folder: Path) -> dict[str, dict[str, Any]]:
 
 def write_manifest(folder: Path, name: str, files: dict[str, dict[str, Any]]) -> bool:
     """Merge ``files`` into the manifest atomically; False when the folder is read-only."""
+    with _manifest_lock(folder):  # parallel workers: read, merge and write one at a time
+        return _write_manifest(folder, name, files)
+
+
+@contextlib.contextmanager
+def _manifest_lock(folder: Path) -> Iterator[None]:
+    """An advisory lock next to the manifest (none where the folder is read-only)."""
+    try:
+        import fcntl
+
+        fh = open(folder / f".{MANIFEST_FILE}.lock", "a+")  # noqa: SIM115
+    except (ImportError, OSError):
+        yield
+        return
+    with fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _write_manifest(folder: Path, name: str, files: dict[str, dict[str, Any]]) -> bool:
     from resode.checkpoint import atomic_write_text
 
     entries = {**read_manifest(folder), **files}

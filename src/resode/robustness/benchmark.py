@@ -27,7 +27,7 @@ white-box number, or whose flags fail, is marked ``unreliable`` (as RobustBench 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -162,7 +162,7 @@ def evaluate_benchmark(
     fallback_restarts: int = 5,
     square_queries: int = 1000,
     transfer_from: Sequence[tuple[str, nn.Module]] = (),
-    corruption_images: dict[tuple[str, int], torch.Tensor] | None = None,
+    corruption_images: Mapping[tuple[str, int], torch.Tensor] | None = None,
 ) -> BenchmarkResult:
     """Clean and robust accuracy of ``model`` on ``images``/``labels`` (float [0, 1] NCHW) under
     ``threat_model`` (see the module doc); ``corruption_images[(c, s)]`` are the corrupted copies
@@ -299,15 +299,51 @@ def _load_test(
     return _first(n_examples, ds.images, ds.labels)
 
 
+class CorruptedImages(Mapping[tuple[str, int], torch.Tensor]):
+    """``{(corruption, severity): images}`` read from the released files when asked for, one
+    cell at a time (all 15 × 5 cells at once would be ~9 GB of float32 for CIFAR-10-C)."""
+
+    def __init__(
+        self, dataset: str, labels: torch.Tensor, root: str | None, image_size: int | None,
+        names: list[str],
+    ) -> None:  # fmt: skip
+        self.dataset, self.labels, self.root, self.image_size = dataset, labels, root, image_size
+        self.cells = [(c, s) for c in names for s in range(1, 6)]
+
+    def __len__(self) -> int:
+        return len(self.cells)
+
+    def __iter__(self) -> Iterator[tuple[str, int]]:
+        return iter(self.cells)
+
+    def __getitem__(self, key: tuple[str, int]) -> torch.Tensor:
+        from resode import data
+
+        if key not in self.cells:
+            raise KeyError(key)
+        c, s = key
+        n = self.labels.shape[0]
+        ds = data.load(
+            f"{self.dataset}-c", split="test", root=self.root, image_size=self.image_size,
+            corruption=c, severity=s,
+        )  # fmt: skip
+        if len(ds) < n or not torch.equal(ds.labels[:n], self.labels):
+            raise ResodeError(
+                f"{self.dataset}-c {c} severity {s}: its labels are not the first {n} test "
+                "labels in order; the files must hold the test set in its original order"
+            )
+        return ds.images[:n].clone()  # not a view: the severity's other images are freed
+
+
 def _load_corruptions(
     dataset: str,
     labels: torch.Tensor,
     root: str | None,
     image_size: int | None,
     corruptions: Sequence[str] | str | None,
-) -> dict[tuple[str, int], torch.Tensor]:
-    from resode import data
-    from resode.data.cifar_c_files import BENCHMARK_CORRUPTIONS, RELEASED_CORRUPTIONS
+) -> CorruptedImages:
+    from resode.data.cifar_c import cifar_c_folder, corruption_file_name
+    from resode.data.cifar_c_files import BENCHMARK_CORRUPTIONS, RELEASED_CORRUPTIONS, verify_folder
 
     if dataset not in ("cifar10", "cifar100"):
         raise ResodeError(
@@ -317,27 +353,13 @@ def _load_corruptions(
     names = (
         list(RELEASED_CORRUPTIONS)
         if corruptions == "all"
-        else list(BENCHMARK_CORRUPTIONS if corruptions is None else corruptions)
+        else [corruption_file_name(c) for c in (corruptions or BENCHMARK_CORRUPTIONS)]
     )
-    n = labels.shape[0]
-    out = {}
-    for c in names:
-        for s in range(1, 6):
-            ds = data.load(
-                f"{dataset}-c",
-                split="test",
-                root=root,
-                image_size=image_size,
-                corruption=c,
-                severity=s,
-            )
-            if len(ds) < n or not torch.equal(ds.labels[:n], labels):
-                raise ResodeError(
-                    f"{dataset}-c {c} severity {s}: its labels are not the first {n} test labels "
-                    "in order; the files must hold the test set in its original order"
-                )
-            out[(c, s)] = ds.images[:n]
-    return out
+    from resode import data
+
+    base = Path(root).expanduser() if root is not None else data.default_root()
+    verify_folder(f"{dataset}-c", cifar_c_folder(f"{dataset}-c", base), names)  # fail early
+    return CorruptedImages(dataset, labels, root, image_size, names)
 
 
 def benchmark(
