@@ -32,9 +32,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from resode.sequential import Design
 from resode.verdicts import FINDING_VERDICT, NO_FINDING, Judgement, finding_from_p
 
 ALPHA = 0.05
+#: Accumulating evidence (paper A, whose seeds a run may add): the group-sequential design every
+#: paper-A verdict is read with before Holm (:mod:`resode.sequential`): Lan–DeMets spending
+#: a·t^ρ over t = n/n_max. ρ = 0.15 keeps most of α for the first look (4 of 16 seeds: two-sided
+#: 0.041 instead of 0.05); n_max = 16 seeds per group, four times the default design.
+SEQUENTIAL = Design(n_max=16, rho=0.15)
 #: Paper A's primary comparison (treatment, baseline); other damped models are secondary.
 PRIMARY_COMPARISON = ("inresnet20", "resnet20")
 Role = Literal["primary", "secondary"]
@@ -314,6 +320,7 @@ __all__ = [
     "ALPHA",
     "PLAN",
     "PRIMARY_COMPARISON",
+    "SEQUENTIAL",
     "Adjusted",
     "PlanEntry",
     "adjust",
