@@ -17,6 +17,12 @@ p̃_opposite = max(p̃_against, min(1, c_against·p_opposite)) — a hierarchica
 inside the closed family, since H₀^margin ⊇ H₀^for. The adjusted finding is the raw rule of
 :func:`resode.verdicts.finding_from_p` applied to the adjusted p-values; it is the headline.
 
+Accumulating evidence (:data:`SEQUENTIAL`): paper A's seeds may be added to a finished run and
+the run judged again. Its p-values enter Holm as *repeated* p-values of the plan's
+group-sequential design (Lan–DeMets α-spending, power family a·t^ρ, t = n/n_max;
+:mod:`resode.sequential`), valid at whichever look the user stops; paper B's data do not grow
+with seeds and keep their fixed-n p-values.
+
 Lyapunov stability (paper A, ``lyapunov_stability``) is judged on perturbations actually
 propagated from the input to h_B — random noise (``drift_noise``) and the FGSM direction
 (``drift_adv``) — combined by the intersection–union rule: the claim holds only where *both*
