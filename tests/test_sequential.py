@@ -189,6 +189,25 @@ def test_looks_append_replace_and_restart() -> None:
     assert [looks_mod.Look.from_dict(k).to_dict() for k in data["looks"]] == data["looks"]
 
 
+def test_a_run_made_before_looks_json_counts_its_judgement_as_look_one(tmp_path: Path) -> None:
+    """A finished run without looks.json: its results.json is the first look, so extending it
+    makes look 2 (its verdicts were written, so they may have been looked at)."""
+    from resode.reproduce.claims import adjust_claims
+
+    cfg = get_preset("tiny")
+    claims = adjust_claims(_claims(2))
+    res = {"config": cfg.to_dict(), "claims": [c.to_dict() for c in claims]}
+    (tmp_path / "results.json").write_text(json.dumps(res))
+    looks = looks_mod.load(tmp_path)
+    assert [k.seeds for k in looks.looks] == [[0, 1]]
+    assert looks.looks[0].claims[0].stat == LookStat.of(claims[0].judgement)
+    more = cfg.replace(paper_a=cfg.paper_a.replace(seeds=[0, 1, 2]))
+    assert looks_mod.add_look(looks, more, _claims(3)).look == 2
+    (tmp_path / "looks.json").write_text("{}")
+    with pytest.raises(ResodeError, match="not a resode looks record"):
+        looks_mod.load(tmp_path)
+
+
 def test_resume_accepts_added_seeds_and_refuses_other_changes(tmp_path: Path) -> None:
     cfg = get_preset("tiny")
     cfg.to_yaml(tmp_path / "reproduce_config.yaml")

@@ -147,7 +147,7 @@ def load(out: Path, design: Design = SEQUENTIAL) -> Looks:
     """The run's looks (none yet: an empty record)."""
     path = Path(out) / LOOKS_FILE
     if not path.exists():
-        return Looks(design)
+        return Looks(design, _from_results(Path(out)))
     try:
         data = json.loads(path.read_text())
         if data.get("format") != FORMAT:
@@ -158,6 +158,36 @@ def load(out: Path, design: Design = SEQUENTIAL) -> Looks:
             f"{str(path)!r} is not a resode looks record ({e}); move it away to start the "
             "sequence again (its earlier looks are then not accounted for)"
         ) from e
+
+
+def _from_results(out: Path) -> list[Look]:
+    """The look a run judged before ``looks.json`` existed, rebuilt from its ``results.json``
+    (its verdicts were written, so they may have been looked at); none without one."""
+    from resode.reproduce.config import ReproduceConfig
+    from resode.verdicts import Judgement
+
+    path = out / "results.json"
+    if not path.exists():
+        return []
+    try:
+        res = json.loads(path.read_text())
+        cfg = ReproduceConfig.from_dict(res["config"])
+        fields = set(Judgement.__dataclass_fields__)
+        claims = []
+        for c in res["claims"]:
+            j = Judgement.from_dict({k: v for k, v in c.items() if k in fields})
+            # results.json's "verdict"/"finding" are the headline; the statistic is what counts
+            claims.append(
+                LookClaim(claim_key(c["part"], j.claim, c.get("model")), LookStat.of(j), j.finding)
+            )
+    except (ValueError, KeyError, TypeError) as e:
+        raise ResodeError(
+            f"{str(path)!r} cannot be read as an earlier look ({e}); move it away or resume "
+            "with the seeds it was made with"
+        ) from e
+    seeds = sorted(int(s) for s in cfg.paper_a.seeds)
+    date = str(res.get("environment", {}).get("date", "before looks.json"))
+    return [Look(1, seeds, measurement_digest(cfg), 1, date, claims)]
 
 
 def add_look(looks: Looks, cfg: Any, claims: list[Any]) -> Look:
