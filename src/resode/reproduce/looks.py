@@ -281,7 +281,9 @@ def look_sentence(looks: Looks) -> str:
         f"sequential design ({d.method}; n_max = {d.n_max} seeds per group, ρ = {d.rho:g}), "
         f"so they stay valid however many times seeds are added and the verdicts looked at. "
         f"The first look ({len(seq[0].seeds)} seeds) is judged at a two-sided level "
-        f"{alpha1:.3g} instead of {ALPHA:g}; the rest of α is kept for the extensions."
+        f"{alpha1:.3g} instead of {ALPHA:g}; the rest of α is kept for the extensions (so "
+        "the MDE and seeds-to-detect columns, fixed-n figures, understate what an extension "
+        "needs)."
         + (
             " Earlier looks under other settings (a --resume-override) are kept in `looks.json` "
             "but are not part of this sequence."
