@@ -32,8 +32,8 @@ class SpeedConfig(Config):
     )
     sgd: Literal["auto", "for-loop", "foreach", "fused"] = option(
         "auto",
-        "SGD implementation (auto: fused on CUDA, foreach elsewhere; the same updates as the "
-        "for-loop, bit for bit on CPU)",
+        "SGD implementation (auto: fused on CUDA, foreach elsewhere; foreach gives the "
+        "for-loop's updates bit for bit, fused rounds differently in the last bits)",
     )
     compile_mode: Literal["default", "reduce-overhead", "max-autotune-no-cudagraphs"] = option(
         "default",
