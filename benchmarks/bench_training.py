@@ -18,7 +18,9 @@
 (c) Fraction of peak (issue 23 §4): a ResNet-20 train step (3×32×32, batch 128, 2 threads) as a
     fraction of the machine's fp32 peak measured in the same run (the best of several 2048²
     float32 matmuls): fraction = (FLOPs of forward + backward, counted by
-    ``torch.utils.flop_counter.FlopCounterMode``) / (seconds per step) / peak, for the memory
+    ``torch.utils.flop_counter.FlopCounterMode``) / (seconds per step) / peak, in wall time and
+    in the process's CPU time (FLOPs per CPU-second against the matmul's, which a shared,
+    loaded machine disturbs far less), for the memory
     formats and SGD implementations of ``STEP_VARIANTS`` (interleaved rounds, medians), with the
     top operators of one profiled step (``torch.profiler``).
 
@@ -251,21 +253,28 @@ def loop_speed(repeats: int, epochs: int) -> dict:
 
 def matmul_peak(threads: int, n: int = 2048, repeats: int = 5) -> float:
     """The machine's measured fp32 peak in FLOP/s: best of ``repeats`` (n×n)·(n×n) float32
-    matmuls (2·n³ FLOPs each) on ``threads`` threads, after one warm-up."""
+    matmuls (2·n³ FLOPs each) on ``threads`` threads, after one warm-up (wall time)."""
+    return matmul_peaks(threads, n, repeats)[0]
+
+
+def matmul_peaks(threads: int, n: int = 2048, repeats: int = 5) -> tuple[float, float]:
+    """(FLOP/s of wall time, FLOP per CPU-second of the process) of the best matmuls: the
+    second is what a machine without other load would give per core-second used."""
     old = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
         g = torch.Generator().manual_seed(0)
         a, b = torch.rand(n, n, generator=g), torch.rand(n, n, generator=g)
         a @ b
-        best = math.inf
+        best = best_cpu = math.inf
         for _ in range(repeats):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             a @ b
             best = min(best, time.perf_counter() - t0)
+            best_cpu = min(best_cpu, time.process_time() - c0)
     finally:
         torch.set_num_threads(old)
-    return 2.0 * n**3 / best
+    return 2.0 * n**3 / best, 2.0 * n**3 / best_cpu
 
 
 def step_flops(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> int:
@@ -331,7 +340,7 @@ def fraction_of_peak(threads: int, batch: int, rounds: int, steps: int) -> dict[
     torch.manual_seed(0)
     base = resode.create_model("resnet20", num_classes=10, in_channels=3, image_size=32)
     flops = step_flops(base, x0, y)
-    peak_before = matmul_peak(threads)
+    peak_before = matmul_peaks(threads)
     setups = {}
     for name, (cl, impl) in STEP_VARIANTS.items():
         model = copy.deepcopy(base)
@@ -341,9 +350,10 @@ def fraction_of_peak(threads: int, batch: int, rounds: int, steps: int) -> dict[
             x = x0.contiguous(memory_format=torch.channels_last)
         setups[name] = (model, _sgd(model.parameters(), impl), x)
     times: dict[str, list[float]] = {n: [] for n in setups}
+    cpu: dict[str, list[float]] = {n: [] for n in setups}
     for rnd in range(rounds + 1):  # round 0 warms up
         for name, (model, opt, x) in setups.items():
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             for _ in range(steps):
                 loss = F.cross_entropy(model(x), y)
                 opt.zero_grad(set_to_none=True)
@@ -351,8 +361,11 @@ def fraction_of_peak(threads: int, batch: int, rounds: int, steps: int) -> dict[
                 opt.step()
             if rnd:
                 times[name].append((time.perf_counter() - t0) / steps)
-    peak = max(peak_before, matmul_peak(threads))
+                cpu[name].append((time.process_time() - c0) / steps)
+    peak_after = matmul_peaks(threads)
+    peak, peak_cpu = (max(a, b) for a, b in zip(peak_before, peak_after))
     med = {n: statistics.median(v) for n, v in times.items()}
+    med_cpu = {n: statistics.median(v) for n, v in cpu.items()}
     base_name = next(iter(STEP_VARIANTS))
     profiles = {n: profile_step(*setups[n][:2], setups[n][2], y) for n in (BEFORE, NOW)}
     return {
@@ -362,10 +375,15 @@ def fraction_of_peak(threads: int, batch: int, rounds: int, steps: int) -> dict[
         "peak_flop_s": peak,
         "step_s": med,
         "fraction": {n: flops / t / peak for n, t in med.items()},
+        "peak_flop_per_cpu_s": peak_cpu,
+        "step_cpu_s": med_cpu,
+        "fraction_cpu": {n: flops / t / peak_cpu for n, t in med_cpu.items()},
         "speedup_vs_plain": {n: med[base_name] / t for n, t in med.items()},
         "now_over_before": med[BEFORE] / med[NOW],
+        "now_over_before_cpu": med_cpu[BEFORE] / med_cpu[NOW],
         "profiles": profiles,
         "samples": times,
+        "samples_cpu": cpu,
     }
 
 
@@ -377,13 +395,21 @@ def print_peak(c: dict[str, Any]) -> None:
         f"{c['flops_per_step'] / 1e9:.2f} GFLOP (forward + backward, FlopCounterMode) against "
         f"the measured fp32 matmul peak {c['peak_flop_s'] / 1e9:.1f} GFLOP/s ({cpu_name()})"
     )
-    print(f"    {'variant':<40} {'s/step':>8} {'of peak':>8} {'vs plain':>9}")
+    print(
+        f"    {'variant':<40} {'s/step':>8} {'of peak':>8} {'vs plain':>9} "
+        f"{'CPU s/step':>11} {'of CPU peak':>12}"
+    )
     for name, t in c["step_s"].items():
         print(
             f"    {name:<40} {t:>8.4f} {100 * c['fraction'][name]:>7.1f}% "
-            f"{c['speedup_vs_plain'][name]:>8.2f}x"
+            f"{c['speedup_vs_plain'][name]:>8.2f}x {c['step_cpu_s'][name]:>11.4f} "
+            f"{100 * c['fraction_cpu'][name]:>11.1f}%"
         )
-    print(f"    now/before (resode's default step): {c['now_over_before']:.3f}x faster")
+    print(
+        f"    now/before (resode's default step): {c['now_over_before']:.3f}x faster in wall "
+        f"time, {c['now_over_before_cpu']:.3f}x in CPU time (of CPU peak: FLOPs per "
+        "CPU-second against the matmul's, far less disturbed by other load)"
+    )
     for name, ops in c["profiles"].items():
         top = ", ".join(
             f"{o['op'].removeprefix('aten::')} {100 * o['self_share']:.0f}%" for o in ops[:5]
