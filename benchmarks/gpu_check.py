@@ -903,7 +903,7 @@ class FastSizes:
     a_model: str | None = None  # None: the preset's In-ResNet-110 (smoke: a smaller stand-in)
 
 
-FAST_FULL = FastSizes(steps=40, table1_depth=TABLE1_DEPTH, acc_seeds=2, acc_epochs=None)
+FAST_FULL = FastSizes(steps=40, table1_depth=TABLE1_DEPTH, acc_seeds=2, acc_epochs=10)
 FAST_SMOKE = FastSizes(steps=1, table1_depth=4, acc_seeds=1, acc_epochs=1, a_model="inresnet20")
 A110_TARGET_H = 12 / 60  # issue 23: In-ResNet-110, 160 epochs, <= 12 min
 TABLE1_ROW_TARGET_H = 2.0  # issue 23: a Table 1 row (5 seeds, 180 epochs), <= 2 h
