@@ -188,9 +188,10 @@ class Attack:
         attacked, the others are returned unchanged (the caller already knows them fooled). The
         caller vouches that the active samples are classified correctly on the clean input (its
         own clean pass), so the attack skips its early-stopping clean pass. Attacks with
-        ``masks_inactive`` (FGSM, IFGSM, PGD, APGD) still draw their random numbers for the
-        whole batch, so an active sample gets the result it gets without ``active`` (up to the
-        rounding of kernels run on a different batch size); the others run on the subset.
+        ``masks_inactive`` (FGSM, IFGSM, PGD, APGD, transfer) still draw their random numbers
+        for the whole batch, so an active sample gets the result it gets without ``active`` (up
+        to the rounding of kernels run on a different batch size); the others run on the
+        subset.
         """
         if generator is None and self.seed is not None:
             generator = torch.Generator().manual_seed(int(self.seed))
@@ -211,16 +212,18 @@ class Attack:
                         "target_labels given to an untargeted attack; pass targeted=True"
                     )
                 # an empty batch has nothing to attack: every attack returns it unchanged
-                if x.shape[0] == 0 or (act is not None and not bool(act.any())):
+                if x.shape[0] == 0:
                     adv = x.clone()
                 elif act is None:
                     adv = self._perturb(x, y, t, generator)
-                elif self.masks_inactive:
+                elif self.masks_inactive:  # draws its random numbers even with nothing active
                     self._active = act
                     try:
                         adv = self._perturb(x, y, t, generator)
                     finally:
                         self._active = None
+                elif not bool(act.any()):
+                    adv = x.clone()
                 else:
                     idx = act.nonzero().squeeze(1)
                     adv = x.clone()

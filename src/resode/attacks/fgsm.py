@@ -37,7 +37,8 @@ class FGSM(Attack):
         if self._active is not None:  # the cascade: only the active samples (no randomness)
             idx = self._active.nonzero().squeeze(1)
             adv = x0.clone()
-            adv[idx] = self._attack(x0[idx], y[idx], None if t is None else t[idx])
+            if idx.numel():
+                adv[idx] = self._attack(x0[idx], y[idx], None if t is None else t[idx])
             return adv
         return self._attack(x0, y, t)
 

@@ -24,7 +24,7 @@ def eps_label(eps: float, norm: str = "Linf") -> str:
 
 @dataclass
 class ModelResult:
-    """All accuracies of one model; ``correct_*`` hold the per-sample booleans."""
+    """All accuracies of one model (``robust_points``: the per-point worst case)."""
 
     label: str
     model: str
@@ -34,7 +34,12 @@ class ModelResult:
     corruptions: dict[str, dict[str, float]] = field(default_factory=dict)
     attacks: dict[str, dict[str, float]] = field(default_factory=dict)
     robust: dict[str, float] = field(default_factory=dict)
+    #: per attack (declared order) and ε: the worst case over the attacks up to and including it
+    #: (and every attack at a smaller ε); the last attack's row is ``robust``
+    cumulative: dict[str, dict[str, float]] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    #: per ε: the per-point worst case (bool tensor, robust points True); not written to JSON
+    robust_points: dict[str, Any] = field(default_factory=dict, repr=False)
     #: gradient-masking checks (``--checks``; :class:`resode.robustness.checks.CheckResult`)
     checks: list[Any] = field(default_factory=list)
 
@@ -49,6 +54,7 @@ class ModelResult:
             "corruptions": self.corruptions,
             "attacks": self.attacks,
             "robust": self.robust,
+            "cumulative": self.cumulative,
             "seconds": self.seconds,
         }
 
