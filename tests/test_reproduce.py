@@ -94,9 +94,7 @@ def test_tiny_results_hold_every_model_and_seed(tiny_run: Path) -> None:
     from resode.reproduce.paper_a import cumulative_label
 
     labels = [*own, *[cumulative_label(a) for a in pa.attacks[len(own) : -1]], "worst case"]
-    assert {(t["model"], t["attack"]) for t in table} == {
-        (m, a) for m in pa.models for a in labels
-    }
+    assert {(t["model"], t["attack"]) for t in table} == {(m, a) for m in pa.models for a in labels}
     for t in table:
         assert t["images_ci"][0] <= t["mean"] <= t["images_ci"][1]
     assert sorted(r["lam"] for r in results["paper_a"]["sweep"]) == sorted(cfg.sweep.lambdas)
