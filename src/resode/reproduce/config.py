@@ -44,7 +44,22 @@ class PaperAConfig(Config):
         min=0.0,
         min_exclusive=True,
     )
-    attacks: list[str] = option(["fgsm", "ifgsm", "pgd"], "white-box attacks")
+    attacks: list[str] = option(
+        ["fgsm", "ifgsm", "pgd", "apgd-ce", "apgd-dlr"],
+        "the declared white-box attack set, weakest first; the robustness claim is judged on the "
+        "per-point worst case over it",
+    )
+    apgd_steps: int = option(100, "APGD-CE/APGD-DLR iterations (AutoAttack: 100)", min=1)
+    autoattack: bool = option(
+        False,
+        "add standard AutoAttack to the declared set (needs resode[autoattack]; runs last, on the "
+        "points still robust)",
+    )
+    cascade: bool = option(
+        True,
+        "worst case as a cascade (stronger attacks and larger ε only on the points still "
+        "robust; same worst case); FGSM, IFGSM and PGD are still run on every point (the table)",
+    )
     eps: list[float] | None = option(
         None,
         "L∞ attack radii, e.g. 4/255 8/255 (None: the robustness default for the data set)",

@@ -82,6 +82,9 @@ def robustness_config(cfg: ReproduceConfig, **over: Any) -> dict[str, Any]:
         "attacks": list(pa.attacks) or ["none"],
         "eps": pa.eps,
         "steps": pa.attack_steps,
+        "apgd_steps": pa.apgd_steps,
+        "autoattack": pa.autoattack,
+        "cascade": pa.cascade,
         "corruptions": list(pa.corruptions) or ["none"],
         "severities": list(pa.severities),
         "noise_strengths": list(pa.noise_strengths),
@@ -175,6 +178,7 @@ def sweep_tasks(cfg: ReproduceConfig) -> list[Task]:
     rob = robustness_config(
         cfg,
         attacks=list(sw.attacks) or ["none"],
+        autoattack=False,
         eps=sw.eps if sw.eps is not None else pa.eps,
         severities=list(sw.severities),
     )
@@ -293,18 +297,53 @@ def _evaluate(model: Any, ev: Any, params: dict[str, Any]) -> dict[str, Any]:
             device=device,
         )[0]
         attacks, robust, clean_att = att.attacks, att.robust, att.clean
+        cumulative = att.cumulative
+        per_attack = {k[len("attack/") :]: v for k, v in att.seconds.items() if "/" in k}
     else:
-        attacks, robust, clean_att = {}, {}, noise.clean
+        attacks, robust, clean_att, cumulative, per_attack = {}, {}, noise.clean, {}, {}
+    n_att = len(head)
     return {
         "n": noise.n,
-        "n_attack": len(head),
+        "n_attack": n_att,
         "clean": noise.clean,
         "clean_attack_subset": clean_att,
         "corruptions": noise.corruptions,
         "attacks": attacks,
         "robust": robust,
+        "cumulative": cumulative,
+        "declared_attacks": list(rcfg.attacks) + (["autoattack"] if rcfg.autoattack else []),
+        "cascade": rcfg.cascade,
+        "intervals": attack_intervals(attacks, robust, cumulative, n_att),
         "eps": rcfg.resolved_eps(ev.dataset),
-        "seconds": {"noise": t1 - t0, "attacks": time.perf_counter() - t1},
+        "seconds": {
+            "noise": t1 - t0,
+            "attacks": time.perf_counter() - t1,
+            "per_attack": per_attack,
+        },
+    }
+
+
+def attack_intervals(
+    attacks: dict[str, dict[str, float]],
+    robust: dict[str, float],
+    cumulative: dict[str, dict[str, float]],
+    n: int,
+    level: float = 0.95,
+) -> dict[str, Any]:
+    """Clopper–Pearson intervals over the ``n`` attacked images of one run, per attack and ε
+    (``attacks``), for the worst case (``robust``) and the cumulative rows: ``[lo, hi]``."""
+    from resode.robustness.intervals import clopper_pearson
+
+    def ci(acc: float) -> list[float]:
+        return list(clopper_pearson(round(acc * n), n, level))
+
+    return {
+        "level": level,
+        "attacks": {a: {lev: ci(v) for lev, v in accs.items()} for a, accs in attacks.items()},
+        "robust": {lev: ci(v) for lev, v in robust.items()},
+        "cumulative": {
+            a: {lev: ci(v) for lev, v in accs.items()} for a, accs in cumulative.items()
+        },
     }
 
 
@@ -517,10 +556,13 @@ def collect(
 
 
 __all__ = [
+    "WORST_CASE",
     "PaperAResult",
     "RunRecord",
+    "attack_intervals",
     "attack_rows",
     "collect",
+    "cumulative_label",
     "metrics",
     "robust_auc",
     "run_cell",
@@ -529,23 +571,41 @@ __all__ = [
 ]
 
 
+#: label of the per-point worst case over the declared set in the attack table
+WORST_CASE = "worst case"
+
+
+def cumulative_label(attack: str) -> str:
+    """Label of a cascade-only attack's row: the worst case over the attacks up to it."""
+    return f"≤ {attack} (cascade)"
+
+
 def attack_rows(a: PaperAResult) -> list[Any]:
-    """Per model × attack (and ``worst case``: the per-point worst case over the declared set)
-    × ε: the per-seed robust accuracies with intervals over images and over seeds."""
+    """Per model × attack × ε: the per-seed robust accuracies with intervals over images
+    (Clopper–Pearson, the seeds' counts pooled) and over seeds (t). Attacks: those measured on
+    their own (every clean-correct point), then for the attacks the cascade ran only on the
+    points still robust their cumulative row (:func:`cumulative_label`: the worst case over the
+    attacks up to it), and ``worst case`` (the per-point worst case over the declared set)."""
     from resode.robustness.intervals import accuracy_row
 
     rows = []
     models = list(dict.fromkeys(r.model for r in a.runs))
     for m in models:
         rob = [r.result["robustness"] for r in a.by_model(m)]
-        attacks = list(dict.fromkeys(k for x in rob for k in x["attacks"]))
-        for atk in [*attacks, "worst case"]:
+        own = list(dict.fromkeys(k for x in rob for k in x["attacks"]))
+        cum = [
+            k
+            for k in dict.fromkeys(k for x in rob for k in x.get("cumulative", {}))
+            if k not in own
+        ][:-1]  # the last cumulative row is the worst case itself
+        tables: list[tuple[str, list[dict[str, float]]]] = [
+            *[(atk, [x["attacks"].get(atk, {}) for x in rob]) for atk in own],
+            *[(cumulative_label(atk), [x["cumulative"].get(atk, {}) for x in rob]) for atk in cum],
+            (WORST_CASE, [x["robust"] for x in rob]),
+        ]
+        for label, per_run in tables:
             for lev in a.eps_labels:
-                vals = [
-                    (x["robust"] if atk == "worst case" else x["attacks"].get(atk, {})).get(lev)
-                    for x in rob
-                ]
-                vals = [v for v in vals if v is not None]
+                vals = [t[lev] for t in per_run if lev in t]
                 if vals:
-                    rows.append(accuracy_row(m, atk, lev, vals, a.n_attack))
+                    rows.append(accuracy_row(m, label, lev, vals, a.n_attack))
     return rows
