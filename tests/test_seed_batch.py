@@ -19,8 +19,7 @@ from resode.checkpoint import load_checkpoint
 from resode.errors import ResodeError
 from resode.nn.seed_stack import SeedMajor, SeedStack
 from resode.registry import create_model
-from resode.training import TrainConfig, train
-from resode.training import engine
+from resode.training import TrainConfig, engine, train
 from resode.training.seed_batch import train_seed_batch
 
 KW = {"num_classes": 10, "in_channels": 1, "image_size": 8, "mean": [0.3], "std": [0.4]}
@@ -157,7 +156,9 @@ def test_batched_seed_equals_the_single_engine_float64(tmp_path: Path, float64: 
         for k in a:
             assert float((a[k] - b[k]).abs().max()) <= 1e-12, k
     exact = [k for k in theirs["state_dict"] if not k.endswith(".k")]
-    _assert_same({k: mine["state_dict"][k] for k in exact}, {k: theirs["state_dict"][k] for k in exact})
+    _assert_same(
+        {k: mine["state_dict"][k] for k in exact}, {k: theirs["state_dict"][k] for k in exact}
+    )
     for a, b in zip(mine["history"], theirs["history"]):
         assert a["test_acc"] == b["test_acc"]
         assert abs(a["train_loss"] - b["train_loss"]) <= 1e-12
@@ -207,3 +208,47 @@ def test_checkpoints_are_ordinary_and_resume(tmp_path: Path) -> None:
     assert [h["epoch"] for h in more.history] == [1, 2, 3]
     with pytest.raises(ResodeError, match="already holds"):
         train_seed_batch([_config(0), _config(1)], full)
+
+
+# ------------------------------------------------------------------------------ reproduce
+
+
+def test_reproduce_group_task_gives_one_record_per_seed(tmp_path: Path) -> None:
+    """``paper_a.seed_batch = 2``: one grid task per (model, pair of seeds) whose result holds
+    one run per seed, of the shape a one-seed task returns, in per-seed folders; resumable
+    (a second run reuses the checkpoints); seed_batch = 1 keeps today's tasks."""
+    from resode.grid import Task, run_task
+    from resode.presets import get_preset
+    from resode.reproduce import paper_a
+
+    over = {"models": ["inresnet20"], "checks": False, "attacks": ["fgsm"]}
+    one = get_preset("tiny", kind="reproduce", device="cpu", threads=1, paper_a=over)
+    two = get_preset(
+        "tiny", kind="reproduce", device="cpu", threads=1, paper_a={**over, "seed_batch": 2}
+    )
+    singles, groups = paper_a.tasks(one), paper_a.tasks(two)
+    assert [t.key for t in singles] == ["paper_a/inresnet20-seed0", "paper_a/inresnet20-seed1"]
+    assert [t.key for t in groups] == ["paper_a/inresnet20-seeds0_1"]
+    out = run_task(groups[0], tmp_path)
+    assert out.ok, out.error
+    runs = out.result["runs"]
+    assert [r["seed"] for r in runs] == [0, 1]
+    folder = tmp_path / groups[0].key
+    for r in runs:
+        assert (folder / f"seed{r['seed']}" / "last.pt").exists()
+        assert (folder / f"seed{r['seed']}" / "stability.json").exists()
+    ref = run_task(singles[0], tmp_path).result
+    assert set(runs[0]) == set(ref)  # the same keys as a one-seed result
+    assert runs[0]["robustness"].keys() == ref["robustness"].keys()
+    assert runs[0]["indices"] == ref["indices"]
+    outcomes = {groups[0].key: out}
+    res = paper_a.collect(two, outcomes, tmp_path)
+    assert [(r.model, r.seed) for r in res.runs] == [("inresnet20", 0), ("inresnet20", 1)]
+    assert res.runs[1].folder == folder / "seed1"
+    assert set(res.runs[0].metrics) == set(paper_a.metrics(ref))
+    # resumed: the group's training is not repeated (its checkpoints are reused)
+    (folder / "result.json").unlink()
+    stamp = (folder / "seed0" / "last.pt").stat().st_mtime_ns
+    again = Task(groups[0].key, groups[0].fn, groups[0].params, threads=1)
+    assert run_task(again, tmp_path).ok
+    assert (folder / "seed0" / "last.pt").stat().st_mtime_ns == stamp

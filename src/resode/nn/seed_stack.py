@@ -122,7 +122,9 @@ class StackedLinear(nn.Module):
         self.num_seeds = len(linears)
         self.weight = nn.Parameter(_stack([m.weight for m in linears]))
         lin = linears[0]
-        self.bias = nn.Parameter(_stack([m.bias for m in linears])) if lin.bias is not None else None
+        self.bias = (
+            nn.Parameter(_stack([m.bias for m in linears])) if lin.bias is not None else None
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         xs = x.reshape(x.shape[0], self.num_seeds, -1)

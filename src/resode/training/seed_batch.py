@@ -63,9 +63,8 @@ from resode.checkpoint import atomic_write_bytes, read_checkpoint, save_checkpoi
 from resode.errors import NumericalError, ResodeError
 from resode.nn.seed_stack import SeedStack
 from resode.runtime import resolve_threads, select_device
-from resode.training.config import TrainConfig, amp_dtype, epoch_generator, lr_at
-from resode.training.config import use_channels_last
 from resode.training import engine as _engine
+from resode.training.config import TrainConfig, amp_dtype, epoch_generator, lr_at, use_channels_last
 from resode.training.engine import (
     TrainResult,
     _autocast,
@@ -143,9 +142,7 @@ class _Seed:
         recorded = read_checkpoint(self.ckpt).get("config")
         diff = _check_resume_config(self.ckpt, recorded, self.config, override)
         if diff:
-            record_override(
-                self.out_dir / RESUME_OVERRIDES, diff, recorded, self.config.to_dict()
-            )
+            record_override(self.out_dir / RESUME_OVERRIDES, diff, recorded, self.config.to_dict())
         payload = _load_resume_state(self.ckpt, self.config, self.model)
         self.optimizer.load_state_dict(payload["optimizer"])
         rng = payload.get("rng", {})
@@ -335,9 +332,7 @@ def _train_epoch(
         with _autocast(device, autocast):
             logits = stack(x)  # (b, S, K)
         logits = logits.float()
-        loss_sums = [
-            F.cross_entropy(logits[:, j], ys[j], reduction="sum") for j in range(n_seeds)
-        ]
+        loss_sums = [F.cross_entropy(logits[:, j], ys[j], reduction="sum") for j in range(n_seeds)]
         loss = sum(ls * (1.0 / b) for ls in loss_sums)
         opt.zero_grad(set_to_none=True)
         loss.backward()  # type: ignore[union-attr]
