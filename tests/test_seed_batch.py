@@ -166,17 +166,18 @@ def test_batched_seed_equals_the_single_engine_float64(tmp_path: Path, float64: 
 
 
 def test_companions_do_not_change_a_seed_float32(tmp_path: Path) -> None:
-    """(i) in float32 (the kernels the default uses): seed 0 with seed 1 or with seed 2 is bit
-    for bit the same (the kernels see the same shapes), and agrees with the single engine to
-    float32 rounding carried through two epochs."""
+    """(i) in float32 (the kernels the default uses): seed 0 with seed 1, with seed 2, with
+    seeds 1–3, or alone (padded with a copy of itself) is bit for bit the same; it agrees with
+    the single engine to float32 rounding carried through two epochs (the grouped convolution
+    kernel rounds differently from the plain one)."""
     a = _state(_batch(tmp_path, "b01", [0, 1])[0])
-    b = _state(_batch(tmp_path, "b02", [0, 2])[0])
-    _assert_same(a, b)
+    for name, seeds in (("b02", [0, 2]), ("b0123", [0, 1, 2, 3]), ("b0", [0])):
+        _assert_same(_state(_batch(tmp_path, name, seeds)[0]), a)
     train(_config(0), tmp_path / "single", progress=False)
     ref = _state(tmp_path / "single")
     worst = max(float((a[k].double() - ref[k].double()).abs().max()) for k in a)
     scale = max(float(ref[k].double().abs().max()) for k in ref)
-    assert worst <= 1e-3 * scale  # measured ≈ 1e-5 relative: rounding, not another run
+    assert worst <= 1e-3 * scale  # measured ≈ 1e-7 relative: rounding, not another run
 
 
 def test_checkpoints_are_ordinary_and_resume(tmp_path: Path) -> None:
