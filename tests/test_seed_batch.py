@@ -90,6 +90,8 @@ def _batch(tmp: Path, name: str, seeds: list[int], **over: object) -> list[Path]
         ("preact_resnet", {"depth": 14, "damping": "fixed", "lam": 0.5}),
         ("preact_resnet", {"depth": 14, "damping": "sigmoid", "per_channel": True}),
         ("preact_resnet", {"depth": 14, "damping": "lambda_in", "per_channel": True}),
+        ("preact_resnet", {"depth": 11, "bottleneck": True, "damping": "lambda_in"}),
+        ("resnext", {"cardinality": 2, "base_width": 4, "depth": 11, "damping": "in"}),
     ],
 )
 def test_stack_is_the_seed_models(name: str, kwargs: dict) -> None:

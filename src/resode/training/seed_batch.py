@@ -13,12 +13,15 @@ Seed s is trained exactly as :func:`resode.training.train` trains it alone:
 * SGD with momentum and weight decay is elementwise, so one optimizer over the stacked
   parameters is S optimizers.
 
-Exactness (tests/test_seed_batch.py). In float64 (the native ATen kernels) a seed's weights are
-bit-identical to the single-seed engine's after several steps, and independent of which seeds
-share its batch. In float32 the CPU kernels of a grouped convolution (oneDNN) round differently
-from the plain one (≈1e-7 relative per step, which training's chaos amplifies over epochs), so
-``seed_batch > 1`` is a different (equally valid) float32 rounding of the same run; a seed's result
-still does not depend on *which* other seeds share its batch (the test checks it bitwise).
+Exactness (tests/test_seed_batch.py). In float64 (the native ATen kernels) a seed's weights,
+BatchNorm statistics and momentum are bit-identical to the single-seed engine's, except the λ
+parameters (≤ 1e-12: a scalar λ is expanded over its seed's channels, so its gradient is summed
+per channel and then over channels, not in one sum). In float32 the grouped convolution kernel
+(oneDNN) rounds differently from the plain one (≈ 1e-7 relative after a step, which training
+amplifies like any rounding), so ``seed_batch > 1`` is another float32 rounding of the same
+runs; but a seed's result does not depend on which seeds share its batch, nor on how many (bit
+for bit for groups of 1, 2 and 4; a group of one is padded with a copy of itself, because one
+seed alone would run the ungrouped kernel).
 
 Files. Every seed keeps its own folder with the engine's files (``last.pt`` with weights,
 optimizer state, RNG state and history; ``history.json``/``.csv``; ``config.yaml``), written
@@ -57,7 +60,6 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from resode.checkpoint import atomic_write_bytes, read_checkpoint, save_checkpoint
 from resode.errors import NumericalError, ResodeError
@@ -393,9 +395,4 @@ def _check_finite(
             )
 
 
-def stack_models(models: Sequence[nn.Module]) -> SeedStack:
-    """Trained per-seed models (e.g. from their checkpoints) as one stack for evaluation."""
-    return SeedStack(models)
-
-
-__all__ = ["check_seed_batch", "stack_models", "train_seed_batch"]
+__all__ = ["check_seed_batch", "train_seed_batch"]
