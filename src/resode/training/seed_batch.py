@@ -31,22 +31,26 @@ the seeds that are behind, so a resume after a crash between two seeds' writes t
 seeds alone up to the others, then all together (exact, by the independence above).
 
 Speed (``benchmarks/bench_seed_batch.py``, 1 thread, 8×8 digits, batch 128, 4 seeds, one
-process, 2026-12-03). Candidates for one SGD step of 4 In-ResNet-20 seeds:
+process, 2026-12-03, two runs on a loaded 2-core Xeon). Candidates for one SGD step of 4
+In-ResNet-20 seeds, CPU ms:
 
-=========================================================  ============  ==========
-candidate                                                   ms per step   vs 4 runs
-=========================================================  ============  ==========
-4 separate models (channels-last, as the engine)                  171        1.00×
-(a) channel stacking, grouped convs, channels-last               170        1.01×
-(a) channel stacking, grouped convs, contiguous                  203        0.84×
-(b) ``stack_module_state`` + ``functional_call`` + ``vmap``      228        0.75×
-=========================================================  ============  ==========
+=========================================================  ===========  ===========
+candidate                                                   run 1        run 2
+=========================================================  ===========  ===========
+4 separate models (channels-last, as the engine)            171 (1.00×)  205 (1.00×)
+(a) channel stacking, grouped convs, channels-last         170 (1.01×)  199 (1.03×)
+(a) channel stacking, grouped convs, contiguous            203 (0.84×)  232 (0.88×)
+(b) ``stack_module_state`` + ``functional_call`` + ``vmap``  228 (0.75×)  282 (0.73×)
+=========================================================  ===========  ===========
 
-(a) is the fastest and is what this module uses, but it is no faster than separate runs: at
-batch 128 every convolution of ResNet-20 on 8×8 images already runs compute-bound (≈ 56
-GFLOP/s for a 16-channel 3×3 conv forward+backward on one AVX2 core), so there is no per-operation
-overhead for batching to remove. (b) also needs BatchNorm's running statistics handled as
-batched buffers and pays functorch's fallbacks (``as_strided_`` in the pooling).
+The whole default cell (training + evaluation + analyses, 4 seeds): 1.06× and 1.13×
+seed-runs per CPU-minute, training alone 1.19×.
+
+(a) is the fastest and is what this module uses, but it is barely faster than separate runs:
+at batch 128 every convolution of ResNet-20 on 8×8 images already runs compute-bound (≈ 56
+GFLOP/s for a 16-channel 3×3 conv forward+backward on one AVX2 core), so there is little
+per-operation overhead for batching to remove. (b) also needs BatchNorm's running statistics
+handled as batched buffers and pays functorch's fallbacks (``as_strided_`` in the pooling).
 """
 
 from __future__ import annotations
