@@ -35,6 +35,7 @@ from typing import Any
 from resode import analysis_plan as plan
 from resode.registry import display_name
 from resode.reproduce.config import ReproduceConfig
+from resode.sequential import Reading
 from resode.verdicts import INCONCLUSIVE, NO_FINDING, Claim, Judgement, judge
 
 
@@ -107,6 +108,8 @@ class ClaimResult:
     evidence: str
     model: str | None = None
     adjusted: plan.Adjusted | None = None
+    #: the sequential reading over the run's looks (paper A; :mod:`resode.reproduce.looks`)
+    sequential: Reading | None = None
 
     @property
     def role(self) -> str:
@@ -145,18 +148,21 @@ class ClaimResult:
             "adjusted_p_values": list(a.p_values) if a else list(self.judgement.p_values),
             "role": self.role,
             "family": a.family if a else None,
+            "sequential": None if self.sequential is None else self.sequential.to_dict(),
         }
 
 
 def adjust_claims(claims: list[ClaimResult], alpha: float = plan.ALPHA) -> list[ClaimResult]:
     """Holm within each paper's family of primary claims (:func:`resode.analysis_plan.adjust`);
-    secondary claims keep their raw verdict, marked secondary. Returns the same list."""
+    secondary claims keep their raw verdict, marked secondary. A claim with a sequential reading
+    (``sequential``: paper A over the run's looks) enters with its repeated p-values, so the
+    headline is sequential and family-wise. Returns the same list."""
     fams = [c.part if c.role == "primary" else None for c in claims]
-    for c, a in zip(
-        claims,
-        plan.adjust([(c.judgement, f) for c, f in zip(claims, fams, strict=True)], alpha),
-        strict=True,
-    ):
+    items = [
+        (c.judgement if c.sequential is None else c.sequential.judged(c.judgement), f)
+        for c, f in zip(claims, fams, strict=True)
+    ]
+    for c, a in zip(claims, plan.adjust(items, alpha), strict=True):
         c.adjusted = a
     return claims
 

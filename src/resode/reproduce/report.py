@@ -29,6 +29,7 @@ class ReportContext:
     figures: dict[str, Path] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
     preset_info: dict[str, str] = field(default_factory=dict)
+    looks: Any = None  # resode.reproduce.looks.Looks: which look this judgement is
 
 
 def kernels_sentence(env: dict[str, Any]) -> str:
@@ -152,6 +153,13 @@ def _verdicts(rep: Report, ctx: ReportContext) -> None:
         "**inconclusive** otherwise — then the minimum detectable effect of this run and the seeds "
         "per model that would detect the margin are given."
     )
+    if ctx.looks is not None and ctx.looks.looks:
+        from resode.reproduce.looks import look_sentence
+
+        rep.paragraph(
+            look_sentence(ctx.looks) + " **verdict** is the headline (sequential for paper A, "
+            "then Holm within each paper's family); **fixed-n** is this look's interval alone."
+        )
     rows = []
     for c in ctx.claims:
         j = c.judgement
@@ -159,7 +167,8 @@ def _verdicts(rep: Report, ctx: ReportContext) -> None:
             {
                 "paper": c.part,
                 "claim": c.name + (f" ({display_name(c.model)})" if c.model else ""),
-                "verdict": j.verdict,
+                "verdict": c.verdict,
+                "fixed-n": j.verdict,
                 "effect [CI]": _effect_text(j),
                 "margin": f"{j.margin:g} {j.unit}".strip(),
                 "MDE": f"{j.min_detectable_effect:.3g}",
@@ -458,7 +467,20 @@ def _claims_of(rep: Report, ctx: ReportContext, part: str) -> None:
             if c.role == "primary"
             else "Secondary reading: reported, never decides, not adjusted. "
         )
+        how += _sequential_text(c)
         rep.claim(c.title, c.verdict, how + c.evidence)
+
+
+def _sequential_text(c: Any) -> str:
+    """The sequential reading of a claim: look, information, the boundary this look had to beat."""
+    r = c.sequential
+    if r is None:
+        return ""
+    when = f", decided at look {r.decided_at}" if r.decided_at else ""
+    return (
+        f"Sequential (look {r.look}, information {r.information:.2f} of n_max): {r.finding}"
+        f"{when}; this look's nominal one-sided level {r.nominal_level:.3g}. "
+    )
 
 
 def _paper_b(rep: Report, ctx: ReportContext) -> None:
