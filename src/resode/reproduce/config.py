@@ -29,6 +29,13 @@ class PaperAConfig(Config):
         "registered models; the first is the baseline the others are compared with",
     )
     seeds: list[int] = option([0, 1, 2], "training seeds of every model")
+    seed_batch: int = option(
+        1,
+        "train this many seeds of a model as one seed-stacked network (one grid task per group; "
+        "each seed still has its own folder, checkpoint and result). 1: one task per seed. "
+        "Float32 results of a group differ from 1's by rounding only; see the README",
+        min=1,
+    )
     epochs: int | None = option(None, "epochs (None: the training preset's)", min=1)
     batch_size: int | None = option(None, "batch size (None: the training preset's)", min=1)
     train_subset: int | None = option(None, "use only the first N training images", min=1)

@@ -22,6 +22,7 @@ from resode.registry import display_name as pretty_model
 from resode.reproduce.config import ReproduceConfig
 
 CELL_FN = "resode.reproduce.paper_a:run_cell"
+GROUP_FN = "resode.reproduce.paper_a:run_cell_group"
 
 
 # --------------------------------------------------------------------------------------------
@@ -143,6 +144,8 @@ def tasks(cfg: ReproduceConfig) -> list[Task]:
     if not pa.enabled:
         return []
     stab, land = analysis_configs(cfg, resolved_eps(cfg))
+    if pa.seed_batch > 1:
+        return _group_tasks(cfg, stab, land)
     out = []
     for model in pa.models:
         for seed in pa.seeds:
@@ -165,6 +168,43 @@ def tasks(cfg: ReproduceConfig) -> list[Task]:
                     threads=cfg.threads,
                     label=f"{pretty_model(model)} seed {seed}",
                     cost=_cell_seconds(params["train"], analyses=True),
+                )
+            )
+    return out
+
+
+def seed_groups(seeds: list[int], size: int) -> list[list[int]]:
+    """``seeds`` in consecutive groups of ``size`` (the last may be smaller)."""
+    return [list(seeds[i : i + size]) for i in range(0, len(seeds), size)]
+
+
+def _group_tasks(cfg: ReproduceConfig, stab: dict, land: dict) -> list[Task]:
+    """``seed_batch > 1``: one task per (model, group of seeds), trained as one seed-stacked
+    network (:mod:`resode.training.seed_batch`) and evaluated per seed, as one-seed tasks are."""
+    pa = cfg.paper_a
+    out = []
+    for model in pa.models:
+        for group in seed_groups(list(pa.seeds), pa.seed_batch):
+            trains = [_train_config(cfg, model, s, epochs=pa.epochs) for s in group]
+            params = {
+                "model": model,
+                "seeds": group,
+                "trains": trains,
+                "evalset": _evalset_params(cfg),
+                "robustness": robustness_config(cfg),
+                "attack_subset": pa.attack_subset,
+                "checks": pa.checks and bool(pa.attacks),
+                "stability": stab,
+                "landscape": land,
+            }
+            out.append(
+                Task(
+                    key=f"paper_a/{model}-seeds{'_'.join(str(s) for s in group)}",
+                    fn=GROUP_FN,
+                    params=params,
+                    threads=cfg.threads,
+                    label=f"{pretty_model(model)} seeds {', '.join(str(s) for s in group)}",
+                    cost=sum(_cell_seconds(t, analyses=True) for t in trains),
                 )
             )
     return out
@@ -220,14 +260,21 @@ def run_cell(params: dict[str, Any], folder: Path) -> dict[str, Any]:
     """Train (or finish, or reuse) one run in ``folder``, then evaluate and analyse it."""
     import time
 
-    from resode.checkpoint import load_checkpoint
-    from resode.evalset import load_evalset
     from resode.training import TrainConfig, train
 
     t0 = time.perf_counter()
     tcfg = TrainConfig.from_dict(params["train"])
     trained = train(tcfg, folder, resume=True, progress=False)
-    train_seconds = time.perf_counter() - t0
+    return _evaluate_run(trained, tcfg, time.perf_counter() - t0, params, folder)
+
+
+def _evaluate_run(
+    trained: Any, tcfg: Any, train_seconds: float, params: dict[str, Any], folder: Path
+) -> dict[str, Any]:
+    """Evaluate and analyse one trained run (its checkpoint), as one run's result."""
+    from resode.checkpoint import load_checkpoint
+    from resode.evalset import load_evalset
+
     last = trained.history[-1] if trained.history else {}
     ck = load_checkpoint(trained.checkpoint_path)
     model = ck.model
@@ -261,6 +308,30 @@ def run_cell(params: dict[str, Any], folder: Path) -> dict[str, Any]:
     if params.get("landscape"):
         out["landscape"] = _landscape(model, ev, params["landscape"], folder)
     return out
+
+
+def run_cell_group(params: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """Train (or finish) a group of seeds of one model as one seed-stacked network, each seed in
+    ``folder/seed<s>`` (an ordinary run folder), then evaluate and analyse every seed exactly as
+    :func:`run_cell` does; ``{"runs": [one run's result per seed]}``."""
+    import time
+
+    from resode.training import TrainConfig
+    from resode.training.seed_batch import train_seed_batch
+
+    t0 = time.perf_counter()
+    tcfgs = [TrainConfig.from_dict(t) for t in params["trains"]]
+    dirs = [folder / f"seed{s}" for s in params["seeds"]]
+    trained = train_seed_batch(tcfgs, dirs, resume=True)
+    seconds = (time.perf_counter() - t0) / len(tcfgs)  # the batch's time, shared equally
+    runs = []
+    for seed, tcfg, tr, d in zip(params["seeds"], tcfgs, trained, dirs):
+        one = {k: v for k, v in params.items() if k not in ("seeds", "trains")}
+        one.update(seed=seed, train=tcfg.to_dict())
+        res = _evaluate_run(tr, tcfg, seconds, one, d)
+        res["train"]["seed_batch"] = len(tcfgs)
+        runs.append(res)
+    return {"runs": runs}
 
 
 def _evaluate(model: Any, ev: Any, params: dict[str, Any]) -> dict[str, Any]:
@@ -537,6 +608,13 @@ def collect(
             failed[key] = oc.error or "failed"
             continue
         res = oc.result or {}
+        if "runs" in res:  # a seed-batched group: one record per seed, in its own folder
+            for one in res["runs"]:
+                seed = int(one["seed"])
+                runs.append(
+                    RunRecord(one["model"], seed, root / key / f"seed{seed}", one, metrics(one))
+                )
+            continue
         rec = RunRecord(res["model"], int(res["seed"]), root / key, res, metrics(res))
         (sweep if key.startswith("sweep/") else runs).append(rec)
     order = {m: i for i, m in enumerate(cfg.paper_a.models)}
@@ -566,6 +644,8 @@ __all__ = [
     "metrics",
     "robust_auc",
     "run_cell",
+    "run_cell_group",
+    "seed_groups",
     "sweep_tasks",
     "tasks",
 ]
