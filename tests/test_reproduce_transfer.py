@@ -139,3 +139,21 @@ def test_a_transfer_task_refuses_a_cell_of_other_settings(tmp_path: Path):
     (cell / "result.json").write_text(json.dumps({"digest": "other", "result": {}}))
     with pytest.raises(ResodeError, match="other settings"):
         transfer.run_transfer(task.params, folder)
+
+
+def test_seed_stacked_groups_get_transfer_tasks_per_seed():
+    cfg = _tiny()
+    grouped = dataclasses.replace(cfg, paper_a=dataclasses.replace(cfg.paper_a, seed_batch=2))
+    wave = transfer.transfer_tasks(grouped, paper_a.tasks(grouped))
+    pa = grouped.paper_a
+    assert {t.key for t in wave} == {
+        transfer.transfer_key(m, s) for m in pa.models for s in pa.seeds
+    }
+    for t in wave:  # every reference names its seed inside the group's folder
+        assert all(
+            r["seed"] == t.params["seed"] for r in [t.params["target"], *t.params["surrogates"]]
+        )
+        assert (
+            t.params["target"]["key"].startswith("paper_a/")
+            and "-seeds" in t.params["target"]["key"]
+        )

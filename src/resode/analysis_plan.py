@@ -93,7 +93,10 @@ PLAN: tuple[PlanEntry, ...] = (
     PlanEntry(
         "robust_auc",
         "A",
-        "mean robust accuracy over [0, ε_max] (worst case over attacks), points",
+        "mean robust accuracy over [0, ε_max] of the per-point worst case over the declared "
+        "attack set (paper_a.attacks: FGSM, IFGSM, PGD, APGD-CE, APGD-DLR; + standard "
+        "AutoAttack with paper_a.autoattack), a point fooled at ε counted fooled at every "
+        "larger ε, points",
         "greater",
         1.0,
         f"{_SESOI}: 1 point, as for noise (the paper's gains are several points)",

@@ -12,7 +12,9 @@ claim                    measured on (per seed)                                 
 noise robustness         accuracy lost to noise: clean − noisy (pooled over       1 point
                          types and severities), each model against its own clean
 adversarial robustness   mean robust accuracy over [0, ε_max] (area under the     1 point
-                         worst-case-over-attacks curve, :func:`robust_auc`)
+                         curve of the per-point worst case over the declared
+                         attack set, FGSM … APGD-DLR [+ AutoAttack],
+                         :func:`robust_auc`)
 stability                relative feature drift of h_B under noise and under      ratio 1.1
                          FGSM, joined by intersection–union (``lyapunov_stability``,
                          primary); the components and ∏ G_n (random δ) secondary

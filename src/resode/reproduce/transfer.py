@@ -49,13 +49,20 @@ def enabled(cfg: ReproduceConfig) -> bool:
 
 
 def _cells(tasks: list[Task]) -> dict[tuple[str, int], Task]:
-    from resode.reproduce.paper_a import CELL_FN
+    """(model, seed) → the paper-A task that trains it: a one-seed cell, or the seed-stacked
+    group task holding that seed (``paper_a.seed_batch > 1``)."""
+    from resode.reproduce.paper_a import CELL_FN, GROUP_FN
 
-    return {
-        (t.params["model"], int(t.params["seed"])): t
-        for t in tasks
-        if t.fn == CELL_FN and t.key.startswith(CELL_PREFIX) and "lam" not in t.params
-    }
+    out: dict[tuple[str, int], Task] = {}
+    for t in tasks:
+        if not t.key.startswith(CELL_PREFIX) or "lam" in t.params:
+            continue
+        if t.fn == CELL_FN:
+            out[(t.params["model"], int(t.params["seed"]))] = t
+        elif t.fn == GROUP_FN:
+            for s in t.params["seeds"]:
+                out[(t.params["model"], int(s))] = t
+    return out
 
 
 def transfer_tasks(
@@ -82,8 +89,8 @@ def transfer_tasks(
         if not surs:
             continue
 
-        def ref(t: Task) -> dict[str, Any]:
-            return {"key": t.key, "model": t.params["model"], "digest": t.digest()}
+        def ref(t: Task, seed: int = seed) -> dict[str, Any]:
+            return {"key": t.key, "model": t.params["model"], "seed": seed, "digest": t.digest()}
 
         params = {
             "target": ref(cell),
@@ -125,7 +132,11 @@ def _cell_model(root: Path, ref: dict[str, Any], device: Any) -> Any:
             f"{ref['key']!r} holds a run of other settings (digest {stored.get('digest')}, "
             f"expected {ref['digest']}); run resode reproduce --resume to recompute it"
         )
-    name = stored["result"]["train"]["checkpoint"]
+    result = stored["result"]
+    if "runs" in result:  # a seed-stacked group: each seed's run in folder/seed<s>
+        (result,) = [r for r in result["runs"] if int(r["seed"]) == int(ref["seed"])]
+        folder = folder / f"seed{ref['seed']}"
+    name = result["train"]["checkpoint"]
     return load_checkpoint(folder / name).model.to(device).eval()
 
 
