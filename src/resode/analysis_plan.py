@@ -212,10 +212,11 @@ PLAN: tuple[PlanEntry, ...] = (
         "less",
         0.5,
         "paper: 'an i.i.d. init stays rough'; declared: less than half of the smoothing the "
-        "weights' movement allows (reference 0.5; 'at least the margin' = φ < 0, training "
-        "does not smooth at all). Replaces R(T)/R(0), which training moves by ≈ 0.1 % "
-        "whatever it does (R ≈ 34, movement ≈ 0.05): φ measures the change in units of the "
-        "movement, so a training that smooths gives φ near 1 and fails the claim",
+        "weights' movement allows (reference 0.5: shown below it = reproduced; 'at least the "
+        "margin' = φ < 0, no smoothing at all; contradicted = smoothing shown (φ > 0) and not "
+        "shown below 1/2). Replaces R(T)/R(0), which training moves by ≈ 0.1 % whatever it "
+        "does (R ≈ 34, movement ≈ 0.05): φ is the change in units of the movement, so a "
+        "training that smooths gives φ near 1 and fails the claim",
         "one-sample t over seeds",
         reference=0.5,
     ),

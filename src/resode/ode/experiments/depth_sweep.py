@@ -364,7 +364,7 @@ def depth_sweep_combine(
             dist_fit = fit_loglog_slope(depths, distances[:, -1])
         dist_slopes = per_seed_slopes(depths, distances[:, -1])
         if ode_like(config):
-            judged.append(judge(plan_claim(**CONVERGENCE_CLAIM), dist_slopes.tolist()))
+            judged.append(convergence_judgement(depths, distances[:, -1]))
         reference = dataclasses.replace(reference, block_means={}, block_spread={})
     return DepthSweepResult(
         config=config,
@@ -385,6 +385,16 @@ def depth_sweep_combine(
         distance_seed_slopes=dist_slopes,
         judged=judged,
     )
+
+
+def convergence_judgement(depths: Sequence[int], distances: np.ndarray) -> Judgement:
+    """:data:`CONVERGENCE_CLAIM` on the per-seed slopes of log ‖Z^L − Z^ref‖ against log L
+    (``distances``: (n_depths, S) at t = T), one-sample t over seeds."""
+    from resode.analysis_plan import plan_claim
+    from resode.verdicts import judge
+
+    slopes = per_seed_slopes(depths, np.asarray(distances, dtype=np.float64))
+    return judge(plan_claim(**CONVERGENCE_CLAIM), slopes.tolist())
 
 
 def slope_gap_judgement(tied: DepthSweepResult, iid: DepthSweepResult) -> Judgement | None:
