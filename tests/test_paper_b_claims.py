@@ -72,6 +72,7 @@ def test_each_seed_draws_its_own_data() -> None:
     cfg = GDConfig(d=3, seed=4, data_seed=10)
     assert data_seeds(cfg, 4, 3) == [10, 11, 12] and data_seeds(cfg, 6, 1) == [12]
     x, y = seed_data(cfg, 5, 4, 3)
+    assert y.shape == (3, 5, 3)
     assert x.shape == (3, 5, 3) and not np.allclose(x[0].numpy(), x[1].numpy())
     shared = cfg.replace(data_per_seed=False)
     xs, _ = seed_data(shared, 5, 4, 3)
