@@ -275,3 +275,10 @@ def test_table1_rows_judge_accuracy_against_the_paper_and_smoothness_where_it_sa
     assert plan.role_of("table1_train_acc_gelu_tied") == "secondary"
     one = table1_combine(cfg, [c for c in cells if c.seed == 0]).judgements()
     assert {j.verdict for j in one} == {INCONCLUSIVE}  # one seed per row: no interval
+
+
+def test_plan_table_cells_escape_the_pipes_of_absolute_values() -> None:
+    """|R(T) − R(0)| and max_k|w_{k+1} − w_k| must not split a row of the README table."""
+    rows = plan.plan_markdown().splitlines()
+    assert {r.replace("\\|", "").count("|") for r in rows} == {8}
+    assert any("\\|" in r for r in rows)

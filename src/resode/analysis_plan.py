@@ -348,9 +348,9 @@ def plan_markdown() -> str:
         m = f"×{e.margin:g}" if e.scale == "log" else f"{e.margin:g} {e.unit}".strip()
         word = " around" if e.direction == "equivalent" else " than"
         ref = f"{word} {e.reference:g}" if e.reference else ""
+        q, prov = (t.replace("|", "\\|") for t in (e.quantity, e.provenance))  # |x| in a cell
         lines.append(
-            f"| `{e.name}` | {e.paper} | {e.role} | {e.quantity} | {e.direction}{ref} | {m} | "
-            f"{e.provenance} |"
+            f"| `{e.name}` | {e.paper} | {e.role} | {q} | {e.direction}{ref} | {m} | {prov} |"
         )
     return "\n".join(lines)
 

@@ -196,7 +196,9 @@ class DepthSweepResult(Record):
         return next(c for c in self.cells if c.depth == depth)
 
     def judgements(self) -> list[Judgement]:
-        return list(self.judged)
+        if self.judged:
+            return list(self.judged)
+        return [self.judgement] if self.judgement is not None else []  # a record without judged
 
 
 def depth_claim(config: DepthSweepConfig) -> Claim | None:
