@@ -25,6 +25,25 @@ samples on which it disagrees with the baseline.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_attacks.py --threads 1 --repeats 3 \\
         --eps 2/255 4/255 8/255 16/255 32/255
+
+The worst-case table (``--table``, on by default; ``--no-pgd`` skips the PGD comparison above):
+the per-point worst case over FGSM, IFGSM-20 and PGD-20 at ``--table-eps`` (default 8, 16,
+24/255 with the default preset's ``reach`` step rule) on every digits test image (359), for the
+default paper-A model (ResNet-20 trained as ``resode reproduce`` trains it: digits 8×8, 20 epochs,
+batch 128, seed 0; ``--table-checkpoint`` reuses one), computed
+
+* by ``resode.robustness.evaluate_models`` with the cascade (``resode-cascade``: each attack only
+  on the points still robust, a larger ε only on the points robust at the smaller) and without
+  (``resode-full``: every attack on every clean-correct point), and
+* by a loop over torchattacks' FGSM, BIM and PGD on every image at every ε (the baseline), the
+  worst case and-ed over attacks and over the ε ≤ each ε (the nested-ball rule of resode's table).
+
+The same random starts: resode draws PGD's start from a generator seeded with
+``derive_seed(seed, "pgd", ε index)``, batch after batch; torchattacks draws it from the global
+generator, which is seeded with the same number before the first batch of each ε (the same
+Mersenne stream, and ``uniform_(−ε, ε)`` gives bit for bit resode's ``(2u − 1)·ε``). The
+per-point worst cases are compared (the count of points that differ is printed; ``--strict``
+exits 1 on any) and the CPU-time ratio is measured in the same process, methods interleaved.
 """
 
 from __future__ import annotations
@@ -83,44 +102,200 @@ def cpu_name() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--checkpoint", help="evaluate this checkpoint instead of training one")
-    p.add_argument("--save", help="save the trained model to this checkpoint path")
-    p.add_argument("--model", default="resnet20")
-    p.add_argument("--epochs", type=int, default=4)
-    p.add_argument(
-        "--image-size", type=int, default=16, help="digits resolution (8 native, 16 default)"
-    )
-    p.add_argument("--n", type=int, default=500, help="test images (digits has 359)")
-    p.add_argument(
-        "--eps", nargs="+", default=["2/255", "4/255", "8/255", "16/255"], help="L∞ radii"
-    )
-    p.add_argument("--steps", type=int, default=20)
-    p.add_argument("--batch-size", type=int, default=250)
-    p.add_argument("--repeats", type=int, default=3, help="rounds (median over them)")
-    p.add_argument(
-        "--methods",
-        nargs="+",
-        default=["torchattacks", "resode", "resode-nchw"],
-        choices=METHODS,
-        help="methods to time; the first is the baseline of the speed-ups",
-    )
-    p.add_argument("--device", default="auto")
-    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
-    p.add_argument("--json", help="write the results to this JSON file")
-    args = p.parse_args()
-    if args.repeats < 1:
-        p.error("--repeats must be ≥ 1")
+def train_default_model(device: torch.device) -> str:
+    """A ResNet-20 trained as the default ``resode reproduce`` preset trains its first cell."""
+    import resode
+    from resode.presets import get_preset
+    from resode.reproduce import paper_a
+    from resode.training import TrainConfig, train
 
+    cfg = get_preset("default", kind="reproduce", device=str(device))
+    task = paper_a.tasks(cfg)[0]
+    tcfg = TrainConfig.from_dict(task.params["train"])
+    out = Path(tempfile.mkdtemp(prefix="bench-table-"))
+    t0 = time.perf_counter()
+    res = train(tcfg, out, progress=False)
+    print(
+        f"trained the default model ({tcfg.model}, {tcfg.dataset} {tcfg.image_size} px, "
+        f"{tcfg.epochs} epochs) in {time.perf_counter() - t0:.0f} s"
+    )
+    del resode
+    return str(res.checkpoint_path)
+
+
+def table_torchattacks(model, x, y, clean, eps_values, cfg, torchattacks):
+    """Per ε: the per-point worst case over FGSM, BIM and PGD (torchattacks), every image, and-ed
+    over the ε ≤ that ε (resode's nested-ball rule); the same PGD starts as resode."""
+    from resode.evalset import derive_seed
+
+    b = cfg.batch_size
+    worst, alive = [], clean.clone()
+    for ei, eps in enumerate(eps_values):
+        alpha = cfg.step_size(eps) or 1 / 255
+        attacks = {
+            "fgsm": torchattacks.FGSM(model, eps=eps),
+            "ifgsm": torchattacks.BIM(model, eps=eps, alpha=alpha, steps=cfg.steps),
+            "pgd": torchattacks.PGD(
+                model, eps=eps, alpha=alpha, steps=cfg.steps, random_start=True
+            ),
+        }
+        for name, atk in attacks.items():
+            torch.manual_seed(derive_seed(cfg.seed, name, ei))  # resode's PGD generator seed
+            ok = torch.cat(
+                [
+                    correct(model, atk(x[i : i + b], y[i : i + b]), y[i : i + b], b)
+                    for i in range(0, len(x), b)
+                ]
+            )
+            alive &= ok
+        worst.append(alive.clone())
+    return worst
+
+
+def table_resode(model, x, y, eps_values, cfg, cascade):
+    from resode.robustness import evaluate_models
+
+    (res,) = evaluate_models(
+        [("m", model)], x, y, cfg.replace(cascade=cascade), progress=False, device=x.device
+    )
+    return [res.robust_points[k].to(x.device) for k in res.robust], res
+
+
+def run_table(args, device, torchattacks, ta_name) -> dict:
+    """The worst-case table by resode (cascade, full) and by torchattacks; equality and time."""
+    import resode
+    from resode import data
+    from resode.robustness import RobustnessConfig
+
+    ckpt = args.table_checkpoint or train_default_model(device)
+    ck = resode.load_checkpoint(ckpt)
+    model, tcfg = ck.model.to(device).eval(), ck.config or {}
+    ds = data.load(tcfg.get("dataset", "digits"), split="test", image_size=tcfg.get("image_size"))
+    x, y = ds.images.to(device), ds.labels.to(device)
+    eps_values = [float(Fraction(e)) for e in args.table_eps]
+    cfg = RobustnessConfig(
+        attacks=["fgsm", "ifgsm", "pgd"],
+        per_attack=["none"],
+        eps=eps_values,
+        steps=args.steps,
+        step_rule=args.step_rule,
+        corruptions=["none"],
+        batch_size=args.table_batch_size,
+        n_samples=None,
+        seed=0,
+        device=str(device),
+    )
+    eps_values = cfg.resolved_eps("digits")  # sorted
+    clean = correct(model, x, y, cfg.batch_size)
+    methods = ["torchattacks", "resode-cascade", "resode-full"]
+    cpu = {m: [] for m in methods}
+    wall = {m: [] for m in methods}
+    worst: dict[str, list[torch.Tensor]] = {}
+    grads: dict[str, int] = {}
+    from resode.attacks.base import Attack
+
+    real = Attack.loss_and_grad
+
+    def counting(self, xx, yy, tt):
+        grads["n"] = grads.get("n", 0) + int(xx.shape[0])
+        return real(self, xx, yy, tt)
+
+    for r in range(args.repeats):
+        order = methods[r % len(methods) :] + methods[: r % len(methods)]
+        for m in order:
+            grads["n"] = 0
+            Attack.loss_and_grad = counting
+            _sync(device)
+            t0, c0 = time.perf_counter(), time.process_time()
+            if m == "torchattacks":
+                worst[m] = table_torchattacks(model, x, y, clean, eps_values, cfg, torchattacks)
+            else:
+                worst[m], _ = table_resode(model, x, y, eps_values, cfg, m == "resode-cascade")
+            _sync(device)
+            wall[m].append(time.perf_counter() - t0)
+            cpu[m].append(time.process_time() - c0)
+            Attack.loss_and_grad = real
+            grads[m] = grads["n"]
+    n = len(y)
+    from resode.robustness import eps_label
+
+    print(
+        f"\nworst-case table: FGSM, IFGSM-{cfg.steps}, PGD-{cfg.steps} (step rule "
+        f"{cfg.step_rule}), {n} {ds.name} test images {tuple(x.shape[1:])}, model "
+        f"{Path(ckpt).name} (clean {100 * clean.float().mean().item():.2f} %), batch "
+        f"{cfg.batch_size}, median of {args.repeats} rounds; baseline {ta_name}"
+    )
+    print(f"{'eps':>7} " + " ".join(f"{m:>16}" for m in methods) + f" {'points ≠':>9}")
+    differ = {}
+    for j, e in enumerate(eps_values):
+        lev = eps_label(e)
+        d = max(int((worst[m][j] != worst["torchattacks"][j]).sum()) for m in methods[1:])
+        differ[lev] = d
+        print(
+            f"{lev:>7} "
+            + " ".join(f"{100 * worst[m][j].float().mean().item():15.2f}%" for m in methods)
+            + f" {d:9d}"
+        )
+    med = {m: statistics.median(cpu[m]) for m in methods}
+    medw = {m: statistics.median(wall[m]) for m in methods}
+    print(f"{'CPU s':>7} " + " ".join(f"{med[m]:16.2f}" for m in methods))
+    print(f"{'wall s':>7} " + " ".join(f"{medw[m]:16.2f}" for m in methods))
+    print(
+        f"{'speedup':>7} "
+        + " ".join(f"{med['torchattacks'] / med[m]:15.2f}x" for m in methods)
+        + " (CPU time, over torchattacks)"
+    )
+    per_round = [cpu["torchattacks"][r] / cpu["resode-cascade"][r] for r in range(args.repeats)]
+    print(
+        "CPU-time ratio torchattacks / resode-cascade per round: "
+        + ", ".join(f"{v:.2f}" for v in per_round)
+    )
+    print(
+        "samples × forward+backward passes of resode's attacks: "
+        + ", ".join(f"{m} {grads[m]}" for m in methods[1:])
+        + f"; torchattacks (no early stopping) {n * len(eps_values) * (1 + 2 * cfg.steps)}"
+    )
+    equal = all(v == 0 for v in differ.values())
+    print(
+        "per-point worst cases "
+        + ("EQUAL at every ε" if equal else f"DIFFER at {sum(differ.values())} (point, ε) pairs")
+    )
+    return {
+        "attacks": ["fgsm", "ifgsm", "pgd"],
+        "steps": cfg.steps,
+        "step_rule": cfg.step_rule,
+        "eps": [eps_label(e) for e in eps_values],
+        "n": n,
+        "clean_accuracy": clean.float().mean().item(),
+        "baseline_name": ta_name,
+        "worst_case": {
+            m: {eps_label(e): worst[m][j].float().mean().item() for j, e in enumerate(eps_values)}
+            for m in methods
+        },
+        "points_differing": differ,
+        "equal": equal,
+        "cpu_s": med,
+        "wall_s": medw,
+        "speedup_cpu": {m: med["torchattacks"] / med[m] for m in methods},
+        "speedup_cpu_per_round": per_round,
+        "gradient_samples": {m: grads[m] for m in methods[1:]},
+        "threads": torch.get_num_threads(),
+        "repeats": args.repeats,
+    }
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def run_pgd(args, device) -> dict:
+    """The PGD-20 comparison (resode vs torchattacks, one attack at several ε)."""
     import resode
     from resode import data
     from resode.attacks import PGD
-    from resode.training import get_preset, select_device, train
+    from resode.training import get_preset, train
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = select_device(args.device)
     alpha = 1 / 255
     ckpt = args.checkpoint
     if not ckpt:
@@ -262,26 +437,83 @@ def main() -> int:
                 f"{m}: {100 * done / full:.1f} % of the forward+backward passes of a full run "
                 "(early stopping skips misclassified samples)"
             )
+    robust = {f"{e:.6f}/{m}": ok[e, m].float().mean().item() for e in eps_values for m in methods}
+    result = {
+        "baseline": base,
+        "baseline_name": ta_name,
+        "methods": methods,
+        "n": n,
+        "steps": args.steps,
+        "eps": args.eps,
+        "threads": torch.get_num_threads(),
+        "clean_accuracy": clean.float().mean().item(),
+        "total_cpu_s": tot_cpu,
+        "total_wall_s": tot_wall,
+        "speedup_cpu": {m: tot_cpu[base] / tot_cpu[m] for m in methods},
+        "robust_accuracy": robust,
+    }
+    return result
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--checkpoint", help="evaluate this checkpoint instead of training one")
+    p.add_argument("--save", help="save the trained model to this checkpoint path")
+    p.add_argument("--model", default="resnet20")
+    p.add_argument("--epochs", type=int, default=4)
+    p.add_argument(
+        "--image-size", type=int, default=16, help="digits resolution (8 native, 16 default)"
+    )
+    p.add_argument("--n", type=int, default=500, help="test images (digits has 359)")
+    p.add_argument(
+        "--eps", nargs="+", default=["2/255", "4/255", "8/255", "16/255"], help="L∞ radii"
+    )
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--batch-size", type=int, default=250)
+    p.add_argument("--repeats", type=int, default=3, help="rounds (median over them)")
+    p.add_argument(
+        "--methods",
+        nargs="+",
+        default=["torchattacks", "resode", "resode-nchw"],
+        choices=METHODS,
+        help="methods to time; the first is the baseline of the speed-ups",
+    )
+    p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    p.add_argument("--json", help="write the results to this JSON file")
+    p.add_argument("--no-table", dest="table", action="store_false", help="skip the table")
+    p.add_argument("--no-pgd", dest="pgd", action="store_false", help="skip the PGD comparison")
+    p.add_argument("--table-checkpoint", help="model of the table (default: train the default)")
+    p.add_argument("--table-eps", nargs="+", default=["8/255", "16/255", "24/255"])
+    p.add_argument("--table-batch-size", type=int, default=500)
+    p.add_argument("--step-rule", default="reach", choices=["paper", "reach"])
+    p.add_argument("--strict", action="store_true", help="exit 1 if the worst cases differ")
+    args = p.parse_args()
+    if args.repeats < 1:
+        p.error("--repeats must be ≥ 1")
+
+    from resode.training import select_device
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = select_device(args.device)
+    result: dict = {}
+    if args.pgd:
+        result = run_pgd(args, device)
+    if args.table:
+        try:
+            import torchattacks
+
+            ta_name = f"torchattacks {torchattacks.__version__}"
+        except ImportError:
+            print("the table needs torchattacks (pip install 'resode[bench]')")
+            return 2
+        result["table"] = run_table(args, device, torchattacks, ta_name)
     if args.json:
-        robust = {
-            f"{e:.6f}/{m}": ok[e, m].float().mean().item() for e in eps_values for m in methods
-        }
-        result = {
-            "baseline": base,
-            "baseline_name": ta_name,
-            "methods": methods,
-            "n": n,
-            "steps": args.steps,
-            "eps": args.eps,
-            "threads": torch.get_num_threads(),
-            "clean_accuracy": clean.float().mean().item(),
-            "total_cpu_s": tot_cpu,
-            "total_wall_s": tot_wall,
-            "speedup_cpu": {m: tot_cpu[base] / tot_cpu[m] for m in methods},
-            "robust_accuracy": robust,
-        }
         Path(args.json).write_text(json.dumps(result, indent=1))
         print(f"wrote {args.json}")
+    if args.strict and args.table and not result["table"]["equal"]:
+        return 1
     return 0
 
 

@@ -877,6 +877,76 @@ def check_throughput(ctx: Context) -> Record:
     return Record("throughput", "PASS" if finite else "FAIL", numbers=nums)
 
 
+def check_attack_table(ctx: Context) -> Record:
+    """Issue 20 §3 on the device: the worst-case table (FGSM, IFGSM, PGD at 3 ε, the digits
+    model, every test image) by resode's cascade and by a loop over torchattacks
+    (``benchmarks/bench_attacks.py``'s two functions, the same PGD starts); PASS when the
+    per-point worst cases agree within the sampling tolerance; the wall-time ratio is reported.
+    SKIP without torchattacks (``pip install 'resode[bench]'``)."""
+    import importlib.util as ilu
+
+    if ilu.find_spec("torchattacks") is None:
+        return Record("attack_table_cuda", "SKIP", note="torchattacks not installed")
+    import torchattacks
+
+    from resode.robustness import RobustnessConfig
+    from resode.training.engine import load_datasets
+
+    spec = ilu.spec_from_file_location(
+        "bench_attacks", Path(__file__).with_name("bench_attacks.py")
+    )
+    bench = ilu.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    if "digits_model" not in ctx.shared:  # inresnet20_amp did not run: train the model here
+        over = dict(ctx.small_data(), amp="off")
+        if ctx.sizes.digits_epochs is not None:
+            over["epochs"] = ctx.sizes.digits_epochs
+        config, res = _train(ctx, "digits", "table-model", **over)
+        ctx.shared["digits_model"] = (res.model, config)
+    model, config = ctx.shared["digits_model"]
+    model = copy.deepcopy(model).to(ctx.device).eval()
+    _, test_ds = load_datasets(config)
+    if ctx.sizes.attack_n is not None:
+        test_ds = test_ds.subset(ctx.sizes.attack_n)
+    x, y = test_ds.images.to(ctx.device), test_ds.labels.to(ctx.device)
+    cfg = RobustnessConfig(
+        attacks=["fgsm", "ifgsm", "pgd"],
+        per_attack=["none"],
+        eps=[8 / 255, 16 / 255, 24 / 255],
+        steps=ctx.sizes.pgd_steps,
+        step_rule="reach",
+        corruptions=["none"],
+        batch_size=500,
+        n_samples=None,
+        device=ctx.device,
+    )
+    eps = cfg.resolved_eps("digits")
+    clean = bench.correct(model, x, y, cfg.batch_size)
+    dev = torch.device(ctx.device)
+    _sync(ctx)
+    t0 = time.perf_counter()
+    ta = bench.table_torchattacks(model, x, y, clean, eps, cfg, torchattacks)
+    _sync(ctx)
+    t1 = time.perf_counter()
+    ours, _ = bench.table_resode(model, x, y, eps, cfg, True)
+    _sync(ctx)
+    t2 = time.perf_counter()
+    n = len(y)
+    differ = [int((a.to(dev) != b.to(dev)).sum()) for a, b in zip(ta, ours)]
+    acc_ta = [float(a.float().mean()) for a in ta]
+    acc_ours = [float(b.float().mean()) for b in ours]
+    ok = all(abs(a - b) <= sampling_tolerance(a, n) for a, b in zip(acc_ta, acc_ours))
+    nums = {
+        "n": n,
+        "worst_ta/resode@24/255": [acc_ta[-1], acc_ours[-1]],
+        "points_differing": sum(differ),
+        "wall_ta_s": t1 - t0,
+        "wall_resode_s": t2 - t1,
+        "speedup_wall": (t1 - t0) / max(t2 - t1, 1e-9),
+    }
+    return Record("attack_table_cuda", "PASS" if ok else "FAIL", numbers=nums)
+
+
 CHECKS: list[Check] = [
     Check("environment", check_environment, 30, cuda=False, needs=()),
     Check("inresnet20_amp", check_inresnet20_amp, 90),
@@ -887,6 +957,7 @@ CHECKS: list[Check] = [
     Check("ddp_nccl_syncbn", check_ddp, 120),
     Check("deterministic_reruns", check_deterministic_reruns, 90),
     Check("throughput", check_throughput, 120),
+    Check("attack_table_cuda", check_attack_table, 120),
 ]
 
 

@@ -25,6 +25,7 @@ BENCHMARKS = {
     "bench_depth_sweep.py": "--json",
     "bench_gd.py": "--json",
     "bench_kernels.py": "--json",
+    "bench_seed_batch.py": "--json",
 }
 
 

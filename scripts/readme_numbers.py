@@ -65,6 +65,8 @@ def record(run: Path, name: str) -> Path:
             "sweep": [
                 {"lam": r["lam"], "seed": r["seed"], "metrics": r["metrics"]} for r in pa["sweep"]
             ],
+            # per model × attack × ε: per-seed robust accuracy, Clopper–Pearson and seed intervals
+            "attack_table": [_compact_row(row) for row in pa.get("attack_table", [])],
         }
     if "paper_b" in res:
         keep["paper_b"] = res["paper_b"]
@@ -79,6 +81,18 @@ def record(run: Path, name: str) -> Path:
             if (run / src).exists():
                 shutil.copy(run / src, FIGURES / dst)
     return out
+
+
+def _compact_row(row: dict[str, Any]) -> dict[str, Any]:
+    """One attack-table row with its accuracies and interval ends rounded to 4 decimals."""
+
+    def r4(v: Any) -> Any:
+        if isinstance(v, list):
+            return [r4(x) for x in v]
+        return round(v, 4) if isinstance(v, float) and math.isfinite(v) else v
+
+    keys = ("model", "attack", "eps", "n_images", "mean", "per_seed", "images_ci", "seeds_ci")
+    return {k: r4(row[k]) for k in keys if k in row}
 
 
 # ------------------------------------------------------------------------------------ blocks

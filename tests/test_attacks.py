@@ -301,7 +301,16 @@ def test_bad_input_errors():
         FGSM(model, eps=0.1)(x, torch.tensor([0, 7]))
     with pytest.raises(ResodeError, match="steps"):
         PGD(model, eps=0.1, steps=-1)
-    assert set(list_attacks()) == {"fgsm", "ifgsm", "pgd", "autoattack", "transfer", "square"}
+    assert set(list_attacks()) == {
+        "fgsm",
+        "ifgsm",
+        "pgd",
+        "autoattack",
+        "transfer",
+        "square",
+        "apgd-ce",
+        "apgd-dlr",
+    }
     assert type(make_attack("BIM", model, eps=0.1)) is IFGSM
 
 

@@ -179,3 +179,18 @@ def test_supervisor_collects_the_worker_records(gc, capfd):
         assert records[1].status == "SKIP"
     out = capfd.readouterr().out.splitlines()
     assert [line.split()[0] for line in out] == ["environment", "throughput"]  # worker's lines
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("torchattacks") is None, reason="torchattacks not installed"
+)
+def test_attack_table_check_dry_run_on_cpu(gc, tmp_path):
+    """The issue-20 table check end to end on the CPU (a tiny model, 32 digits, 2 PGD steps):
+    resode's cascade and the torchattacks loop give the same per-point worst case."""
+    from resode.training import get_preset
+
+    ctx = gc.Context("cpu", gc.SMOKE, tmp_path, gc.missing_deps())
+    ctx.shared["digits_model"] = (_tiny_model(), get_preset("digits", image_size=8))
+    rec = gc.check_attack_table(ctx)
+    assert rec.status == "PASS", rec.line()
+    assert rec.numbers["points_differing"] == 0 and rec.numbers["n"] == 32

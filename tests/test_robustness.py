@@ -290,7 +290,9 @@ def test_engine_equals_direct_evaluation(models, digits8):
     assert (res.label, res.model, res.checkpoint, res.n) == ("a", "test_robust_linear", "a.pt", 60)
     clean = _direct_accuracy(m, x, y)
     assert res.clean == clean.sum().item() / 60
-    assert set(res.seconds) == {"clean", "corruptions", "attacks"}
+    assert set(res.seconds) == {"clean", "corruptions", "attacks"} | {
+        f"attack/{a}" for a in ("fgsm", "pgd", "transfer-pgd")
+    }
     assert all(v >= 0 for v in res.seconds.values())
     batches = [slice(i, i + 25) for i in range(0, 60, 25)]
     for c in ("gaussian_noise", "impulse_noise"):
@@ -315,6 +317,7 @@ def test_engine_equals_direct_evaluation(models, digits8):
             )
             assert res.attacks[display][lev] == ok.sum().item() / 60, (display, lev)
             robust[lev] &= ok
+    robust["32/255"] &= robust["8/255"]  # nested balls: fooled at 8/255 ⇒ fooled at 32/255
     assert res.robust == {lev: ok.sum().item() / 60 for lev, ok in robust.items()}
     assert res.attacks["pgd"]["32/255"] < res.clean
 
@@ -410,3 +413,62 @@ def test_evaluation_defaults_to_the_digits_eps_list() -> None:
     digits = [eps_label(e) for e in DEFAULT_EPS_LINF["digits"]]
     assert digits != [eps_label(e) for e in DEFAULT_EPS_LINF["cifar"]]
     assert list(res.attacks["fgsm"]) == digits
+
+
+def test_cascade_gives_the_full_worst_case_with_less_work(models, digits8, monkeypatch):
+    """Cascade (each attack only on the points still robust, larger ε only on the points robust
+    at the smaller ones) against every attack on every clean-correct point: the same per-point
+    worst case at every ε, the per_attack attacks' own accuracies identical, fewer gradient
+    evaluations; the cumulative rows are non-increasing along the attacks and ε."""
+    from resode.attacks.base import Attack
+
+    grads = {"n": 0}
+    real = Attack.loss_and_grad
+
+    def counting(self, x, y, t):
+        grads["n"] += int(x.shape[0])
+        return real(self, x, y, t)
+
+    monkeypatch.setattr(Attack, "loss_and_grad", counting)
+    x, y = digits8.images, digits8.labels
+    base = {
+        "attacks": ["fgsm", "ifgsm", "pgd", "apgd-ce", "apgd-dlr"],
+        "eps": [2 / 255, 8 / 255, 16 / 255, 32 / 255],
+        "steps": 5,
+        "apgd_steps": 8,
+        "restarts": 2,
+        "batch_size": 25,
+        "corruptions": ["none"],
+        "seed": 1,
+    }
+    out = {}
+    for mode, over in (
+        ("full", {"cascade": False}),
+        ("cascade", {"cascade": True, "per_attack": ["fgsm", "pgd"]}),
+    ):
+        grads["n"] = 0
+        (res,) = evaluate_models(
+            [models[0]], x, y, RobustnessConfig(**base, **over), progress=False
+        )
+        out[mode] = (res, grads["n"])
+    full, cas = out["full"][0], out["cascade"][0]
+    levels = list(full.robust)
+    for lev in levels:
+        assert torch.equal(full.robust_points[lev], cas.robust_points[lev]), lev
+    assert full.robust == cas.robust
+    assert 0 < full.robust[levels[-1]] < full.robust[levels[1]] < full.clean  # not trivial
+    assert set(full.attacks) == set(base["attacks"]) and set(cas.attacks) == {"fgsm", "pgd"}
+    for a in ("fgsm", "pgd"):
+        assert cas.attacks[a] == full.attacks[a]
+    for lev in levels:  # full mode: the worst case is at most every attack's own accuracy
+        assert full.robust[lev] <= min(v[lev] for v in full.attacks.values())
+    for res in (full, cas):
+        rows = list(res.cumulative.values())
+        assert rows[-1] == res.robust
+        for lev in levels:
+            col = [r[lev] for r in rows]
+            assert col == sorted(col, reverse=True)
+        for r in rows:
+            vals = [r[lev] for lev in levels]
+            assert vals == sorted(vals, reverse=True)
+    assert out["cascade"][1] < out["full"][1]

@@ -17,6 +17,12 @@ p̃_opposite = max(p̃_against, min(1, c_against·p_opposite)) — a hierarchica
 inside the closed family, since H₀^margin ⊇ H₀^for. The adjusted finding is the raw rule of
 :func:`resode.verdicts.finding_from_p` applied to the adjusted p-values; it is the headline.
 
+Accumulating evidence (:data:`SEQUENTIAL`): paper A's seeds may be added to a finished run and
+the run judged again. Its p-values enter Holm as *repeated* p-values of the plan's
+group-sequential design (Lan–DeMets α-spending, power family a·t^ρ, t = n/n_max;
+:mod:`resode.sequential`), valid at whichever look the user stops; paper B's data do not grow
+with seeds and keep their fixed-n p-values.
+
 Lyapunov stability (paper A, ``lyapunov_stability``) is judged on perturbations actually
 propagated from the input to h_B — random noise (``drift_noise``) and the FGSM direction
 (``drift_adv``) — combined by the intersection–union rule: the claim holds only where *both*
@@ -32,9 +38,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from resode.sequential import Design
 from resode.verdicts import FINDING_VERDICT, NO_FINDING, Claim, Judgement, finding_from_p
 
 ALPHA = 0.05
+#: Accumulating evidence (paper A, whose seeds a run may add): the group-sequential design every
+#: paper-A verdict is read with before Holm (:mod:`resode.sequential`): Lan–DeMets spending
+#: a·t^ρ over t = n/n_max. ρ = 0.15 keeps most of α for the first look (4 of 16 seeds: two-sided
+#: 0.041 instead of 0.05); n_max = 16 seeds per group, four times the default design.
+SEQUENTIAL = Design(n_max=16, rho=0.15)
 #: Paper A's primary comparison (treatment, baseline); other damped models are secondary.
 PRIMARY_COMPARISON = ("inresnet20", "resnet20")
 Role = Literal["primary", "secondary"]
@@ -81,7 +93,10 @@ PLAN: tuple[PlanEntry, ...] = (
     PlanEntry(
         "robust_auc",
         "A",
-        "mean robust accuracy over [0, ε_max] (worst case over attacks), points",
+        "mean robust accuracy over [0, ε_max] of the per-point worst case over the declared "
+        "attack set (paper_a.attacks: FGSM, IFGSM, PGD, APGD-CE, APGD-DLR; + standard "
+        "AutoAttack with paper_a.autoattack), a point fooled at ε counted fooled at every "
+        "larger ε, points",
         "greater",
         1.0,
         f"{_SESOI}: 1 point, as for noise (the paper's gains are several points)",
@@ -410,6 +425,7 @@ __all__ = [
     "ALPHA",
     "PLAN",
     "PRIMARY_COMPARISON",
+    "SEQUENTIAL",
     "Adjusted",
     "PlanEntry",
     "adjust",

@@ -36,6 +36,11 @@ JSON (``Judgement.to_dict``): non-finite floats are written as the strings "inf"
 (``float()`` reads them back; ``Judgement.from_dict`` does), so ``json.dumps(allow_nan=False)``
 works. Verdict words are written only in ``VERDICTS``.
 
+Accumulating evidence: this module judges one set of seeds (fixed n). When a run is judged
+again after seeds were added, paper A's verdicts are read across the looks by the
+group-sequential design of :mod:`resode.sequential` (repeated p-values on the same four one-sided
+hypotheses, then Holm); the fixed-n judgement of each look stays beside it as the raw reading.
+
 Beyond the spec (additions only): Judgement fields reference (reporting scale), direction, scale,
 unit, level, df; ``to_dict`` adds ``seeds_needed_text``; a zero-width interval in
 :func:`judge_interval` counts as zero variance.

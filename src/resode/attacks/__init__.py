@@ -7,6 +7,8 @@
 ``autoattack``  :class:`AutoAttack`: standard AutoAttack (optional ``pyautoattack``)
 ``transfer``    :class:`TransferAttack`: crafted on a surrogate model, evaluated on the target
 ``square``      :class:`Square`: gradient-free random search (L∞), the masking check
+``apgd-ce``     :class:`APGDCE`: Auto-PGD on cross-entropy (Croce & Hein 2020), own implementation
+``apgd-dlr``    :class:`APGDDLR`: Auto-PGD on the shift/scale-invariant DLR loss
 ==============  =================================================================
 
 Every attack leaves the model's mode, parameters and ``requires_grad`` flags as they were; see
@@ -19,6 +21,7 @@ from typing import Any
 
 from torch import nn
 
+from resode.attacks.apgd import APGD, APGDCE, APGDDLR
 from resode.attacks.autoattack import AutoAttack, autoattack_available
 from resode.attacks.base import NORMS, Attack, check_eps, frozen_eval, per_sample_norm
 from resode.attacks.fgsm import FGSM
@@ -35,8 +38,17 @@ ATTACKS: dict[str, type[Attack]] = {
     "autoattack": AutoAttack,
     "transfer": TransferAttack,
     "square": Square,
+    "apgd-ce": APGDCE,
+    "apgd-dlr": APGDDLR,
 }
-_ALIASES = {"bim": "ifgsm", "i-fgsm": "ifgsm", "aa": "autoattack"}
+_ALIASES = {
+    "bim": "ifgsm",
+    "i-fgsm": "ifgsm",
+    "aa": "autoattack",
+    "apgd": "apgd-ce",
+    "apgd_ce": "apgd-ce",
+    "apgd_dlr": "apgd-dlr",
+}
 
 
 def list_attacks() -> list[str]:
@@ -62,6 +74,9 @@ def make_attack(name: str, model: nn.Module, **kwargs: Any) -> Attack:
 
 
 __all__ = [
+    "APGD",
+    "APGDCE",
+    "APGDDLR",
     "ATTACKS",
     "BIM",
     "FGSM",

@@ -176,17 +176,28 @@ class Attack:
         target_labels: torch.Tensor | None = None,
         *,
         generator: torch.Generator | None = None,
+        active: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Adversarial versions of ``images`` (same shape, dtype and device as ``images``).
 
         ``target_labels`` (targeted attacks): the classes to reach; if omitted the least likely
         class of the clean prediction is used. ``generator`` drives the random starts; when
         ``None`` a generator seeded with ``seed`` is used (``seed=None``: the global RNG).
+
+        ``active`` (bool, one per image; the robustness cascade): only these samples are
+        attacked, the others are returned unchanged (the caller already knows them fooled). The
+        caller vouches that the active samples are classified correctly on the clean input (its
+        own clean pass), so the attack skips its early-stopping clean pass. Attacks with
+        ``masks_inactive`` (FGSM, IFGSM, PGD, APGD, transfer) still draw their random numbers
+        for the whole batch, so an active sample gets the result it gets without ``active`` (up
+        to the rounding of kernels run on a different batch size); the others run on the
+        subset.
         """
         if generator is None and self.seed is not None:
             generator = torch.Generator().manual_seed(int(self.seed))
         with torch.inference_mode(False):
             x, y = self._check_inputs(images, labels)
+            act = self._check_active(active, x)
             cl = self.channels_last
             if cl is None:
                 cl = wants_channels_last(self.model, x)
@@ -201,7 +212,24 @@ class Attack:
                         "target_labels given to an untargeted attack; pass targeted=True"
                     )
                 # an empty batch has nothing to attack: every attack returns it unchanged
-                adv = x.clone() if x.shape[0] == 0 else self._perturb(x, y, t, generator)
+                if x.shape[0] == 0:
+                    adv = x.clone()
+                elif act is None:
+                    adv = self._perturb(x, y, t, generator)
+                elif self.masks_inactive:  # draws its random numbers even with nothing active
+                    self._active = act
+                    try:
+                        adv = self._perturb(x, y, t, generator)
+                    finally:
+                        self._active = None
+                elif not bool(act.any()):
+                    adv = x.clone()
+                else:
+                    idx = act.nonzero().squeeze(1)
+                    adv = x.clone()
+                    adv[idx] = self._perturb(
+                        x[idx], y[idx], None if t is None else t[idx], generator
+                    )
         fmt = (
             torch.channels_last
             if images.ndim == 4
@@ -210,6 +238,30 @@ class Attack:
             else torch.contiguous_format
         )
         return adv.detach().to(images.device).contiguous(memory_format=fmt)
+
+    #: True when :meth:`_perturb` honours ``active`` itself (random numbers drawn for the batch)
+    masks_inactive = False
+    _active: torch.Tensor | None = None
+
+    def _check_active(self, active: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor | None:
+        if active is None:
+            return None
+        if not torch.is_tensor(active) or active.dtype != torch.bool or active.shape != x.shape[:1]:
+            raise ResodeError(f"active must be a boolean tensor of shape ({x.shape[0]},)")
+        return active.to(self.device)
+
+    def initial_done(
+        self, x0: torch.Tensor, y: torch.Tensor, t: torch.Tensor | None
+    ) -> torch.Tensor:
+        """Samples finished before the first step: the inactive ones (``active`` given), else,
+        with early stopping, those fooled at the clean input (iterate 0); else none."""
+        if self._active is not None:
+            return ~self._active
+        if self.early_stop:
+            logits = self.logits(x0)
+            self._check_classes(logits, y)
+            return self.fooled(logits, y, t)
+        return torch.zeros(x0.shape[0], dtype=torch.bool, device=x0.device)
 
     def _perturb(
         self,

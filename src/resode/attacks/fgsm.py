@@ -20,6 +20,7 @@ class FGSM(Attack):
     """``FGSM(model, eps=8/255, norm="Linf")``: one gradient step of size ε."""
 
     name = "fgsm"
+    masks_inactive = True
 
     def __init__(
         self, model: nn.Module, *, eps: float = 8 / 255, norm: str = "Linf", **kwargs: object
@@ -33,6 +34,15 @@ class FGSM(Attack):
         t: torch.Tensor | None,
         generator: torch.Generator | None,
     ) -> torch.Tensor:
+        if self._active is not None:  # the cascade: only the active samples (no randomness)
+            idx = self._active.nonzero().squeeze(1)
+            adv = x0.clone()
+            if idx.numel():
+                adv[idx] = self._attack(x0[idx], y[idx], None if t is None else t[idx])
+            return adv
+        return self._attack(x0, y, t)
+
+    def _attack(self, x0: torch.Tensor, y: torch.Tensor, t: torch.Tensor | None) -> torch.Tensor:
         _, logits, grad = self.loss_and_grad(x0, y, t)
         adv = self.project(self.step(x0, grad, self.eps), x0)
         if self.early_stop:

@@ -27,6 +27,7 @@ class PGD(Attack):
     """PGD in L∞ or L2: ``PGD(model, eps=8/255, steps=20, alpha=None, restarts=1)``."""
 
     name = "pgd"
+    masks_inactive = True
 
     def __init__(
         self,
@@ -76,10 +77,8 @@ class PGD(Attack):
         best_loss = torch.full((n,), -math.inf, dtype=x0.dtype, device=x0.device)
         if n == 0:
             return result
-        if self.early_stop:  # iterate 0 of the trajectory: the clean input
-            logits = self.logits(x0)
-            self._check_classes(logits, y)
-            done = self.fooled(logits, y, t)
+        # iterate 0 of the trajectory (the clean input), or the caller's active mask
+        done = self.initial_done(x0, y, t)
         for _ in range(self.restarts):
             # Every restart's start is drawn for the whole batch, even once early stopping has
             # finished every sample: active samples see the same noise as in a full run, and the

@@ -25,6 +25,7 @@ class TransferAttack(Attack):
     """``TransferAttack(target, surrogate, attack="pgd", eps=8/255, **attack_kwargs)``."""
 
     name = "transfer"
+    masks_inactive = True
 
     def __init__(
         self,
@@ -65,9 +66,12 @@ class TransferAttack(Attack):
         t: torch.Tensor | None,
         generator: torch.Generator | None,
     ) -> torch.Tensor:
-        adv = self.surrogate_attack(x0, y, generator=generator).to(x0.device)
+        act = self._active  # the cascade: the surrogate attack draws for the whole batch too
+        adv = self.surrogate_attack(x0, y, generator=generator, active=act).to(x0.device)
         adv = self.project(adv, x0)
-        if self.early_stop:
+        if act is not None:
+            adv[~act] = x0[~act]
+        elif self.early_stop:
             logits = self.logits(x0)
             self._check_classes(logits, y)
             f = self.fooled(logits, y, t)

@@ -12,7 +12,9 @@ claim                    measured on (per seed)                                 
 noise robustness         accuracy lost to noise: clean − noisy (pooled over       1 point
                          types and severities), each model against its own clean
 adversarial robustness   mean robust accuracy over [0, ε_max] (area under the     1 point
-                         worst-case-over-attacks curve, :func:`robust_auc`)
+                         curve of the per-point worst case over the declared
+                         attack set, FGSM … APGD-DLR [+ AutoAttack],
+                         :func:`robust_auc`)
 stability                relative feature drift of h_B under noise and under      ratio 1.1
                          FGSM, joined by intersection–union (``lyapunov_stability``,
                          primary); the components and ∏ G_n (random δ) secondary
@@ -35,6 +37,7 @@ from typing import Any
 from resode import analysis_plan as plan
 from resode.registry import display_name
 from resode.reproduce.config import ReproduceConfig
+from resode.sequential import Reading
 from resode.verdicts import INCONCLUSIVE, NO_FINDING, Claim, Judgement, judge
 
 
@@ -107,6 +110,8 @@ class ClaimResult:
     evidence: str
     model: str | None = None
     adjusted: plan.Adjusted | None = None
+    #: the sequential reading over the run's looks (paper A; :mod:`resode.reproduce.looks`)
+    sequential: Reading | None = None
 
     @property
     def role(self) -> str:
@@ -145,18 +150,21 @@ class ClaimResult:
             "adjusted_p_values": list(a.p_values) if a else list(self.judgement.p_values),
             "role": self.role,
             "family": a.family if a else None,
+            "sequential": None if self.sequential is None else self.sequential.to_dict(),
         }
 
 
 def adjust_claims(claims: list[ClaimResult], alpha: float = plan.ALPHA) -> list[ClaimResult]:
     """Holm within each paper's family of primary claims (:func:`resode.analysis_plan.adjust`);
-    secondary claims keep their raw verdict, marked secondary. Returns the same list."""
+    secondary claims keep their raw verdict, marked secondary. A claim with a sequential reading
+    (``sequential``: paper A over the run's looks) enters with its repeated p-values, so the
+    headline is sequential and family-wise. Returns the same list."""
     fams = [c.part if c.role == "primary" else None for c in claims]
-    for c, a in zip(
-        claims,
-        plan.adjust([(c.judgement, f) for c, f in zip(claims, fams, strict=True)], alpha),
-        strict=True,
-    ):
+    items = [
+        (c.judgement if c.sequential is None else c.sequential.judged(c.judgement), f)
+        for c, f in zip(claims, fams, strict=True)
+    ]
+    for c, a in zip(claims, plan.adjust(items, alpha), strict=True):
         c.adjusted = a
     return claims
 

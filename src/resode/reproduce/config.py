@@ -29,6 +29,13 @@ class PaperAConfig(Config):
         "registered models; the first is the baseline the others are compared with",
     )
     seeds: list[int] = option([0, 1, 2], "training seeds of every model")
+    seed_batch: int = option(
+        1,
+        "train this many seeds of a model as one seed-stacked network (one grid task per group; "
+        "each seed still has its own folder, checkpoint and result). 1: one task per seed. "
+        "Float32 results of a group differ from 1's by rounding only; see the README",
+        min=1,
+    )
     epochs: int | None = option(None, "epochs (None: the training preset's)", min=1)
     batch_size: int | None = option(None, "batch size (None: the training preset's)", min=1)
     train_subset: int | None = option(None, "use only the first N training images", min=1)
@@ -44,7 +51,22 @@ class PaperAConfig(Config):
         min=0.0,
         min_exclusive=True,
     )
-    attacks: list[str] = option(["fgsm", "ifgsm", "pgd"], "white-box attacks")
+    attacks: list[str] = option(
+        ["fgsm", "ifgsm", "pgd", "apgd-ce", "apgd-dlr"],
+        "the declared white-box attack set, weakest first; the robustness claim is judged on the "
+        "per-point worst case over it",
+    )
+    apgd_steps: int = option(100, "APGD-CE/APGD-DLR iterations (AutoAttack: 100)", min=1)
+    autoattack: bool = option(
+        False,
+        "add standard AutoAttack to the declared set (needs resode[autoattack]; runs last, on the "
+        "points still robust)",
+    )
+    cascade: bool = option(
+        True,
+        "worst case as a cascade (stronger attacks and larger ε only on the points still "
+        "robust; same worst case); FGSM, IFGSM and PGD are still run on every point (the table)",
+    )
     eps: list[float] | None = option(
         None,
         "L∞ attack radii, e.g. 4/255 8/255 (None: the robustness default for the data set)",
@@ -129,6 +151,11 @@ class PaperBConfig(Config):
     inits: list[str] = option(["tied", "iid"], "initialisations compared")
     reference_depth: int = option(
         0, "depth sweep: reference depth for the L²-in-s distances (0: skip)", min=0
+    )
+    reference_iid: bool = option(
+        True,
+        "depth sweep: train the reference depth for the i.i.d. init too (its distances are "
+        "reported; the convergence claim is the tied init's)",
     )
     ode_check: bool = option(False, "depth sweep: compare with the neural ODE (dopri5) solve")
     float64: bool = option(False, "paper B in float64")

@@ -75,30 +75,40 @@ def noise_figure(
 
 
 def attack_figure(models: list[str], a: Any, attacks: list[str], path: Path) -> Path:
-    """Accuracy under each attack and the worst case against ε (mean ± std over seeds)."""
+    """The attack table as curves: robust accuracy against ε, one panel per row label of
+    :func:`resode.reproduce.paper_a.attack_rows` (each attack measured on its own, the cascade's
+    cumulative rows, the worst case over the declared set; ``attacks`` orders the first), one
+    line per model with the spread over seeds (mean ± std) and the Clopper–Pearson interval
+    over images as a band."""
+    from resode.reproduce.paper_a import attack_rows
+
     plt = _plt()
-    panels = [*attacks, "robust"]
-    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.6), squeeze=False)
-    xs = [e * 255 for e in a.eps]
-    for ax, atk in zip(axes[0], panels):
+    rows = attack_rows(a)
+    labels = list(dict.fromkeys(r.attack for r in rows))
+    rank = {atk: i for i, atk in enumerate(attacks)}
+    labels.sort(key=lambda lab: (rank.get(lab, len(rank)), 0))
+    fig, axes = plt.subplots(1, len(labels), figsize=(3.6 * len(labels), 3.6), squeeze=False)
+    for ax, label in zip(axes[0], labels):
         for m in models:
-            runs = a.by_model(m)
-            if atk == "robust":
-                vals = [
-                    [r.result["robustness"]["robust"][lev] for r in runs] for lev in a.eps_labels
-                ]
-            else:
-                vals = [
-                    [r.result["robustness"]["attacks"][atk][lev] for r in runs]
-                    for lev in a.eps_labels
-                ]
-            _errorbars(ax, xs, vals, display_name(m))
-        ax.set_title(atk.upper() if atk != "robust" else "worst case over attacks")
+            cells = {r.eps: r for r in rows if r.model == m and r.attack == label}
+            levs = [lev for lev in a.eps_labels if lev in cells]
+            xs = [255 * a.eps[a.eps_labels.index(lev)] for lev in levs]
+            _errorbars(ax, xs, [cells[lev].per_seed for lev in levs], display_name(m))
+            ax.fill_between(
+                xs,
+                [100 * cells[lev].images_ci[0] for lev in levs],
+                [100 * cells[lev].images_ci[1] for lev in levs],
+                color=ax.lines[-1].get_color(),
+                alpha=0.12,
+            )
+        ax.set_title(label.upper() if label in rank else label, fontsize=9)
         ax.set_xlabel("ε (×1/255, L∞)")
-        ax.set_ylabel("accuracy (%)")
+        ax.set_ylabel("robust accuracy (%)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    fig.suptitle("Adversarial attacks: mean ± std over seeds")
+    fig.suptitle(
+        "Attack table: mean ± std over seeds; band: 95 % Clopper–Pearson interval over images"
+    )
     return _save(fig, path)
 
 

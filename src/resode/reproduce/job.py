@@ -7,7 +7,9 @@
     figures, results.json, claims.csv, report.{md,html}
 
 A run folder is resumable: a finished task is reused, an unfinished one continues from its
-checkpoint; everything after the tasks is recomputed from their results.
+checkpoint; everything after the tasks is recomputed from their results. Resuming with more
+``paper_a.seeds`` (a strict superset) runs only the new cells and judges the run again as a new
+look (``looks.json``, :mod:`resode.reproduce.looks`), read with the plan's sequential design.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 from resode.errors import ResodeError
 from resode.reproduce import claims as claims_mod
 from resode.reproduce import figures as fig
+from resode.reproduce import looks as looks_mod
 from resode.reproduce import paper_a, paper_b
 from resode.reproduce.config import ExecutorOptions, ReproduceConfig
 from resode.reproduce.report import ReportContext, build_report
@@ -89,6 +92,8 @@ def check_out_dir(
     from resode.config import config_diff
 
     diff = [k for k in config_diff(old.to_dict(), cfg.to_dict()) if k not in keep]
+    if diff == [SEEDS_KEY] and adds_seeds(old, cfg):
+        return  # accumulating evidence: a new look (looks.json), no override needed
     if diff and resume_override:
         from resode.config import RESUME_OVERRIDES, record_override
 
@@ -100,6 +105,20 @@ def check_out_dir(
             "continue with the new ones (recorded in resume_overrides.json), or choose another "
             "--out"
         )
+
+
+SEEDS_KEY = "paper_a.seeds"
+
+
+def adds_seeds(old: ReproduceConfig, new: ReproduceConfig) -> bool:
+    """True when ``new`` only adds paper-A seeds to ``old`` (a strict superset of them).
+
+    Such a resume needs no ``--resume-override``: every finished (model, seed) cell keeps its
+    digest, only the new cells run, and the re-judgement is a new *look* read with the
+    pre-registered sequential design (:mod:`resode.reproduce.looks`) — a planned step that
+    stays valid under optional stopping, not a deviation from the plan. Removing or replacing
+    seeds is still refused (that would discard or swap evidence already looked at)."""
+    return set(new.paper_a.seeds) > set(old.paper_a.seeds)
 
 
 FINGERPRINT_KEY = "fingerprint"
@@ -160,10 +179,13 @@ def run_reproduce(
     outcomes = executor.run(tasks, out, progress=progress, desc="reproduce")
     a = paper_a.collect(cfg, outcomes, out)
     b = paper_b.collect(cfg, outcomes, out)
-    judged = claims_mod.adjust_claims(
-        (claims_mod.paper_a_claims(cfg, a) if a else [])
-        + (claims_mod.paper_b_claims(cfg, b) if b else [])
+    raw = (claims_mod.paper_a_claims(cfg, a) if a else []) + (
+        claims_mod.paper_b_claims(cfg, b) if b else []
     )
+    looks = looks_mod.load(out)
+    looks_mod.add_look(looks, cfg, raw)
+    looks_mod.apply_sequential(looks, raw)  # paper A: repeated p-values over the looks
+    judged = claims_mod.adjust_claims(raw)  # then Holm: the headline
     failed = {k: o.error or "failed" for k, o in outcomes.items() if not o.ok}
     env = environment()
     fingerprint = outcomes.get(FINGERPRINT_KEY)
@@ -177,11 +199,13 @@ def run_reproduce(
     figures = make_figures(cfg, a, b, judged, out)
     seconds = time.perf_counter() - t0
     results = results_dict(cfg, env, seconds, a, b, judged, failed, outcomes)
+    results["look"] = {"look": looks.current.look, "sequence": len(looks.sequence_looks())}
     write_outputs(out, results, a, b, judged)
+    looks_mod.write(out, looks)
     info = {}
     with contextlib.suppress(ResodeError):
         info = find_preset("reproduce", cfg.preset).info()
-    ctx = ReportContext(cfg, out, env, seconds, a, b, judged, figures, failed, info)
+    ctx = ReportContext(cfg, out, env, seconds, a, b, judged, figures, failed, info, looks)
     build_report(ctx).write("report")
     files = sorted(p for p in out.glob("*") if p.is_file())
     return ReproduceResult(out, results, judged, seconds, failed, files)

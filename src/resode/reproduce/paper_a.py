@@ -22,6 +22,7 @@ from resode.registry import display_name as pretty_model
 from resode.reproduce.config import ReproduceConfig
 
 CELL_FN = "resode.reproduce.paper_a:run_cell"
+GROUP_FN = "resode.reproduce.paper_a:run_cell_group"
 
 
 # --------------------------------------------------------------------------------------------
@@ -82,6 +83,9 @@ def robustness_config(cfg: ReproduceConfig, **over: Any) -> dict[str, Any]:
         "attacks": list(pa.attacks) or ["none"],
         "eps": pa.eps,
         "steps": pa.attack_steps,
+        "apgd_steps": pa.apgd_steps,
+        "autoattack": pa.autoattack,
+        "cascade": pa.cascade,
         "corruptions": list(pa.corruptions) or ["none"],
         "severities": list(pa.severities),
         "noise_strengths": list(pa.noise_strengths),
@@ -140,6 +144,8 @@ def tasks(cfg: ReproduceConfig) -> list[Task]:
     if not pa.enabled:
         return []
     stab, land = analysis_configs(cfg, resolved_eps(cfg))
+    if pa.seed_batch > 1:
+        return _group_tasks(cfg, stab, land)
     out = []
     for model in pa.models:
         for seed in pa.seeds:
@@ -167,6 +173,43 @@ def tasks(cfg: ReproduceConfig) -> list[Task]:
     return out
 
 
+def seed_groups(seeds: list[int], size: int) -> list[list[int]]:
+    """``seeds`` in consecutive groups of ``size`` (the last may be smaller)."""
+    return [list(seeds[i : i + size]) for i in range(0, len(seeds), size)]
+
+
+def _group_tasks(cfg: ReproduceConfig, stab: dict, land: dict) -> list[Task]:
+    """``seed_batch > 1``: one task per (model, group of seeds), trained as one seed-stacked
+    network (:mod:`resode.training.seed_batch`) and evaluated per seed, as one-seed tasks are."""
+    pa = cfg.paper_a
+    out = []
+    for model in pa.models:
+        for group in seed_groups(list(pa.seeds), pa.seed_batch):
+            trains = [_train_config(cfg, model, s, epochs=pa.epochs) for s in group]
+            params = {
+                "model": model,
+                "seeds": group,
+                "trains": trains,
+                "evalset": _evalset_params(cfg),
+                "robustness": robustness_config(cfg),
+                "attack_subset": pa.attack_subset,
+                "checks": pa.checks and bool(pa.attacks),
+                "stability": stab,
+                "landscape": land,
+            }
+            out.append(
+                Task(
+                    key=f"paper_a/{model}-seeds{'_'.join(str(s) for s in group)}",
+                    fn=GROUP_FN,
+                    params=params,
+                    threads=cfg.threads,
+                    label=f"{pretty_model(model)} seeds {', '.join(str(s) for s in group)}",
+                    cost=sum(_cell_seconds(t, analyses=True) for t in trains),
+                )
+            )
+    return out
+
+
 def sweep_tasks(cfg: ReproduceConfig) -> list[Task]:
     """One task per (λ, seed) of the fixed-λ sweep: train and evaluate, no analyses."""
     sw, pa = cfg.sweep, cfg.paper_a
@@ -175,6 +218,7 @@ def sweep_tasks(cfg: ReproduceConfig) -> list[Task]:
     rob = robustness_config(
         cfg,
         attacks=list(sw.attacks) or ["none"],
+        autoattack=False,
         eps=sw.eps if sw.eps is not None else pa.eps,
         severities=list(sw.severities),
     )
@@ -216,14 +260,21 @@ def run_cell(params: dict[str, Any], folder: Path) -> dict[str, Any]:
     """Train (or finish, or reuse) one run in ``folder``, then evaluate and analyse it."""
     import time
 
-    from resode.checkpoint import load_checkpoint
-    from resode.evalset import load_evalset
     from resode.training import TrainConfig, train
 
     t0 = time.perf_counter()
     tcfg = TrainConfig.from_dict(params["train"])
     trained = train(tcfg, folder, resume=True, progress=False)
-    train_seconds = time.perf_counter() - t0
+    return _evaluate_run(trained, tcfg, time.perf_counter() - t0, params, folder)
+
+
+def _evaluate_run(
+    trained: Any, tcfg: Any, train_seconds: float, params: dict[str, Any], folder: Path
+) -> dict[str, Any]:
+    """Evaluate and analyse one trained run (its checkpoint), as one run's result."""
+    from resode.checkpoint import load_checkpoint
+    from resode.evalset import load_evalset
+
     last = trained.history[-1] if trained.history else {}
     ck = load_checkpoint(trained.checkpoint_path)
     model = ck.model
@@ -257,6 +308,30 @@ def run_cell(params: dict[str, Any], folder: Path) -> dict[str, Any]:
     if params.get("landscape"):
         out["landscape"] = _landscape(model, ev, params["landscape"], folder)
     return out
+
+
+def run_cell_group(params: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """Train (or finish) a group of seeds of one model as one seed-stacked network, each seed in
+    ``folder/seed<s>`` (an ordinary run folder), then evaluate and analyse every seed exactly as
+    :func:`run_cell` does; ``{"runs": [one run's result per seed]}``."""
+    import time
+
+    from resode.training import TrainConfig
+    from resode.training.seed_batch import train_seed_batch
+
+    t0 = time.perf_counter()
+    tcfgs = [TrainConfig.from_dict(t) for t in params["trains"]]
+    dirs = [folder / f"seed{s}" for s in params["seeds"]]
+    trained = train_seed_batch(tcfgs, dirs, resume=True)
+    seconds = (time.perf_counter() - t0) / len(tcfgs)  # the batch's time, shared equally
+    runs = []
+    for seed, tcfg, tr, d in zip(params["seeds"], tcfgs, trained, dirs):
+        one = {k: v for k, v in params.items() if k not in ("seeds", "trains")}
+        one.update(seed=seed, train=tcfg.to_dict())
+        res = _evaluate_run(tr, tcfg, seconds, one, d)
+        res["train"]["seed_batch"] = len(tcfgs)
+        runs.append(res)
+    return {"runs": runs}
 
 
 def _evaluate(model: Any, ev: Any, params: dict[str, Any]) -> dict[str, Any]:
@@ -293,18 +368,53 @@ def _evaluate(model: Any, ev: Any, params: dict[str, Any]) -> dict[str, Any]:
             device=device,
         )[0]
         attacks, robust, clean_att = att.attacks, att.robust, att.clean
+        cumulative = att.cumulative
+        per_attack = {k[len("attack/") :]: v for k, v in att.seconds.items() if "/" in k}
     else:
-        attacks, robust, clean_att = {}, {}, noise.clean
+        attacks, robust, clean_att, cumulative, per_attack = {}, {}, noise.clean, {}, {}
+    n_att = len(head)
     return {
         "n": noise.n,
-        "n_attack": len(head),
+        "n_attack": n_att,
         "clean": noise.clean,
         "clean_attack_subset": clean_att,
         "corruptions": noise.corruptions,
         "attacks": attacks,
         "robust": robust,
+        "cumulative": cumulative,
+        "declared_attacks": list(rcfg.attacks) + (["autoattack"] if rcfg.autoattack else []),
+        "cascade": rcfg.cascade,
+        "intervals": attack_intervals(attacks, robust, cumulative, n_att),
         "eps": rcfg.resolved_eps(ev.dataset),
-        "seconds": {"noise": t1 - t0, "attacks": time.perf_counter() - t1},
+        "seconds": {
+            "noise": t1 - t0,
+            "attacks": time.perf_counter() - t1,
+            "per_attack": per_attack,
+        },
+    }
+
+
+def attack_intervals(
+    attacks: dict[str, dict[str, float]],
+    robust: dict[str, float],
+    cumulative: dict[str, dict[str, float]],
+    n: int,
+    level: float = 0.95,
+) -> dict[str, Any]:
+    """Clopper–Pearson intervals over the ``n`` attacked images of one run, per attack and ε
+    (``attacks``), for the worst case (``robust``) and the cumulative rows: ``[lo, hi]``."""
+    from resode.robustness.intervals import clopper_pearson
+
+    def ci(acc: float) -> list[float]:
+        return list(clopper_pearson(round(acc * n), n, level))
+
+    return {
+        "level": level,
+        "attacks": {a: {lev: ci(v) for lev, v in accs.items()} for a, accs in attacks.items()},
+        "robust": {lev: ci(v) for lev, v in robust.items()},
+        "cumulative": {
+            a: {lev: ci(v) for lev, v in accs.items()} for a, accs in cumulative.items()
+        },
     }
 
 
@@ -498,6 +608,13 @@ def collect(
             failed[key] = oc.error or "failed"
             continue
         res = oc.result or {}
+        if "runs" in res:  # a seed-batched group: one record per seed, in its own folder
+            for one in res["runs"]:
+                seed = int(one["seed"])
+                runs.append(
+                    RunRecord(one["model"], seed, root / key / f"seed{seed}", one, metrics(one))
+                )
+            continue
         rec = RunRecord(res["model"], int(res["seed"]), root / key, res, metrics(res))
         (sweep if key.startswith("sweep/") else runs).append(rec)
     order = {m: i for i, m in enumerate(cfg.paper_a.models)}
@@ -517,35 +634,58 @@ def collect(
 
 
 __all__ = [
+    "WORST_CASE",
     "PaperAResult",
     "RunRecord",
+    "attack_intervals",
     "attack_rows",
     "collect",
+    "cumulative_label",
     "metrics",
     "robust_auc",
     "run_cell",
+    "run_cell_group",
+    "seed_groups",
     "sweep_tasks",
     "tasks",
 ]
 
 
+#: label of the per-point worst case over the declared set in the attack table
+WORST_CASE = "worst case"
+
+
+def cumulative_label(attack: str) -> str:
+    """Label of a cascade-only attack's row: the worst case over the attacks up to it."""
+    return f"≤ {attack} (cascade)"
+
+
 def attack_rows(a: PaperAResult) -> list[Any]:
-    """Per model × attack (and ``worst case``: the per-point worst case over the declared set)
-    × ε: the per-seed robust accuracies with intervals over images and over seeds."""
+    """Per model × attack × ε: the per-seed robust accuracies with intervals over images
+    (Clopper–Pearson, the seeds' counts pooled) and over seeds (t). Attacks: those measured on
+    their own (every clean-correct point), then for the attacks the cascade ran only on the
+    points still robust their cumulative row (:func:`cumulative_label`: the worst case over the
+    attacks up to it), and ``worst case`` (the per-point worst case over the declared set)."""
     from resode.robustness.intervals import accuracy_row
 
     rows = []
     models = list(dict.fromkeys(r.model for r in a.runs))
     for m in models:
         rob = [r.result["robustness"] for r in a.by_model(m)]
-        attacks = list(dict.fromkeys(k for x in rob for k in x["attacks"]))
-        for atk in [*attacks, "worst case"]:
+        own = list(dict.fromkeys(k for x in rob for k in x["attacks"]))
+        cum = [
+            k
+            for k in dict.fromkeys(k for x in rob for k in x.get("cumulative", {}))
+            if k not in own
+        ][:-1]  # the last cumulative row is the worst case itself
+        tables: list[tuple[str, list[dict[str, float]]]] = [
+            *[(atk, [x["attacks"].get(atk, {}) for x in rob]) for atk in own],
+            *[(cumulative_label(atk), [x["cumulative"].get(atk, {}) for x in rob]) for atk in cum],
+            (WORST_CASE, [x["robust"] for x in rob]),
+        ]
+        for label, per_run in tables:
             for lev in a.eps_labels:
-                vals = [
-                    (x["robust"] if atk == "worst case" else x["attacks"].get(atk, {})).get(lev)
-                    for x in rob
-                ]
-                vals = [v for v in vals if v is not None]
+                vals = [t[lev] for t in per_run if lev in t]
                 if vals:
-                    rows.append(accuracy_row(m, atk, lev, vals, a.n_attack))
+                    rows.append(accuracy_row(m, label, lev, vals, a.n_attack))
     return rows

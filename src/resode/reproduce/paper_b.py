@@ -57,7 +57,14 @@ def configs(cfg: ReproduceConfig) -> dict[str, Any]:
             "snapshots": 2 if not pb.reference_depth else 6,
         }
         out["depth_sweep"] = {
-            init: DepthSweepConfig.from_dict({**sweep, "init": init}) for init in pb.inits
+            init: DepthSweepConfig.from_dict(
+                {
+                    **sweep,
+                    "init": init,
+                    **({"reference_depth": 0} if init == "iid" and not pb.reference_iid else {}),
+                }
+            )
+            for init in pb.inits
         }
         out["weights"] = WeightsConfig.from_dict(
             {

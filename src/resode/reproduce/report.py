@@ -30,6 +30,7 @@ class ReportContext:
     figures: dict[str, Path] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
     preset_info: dict[str, str] = field(default_factory=dict)
+    looks: Any = None  # resode.reproduce.looks.Looks: which look this judgement is
 
 
 def kernels_sentence(env: dict[str, Any]) -> str:
@@ -92,8 +93,11 @@ def _setup(rep: Report, ctx: ReportContext) -> None:
                 {"setting": "models", "value": ", ".join(display_name(m) for m in pa.models)},
                 {
                     "setting": "attacks",
-                    "value": f"{', '.join(x.upper() for x in pa.attacks)}, L∞, "
-                    f"ε ∈ {{{', '.join(ctx.a.eps_labels)}}}, {pa.attack_steps} steps, "
+                    "value": f"{', '.join(x.upper() for x in pa.attacks)}"
+                    + (", AUTOATTACK" if pa.autoattack else "")
+                    + ", L∞, "
+                    f"ε ∈ {{{', '.join(ctx.a.eps_labels)}}}, {pa.attack_steps} steps "
+                    f"(APGD {pa.apgd_steps}), "
                     + _step_text(pa)
                     + (
                         "; early stopping on (stops on a sample once it is misclassified: never "
@@ -153,6 +157,13 @@ def _verdicts(rep: Report, ctx: ReportContext) -> None:
         "**inconclusive** otherwise — then the minimum detectable effect of this run and the seeds "
         "per model that would detect the margin are given."
     )
+    if ctx.looks is not None and ctx.looks.looks:
+        from resode.reproduce.looks import look_sentence
+
+        rep.paragraph(
+            look_sentence(ctx.looks) + " **verdict** is the headline (sequential for paper A, "
+            "then Holm within each paper's family); **fixed-n** is this look's interval alone."
+        )
     rows = []
     for c in ctx.claims:
         j = c.judgement
@@ -160,7 +171,8 @@ def _verdicts(rep: Report, ctx: ReportContext) -> None:
             {
                 "paper": c.part,
                 "claim": c.name + (f" ({display_name(c.model)})" if c.model else ""),
-                "verdict": j.verdict,
+                "verdict": c.verdict,
+                "fixed-n": j.verdict,
                 "effect [CI]": _effect_text(j),
                 "margin": f"{j.margin:g} {j.unit}".strip(),
                 "MDE": f"{j.min_detectable_effect:.3g}",
@@ -264,22 +276,36 @@ def _noise(rep: Report, ctx: ReportContext) -> None:
 
 
 def _adversarial(rep: Report, ctx: ReportContext) -> None:
+    """The attack table: every row of :func:`resode.reproduce.paper_a.attack_rows` (attacks on
+    their own, the cascade's cumulative rows, the worst case), mean ± std over seeds."""
+    from resode.reproduce.paper_a import attack_rows
+
     if ctx.a is None:
         return
-    rows = []
-    for atk in [*ctx.cfg.paper_a.attacks, "robust"]:
-        for lev in ctx.a.eps_labels:
-            row = {"attack": atk.upper() if atk != "robust" else "worst case", "ε": lev}
-            for m in _models(ctx):
-                rob = [r.result["robustness"] for r in ctx.a.by_model(m)]
-                vals = [
-                    x["robust"][lev] if atk == "robust" else x["attacks"][atk][lev] for x in rob
-                ]
-                row[display_name(m)] = fmt_mean_std(vals, pct=True)
-            rows.append(row)
-    rep.table(rows)
+    pa = ctx.cfg.paper_a
+    declared = [*pa.attacks, *(["autoattack"] if pa.autoattack else [])]
+    rep.paragraph(
+        f"Declared attack set (weakest first): {', '.join(x.upper() for x in declared)}; the "
+        "robustness claim is judged on the per-point worst case over it (a point fooled at a "
+        "smaller ε counts as fooled at every larger one: the balls are nested)."
+        + (
+            " Computed as a cascade: each attack runs only on the points still robust; FGSM, "
+            "IFGSM and PGD also on every clean-correct point (their own rows), the stronger "
+            "attacks show as cumulative rows."
+            if pa.cascade
+            else " Every attack ran on every clean-correct point."
+        )
+    )
+    cells: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in attack_rows(ctx.a):
+        row = cells.setdefault(
+            (r.attack, r.eps),
+            {"attack": r.attack.upper() if r.attack in declared else r.attack, "ε": r.eps},
+        )
+        row[display_name(r.model)] = fmt_mean_std(r.per_seed, pct=True)
+    rep.table(list(cells.values()))
     if "adversarial" in ctx.figures:
-        rep.figure(ctx.figures["adversarial"], "Accuracy under attack against ε")
+        rep.figure(ctx.figures["adversarial"], "Robust accuracy against ε, per attack")
 
 
 def _masking(rep: Report, ctx: ReportContext) -> None:
@@ -459,7 +485,20 @@ def _claims_of(rep: Report, ctx: ReportContext, part: str) -> None:
             if c.role == "primary"
             else "Secondary reading: reported, never decides, not adjusted. "
         )
+        how += _sequential_text(c)
         rep.claim(c.title, c.verdict, how + c.evidence)
+
+
+def _sequential_text(c: Any) -> str:
+    """The sequential reading of a claim: look, information, the boundary this look had to beat."""
+    r = c.sequential
+    if r is None:
+        return ""
+    when = f", decided at look {r.decided_at}" if r.decided_at else ""
+    return (
+        f"Sequential (look {r.look}, information {r.information:.2f} of n_max): {r.finding}"
+        f"{when}; this look's nominal one-sided level {r.nominal_level:.3g}. "
+    )
 
 
 def _paper_b(rep: Report, ctx: ReportContext) -> None:

@@ -17,7 +17,11 @@ from resode.config import Config, option
 from resode.corruptions import SEVERITIES, canonical_name, list_corruptions
 from resode.errors import ConfigError
 
-WHITE_BOX_ATTACKS = ("fgsm", "ifgsm", "pgd")
+WHITE_BOX_ATTACKS = ("fgsm", "ifgsm", "pgd", "apgd-ce", "apgd-dlr")
+#: the declared attack set of a robustness claim, weakest first (the cascade's order)
+DEFAULT_ATTACKS = ("fgsm", "ifgsm", "pgd", "apgd-ce", "apgd-dlr")
+#: the attacks of the paper's per-attack table (``papers.md`` A.4)
+PAPER_ATTACKS = ("fgsm", "ifgsm", "pgd")
 DEFAULT_EPS_LINF = {
     "digits": [2 / 255, 4 / 255, 8 / 255, 16 / 255],
     "cifar": [1 / 255, 2 / 255, 4 / 255, 8 / 255],
@@ -37,8 +41,20 @@ class RobustnessConfig(Config):
     )
     batch_size: int = option(256, "evaluation batch size", min=1)
     attacks: list[str] = option(
-        list(WHITE_BOX_ATTACKS), "white-box attacks: fgsm ifgsm pgd (or none)"
+        list(DEFAULT_ATTACKS),
+        "white-box attacks, weakest first: fgsm ifgsm pgd apgd-ce apgd-dlr (or none)",
     )
+    cascade: bool = option(
+        True,
+        "worst case as a cascade: at each ε an attack runs only on the points still robust (to the "
+        "earlier attacks and to every attack at a smaller ε); same worst case, less work",
+    )
+    per_attack: list[str] = option(
+        list(PAPER_ATTACKS),
+        "attacks whose own accuracy is measured on every clean-correct point even in the cascade "
+        "(the per-attack table; the transfer attack always); all, or none",
+    )
+    apgd_steps: int = option(100, "APGD-CE/APGD-DLR iterations (AutoAttack: 100)", min=1)
     norm: Literal["Linf", "L2"] = option("Linf", "threat model of the attacks")
     eps: list[float] | None = option(
         None,
@@ -103,6 +119,13 @@ class RobustnessConfig(Config):
             if name not in attacks:
                 attacks.append(name)
         self.attacks = attacks
+        low = [a.lower() for a in self.per_attack]
+        if low == ["all"]:
+            self.per_attack = list(attacks)
+        elif low == ["none"]:
+            self.per_attack = []
+        else:
+            self.per_attack = [canonical_attack_name(a) for a in self.per_attack]
         corrs = []
         for c in self.corruptions:
             name = canonical_name(c)
@@ -139,5 +162,18 @@ class RobustnessConfig(Config):
         table = DEFAULT_EPS_LINF if self.norm == "Linf" else DEFAULT_EPS_L2
         return list(table["digits" if dataset == "digits" else "cifar"])
 
+    def reported_alone(self, attack: str) -> bool:
+        """Whether ``attack``'s own accuracy is measured (on every clean-correct point at every
+        ε): always without the cascade; in it for the ``per_attack`` ones and the transfer attack
+        from ``surrogate`` (its own accuracy is the masking evidence)."""
+        return not self.cascade or attack in self.per_attack or attack.startswith("transfer")
 
-__all__ = ["DEFAULT_EPS_L2", "DEFAULT_EPS_LINF", "WHITE_BOX_ATTACKS", "RobustnessConfig"]
+
+__all__ = [
+    "DEFAULT_ATTACKS",
+    "DEFAULT_EPS_L2",
+    "DEFAULT_EPS_LINF",
+    "PAPER_ATTACKS",
+    "WHITE_BOX_ATTACKS",
+    "RobustnessConfig",
+]

@@ -24,7 +24,7 @@ def eps_label(eps: float, norm: str = "Linf") -> str:
 
 @dataclass
 class ModelResult:
-    """All accuracies of one model; ``correct_*`` hold the per-sample booleans."""
+    """All accuracies of one model (``robust_points``: the per-point worst case)."""
 
     label: str
     model: str
@@ -34,7 +34,12 @@ class ModelResult:
     corruptions: dict[str, dict[str, float]] = field(default_factory=dict)
     attacks: dict[str, dict[str, float]] = field(default_factory=dict)
     robust: dict[str, float] = field(default_factory=dict)
+    #: per attack (declared order) and ε: the worst case over the attacks up to and including it
+    #: (and every attack at a smaller ε); the last attack's row is ``robust``
+    cumulative: dict[str, dict[str, float]] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    #: per ε: the per-point worst case (bool tensor, robust points True); not written to JSON
+    robust_points: dict[str, Any] = field(default_factory=dict, repr=False)
     #: gradient-masking checks (``--checks``; :class:`resode.robustness.checks.CheckResult`)
     checks: list[Any] = field(default_factory=list)
 
@@ -49,6 +54,7 @@ class ModelResult:
             "corruptions": self.corruptions,
             "attacks": self.attacks,
             "robust": self.robust,
+            "cumulative": self.cumulative,
             "seconds": self.seconds,
         }
 
@@ -90,6 +96,11 @@ class RobustnessResult:
             for a, accs in m.attacks.items():
                 for lev, acc in accs.items():
                     out.append({**base, "kind": "attack", "name": a, "level": lev, "accuracy": acc})
+            for a in _cascade_only(m):
+                for lev, acc in m.cumulative[a].items():
+                    out.append(
+                        {**base, "kind": "cumulative", "name": a, "level": lev, "accuracy": acc}
+                    )
             for lev, acc in m.robust.items():
                 out.append(
                     {**base, "kind": "robust", "name": "robust", "level": lev, "accuracy": acc}
@@ -115,10 +126,17 @@ class RobustnessResult:
             f"Data set **{self.dataset}** (test split), {n} images (seeded subset, seed "
             f"{cfg.seed}); accuracies in %. Attacks: untargeted, cross-entropy, eval mode, "
             f"{cfg.norm}, [0, 1] pixel space, projection around the clean image; IFGSM/PGD "
-            f"{cfg.steps} steps"
+            f"{cfg.steps} steps, APGD {cfg.apgd_steps}"
             + (f", {cfg.restarts} PGD restart(s)" if "pgd" in cfg.attacks else "")
-            + ". Robust = per-sample worst case over the clean image and every attack at that ε. "
-            f"Standard error of an accuracy p: √(p(1−p)/{n}) (≤ {50 / math.sqrt(max(n, 1)):.1f} "
+            + ". Robust = per-point worst case over the clean image and every attack at that ε "
+            "and at every smaller ε (nested balls)"
+            + (
+                "; computed as a cascade (each attack only on the points still robust; "
+                "'≤ A (cascade)' = the worst case over the attacks up to A). "
+                if cfg.cascade
+                else ". "
+            )
+            + f"Standard error of an accuracy p: √(p(1−p)/{n}) (≤ {50 / math.sqrt(max(n, 1)):.1f} "
             "points).",
             "",
             "| metric | " + " | ".join(labels) + " |",
@@ -139,6 +157,9 @@ class RobustnessResult:
         for a in attack_names:
             for lev in self.models[0].attacks[a]:
                 row(f"{a} ε={lev}", [m.attacks[a][lev] for m in self.models])
+        for a in _cascade_only(self.models[0]) if self.models else []:
+            for lev in self.models[0].cumulative[a]:
+                row(f"≤ {a} (cascade) ε={lev}", [m.cumulative[a][lev] for m in self.models])
         for lev in self.models[0].robust if self.models else []:
             row(f"**robust** ε={lev}", [m.robust[lev] for m in self.models])
         checked = [m for m in self.models if m.checks]
@@ -179,6 +200,12 @@ class RobustnessResult:
         atomic_write_text(paths["csv"], self.to_csv())
         atomic_write_text(paths["markdown"], self.to_markdown())
         return paths
+
+
+def _cascade_only(m: ModelResult) -> list[str]:
+    """Attacks the cascade ran only on the points still robust (no own accuracy), except the
+    last (its cumulative row is the worst case itself)."""
+    return [a for a in m.cumulative if a not in m.attacks][:-1] if m.cumulative else []
 
 
 __all__ = ["ModelResult", "RobustnessResult", "eps_label"]

@@ -96,6 +96,12 @@ def run(args: argparse.Namespace) -> int:
         resume_override=args.resume_override,
     )
     print(f"wall time {result.seconds / 60:.1f} min; report: {result.out_dir / 'report.html'}")
+    look = result.results.get("look")
+    if look:
+        print(
+            f"  look {look['sequence']} of this run (looks.json); paper A read sequentially, "
+            "then Holm"
+        )
     for c in result.claims:
         raw = "" if c.raw_verdict == c.verdict else f" (raw: {c.raw_verdict})"
         print(f"  [{c.verdict}]{raw} {c.role} paper {c.part}: {c.title}")
