@@ -15,6 +15,14 @@
       history every epoch, which counts against it).
     Ratio t(plain) / t(resode). Target: >= 1.2. A third row runs the plain loop with resode's
     thread count, to separate the thread choice from the rest (format, loader, augmentation).
+(c) Fraction of peak (issue 23 §4): a ResNet-20 train step (3×32×32, batch 128, 2 threads) as a
+    fraction of the machine's fp32 peak measured in the same run (the best of several 2048²
+    float32 matmuls): fraction = (FLOPs of forward + backward, counted by
+    ``torch.utils.flop_counter.FlopCounterMode``) / (seconds per step) / peak, in wall time and
+    in the process's CPU time (FLOPs per CPU-second against the matmul's, which a shared,
+    loaded machine disturbs far less), for the memory
+    formats and SGD implementations of ``STEP_VARIANTS`` (interleaved rounds, medians), with the
+    top operators of one profiled step (``torch.profiler``).
 
 Every measurement is repeated (interleaved, so both sides see the same machine load) and the
 median is reported. Run::
@@ -25,7 +33,9 @@ median is reported. Run::
 from __future__ import annotations
 
 import argparse
+import copy
 import json
+import math
 import os
 import platform
 import statistics
@@ -238,6 +248,175 @@ def loop_speed(repeats: int, epochs: int) -> dict:
     }
 
 
+# ------------------------------------------------------------------------------ fraction of peak
+
+
+def matmul_peak(threads: int, n: int = 2048, repeats: int = 5) -> float:
+    """The machine's measured fp32 peak in FLOP/s: best of ``repeats`` (n×n)·(n×n) float32
+    matmuls (2·n³ FLOPs each) on ``threads`` threads, after one warm-up (wall time)."""
+    return matmul_peaks(threads, n, repeats)[0]
+
+
+def matmul_peaks(threads: int, n: int = 2048, repeats: int = 5) -> tuple[float, float]:
+    """(FLOP/s of wall time, FLOP per CPU-second of the process) of the best matmuls: the
+    second is what a machine without other load would give per core-second used."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        g = torch.Generator().manual_seed(0)
+        a, b = torch.rand(n, n, generator=g), torch.rand(n, n, generator=g)
+        a @ b
+        best = best_cpu = math.inf
+        for _ in range(repeats):
+            t0, c0 = time.perf_counter(), time.process_time()
+            a @ b
+            best = min(best, time.perf_counter() - t0)
+            best_cpu = min(best_cpu, time.process_time() - c0)
+    finally:
+        torch.set_num_threads(old)
+    return 2.0 * n**3 / best, 2.0 * n**3 / best_cpu
+
+
+def step_flops(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> int:
+    """FLOPs of one forward + backward (torch.utils.flop_counter: convolutions and matmuls,
+    2 per multiply-add; element-wise ops, BN and the optimizer are not counted)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        F.cross_entropy(model(x), y).backward()
+    model.zero_grad(set_to_none=True)
+    return int(counter.get_total_flops())
+
+
+# variant -> (channels_last, SGD implementation: None = torch's default, the for-loop on CPU)
+STEP_VARIANTS: dict[str, tuple[bool, str | None]] = {
+    "plain: NCHW, for-loop SGD": (False, None),
+    "before: channels_last, for-loop SGD": (True, None),
+    "now: channels_last, foreach SGD": (True, "foreach"),
+    "channels_last, fused SGD": (True, "fused"),
+}
+BEFORE, NOW = "before: channels_last, for-loop SGD", "now: channels_last, foreach SGD"
+
+
+def _sgd(params: Any, impl: str | None) -> torch.optim.Optimizer:
+    kw: dict[str, Any] = {"lr": 0.01, "momentum": 0.9, "weight_decay": 1e-4}
+    if impl is not None:
+        kw[impl] = True
+    return torch.optim.SGD(params, **kw)
+
+
+def profile_step(
+    model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, top: int = 8
+) -> list[dict[str, Any]]:
+    """torch.profiler of one train step: the ``top`` operators by self CPU time."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        loss = F.cross_entropy(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+    total = sum(e.self_cpu_time_total for e in events) or 1.0
+    return [
+        {"op": e.key, "calls": e.count, "self_share": e.self_cpu_time_total / total}
+        for e in events[:top]
+    ]
+
+
+def fraction_of_peak(threads: int, batch: int, rounds: int, steps: int) -> dict[str, Any]:
+    """ResNet-20 train steps (3×32×32, ``batch``) on ``threads`` threads as a fraction of the
+    measured matmul peak: fraction = (FLOPs per step / seconds per step) / peak. Every variant
+    of :data:`STEP_VARIANTS` starts from the same weights; rounds are interleaved (peak measured
+    before and after, the larger kept) and the median seconds per step is used. ``before`` is
+    resode's engine until issue 23 (channels-last, torch's for-loop SGD on CPU), ``now`` its
+    default since (``speed.sgd`` auto: foreach, the same updates bit for bit)."""
+    import resode
+
+    torch.set_num_threads(threads)
+    g = torch.Generator().manual_seed(0)
+    x0 = torch.rand(batch, 3, 32, 32, generator=g)
+    y = torch.randint(0, 10, (batch,), generator=g)
+    torch.manual_seed(0)
+    base = resode.create_model("resnet20", num_classes=10, in_channels=3, image_size=32)
+    flops = step_flops(base, x0, y)
+    peak_before = matmul_peaks(threads)
+    setups = {}
+    for name, (cl, impl) in STEP_VARIANTS.items():
+        model = copy.deepcopy(base)
+        x = x0
+        if cl:
+            model = model.to(memory_format=torch.channels_last)
+            x = x0.contiguous(memory_format=torch.channels_last)
+        setups[name] = (model, _sgd(model.parameters(), impl), x)
+    times: dict[str, list[float]] = {n: [] for n in setups}
+    cpu: dict[str, list[float]] = {n: [] for n in setups}
+    for rnd in range(rounds + 1):  # round 0 warms up
+        for name, (model, opt, x) in setups.items():
+            t0, c0 = time.perf_counter(), time.process_time()
+            for _ in range(steps):
+                loss = F.cross_entropy(model(x), y)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+            if rnd:
+                times[name].append((time.perf_counter() - t0) / steps)
+                cpu[name].append((time.process_time() - c0) / steps)
+    peak_after = matmul_peaks(threads)
+    peak, peak_cpu = (max(a, b) for a, b in zip(peak_before, peak_after))
+    med = {n: statistics.median(v) for n, v in times.items()}
+    med_cpu = {n: statistics.median(v) for n, v in cpu.items()}
+    base_name = next(iter(STEP_VARIANTS))
+    profiles = {n: profile_step(*setups[n][:2], setups[n][2], y) for n in (BEFORE, NOW)}
+    return {
+        "threads": threads,
+        "batch": batch,
+        "flops_per_step": flops,
+        "peak_flop_s": peak,
+        "step_s": med,
+        "fraction": {n: flops / t / peak for n, t in med.items()},
+        "peak_flop_per_cpu_s": peak_cpu,
+        "step_cpu_s": med_cpu,
+        "fraction_cpu": {n: flops / t / peak_cpu for n, t in med_cpu.items()},
+        "speedup_vs_plain": {n: med[base_name] / t for n, t in med.items()},
+        "now_over_before": med[BEFORE] / med[NOW],
+        "now_over_before_cpu": med_cpu[BEFORE] / med_cpu[NOW],
+        "profiles": profiles,
+        "samples": times,
+        "samples_cpu": cpu,
+    }
+
+
+def print_peak(c: dict[str, Any]) -> None:
+    from resode.runtime import cpu_name
+
+    print(
+        f"(c) ResNet-20 train step, batch {c['batch']} of 3x32x32, {c['threads']} threads, "
+        f"{c['flops_per_step'] / 1e9:.2f} GFLOP (forward + backward, FlopCounterMode) against "
+        f"the measured fp32 matmul peak {c['peak_flop_s'] / 1e9:.1f} GFLOP/s ({cpu_name()})"
+    )
+    print(
+        f"    {'variant':<40} {'s/step':>8} {'of peak':>8} {'vs plain':>9} "
+        f"{'CPU s/step':>11} {'of CPU peak':>12}"
+    )
+    for name, t in c["step_s"].items():
+        print(
+            f"    {name:<40} {t:>8.4f} {100 * c['fraction'][name]:>7.1f}% "
+            f"{c['speedup_vs_plain'][name]:>8.2f}x {c['step_cpu_s'][name]:>11.4f} "
+            f"{100 * c['fraction_cpu'][name]:>11.1f}%"
+        )
+    print(
+        f"    now/before (resode's default step): {c['now_over_before']:.3f}x faster in wall "
+        f"time, {c['now_over_before_cpu']:.3f}x in CPU time (of CPU peak: FLOPs per "
+        "CPU-second against the matmul's, far less disturbed by other load)"
+    )
+    for name, ops in c["profiles"].items():
+        top = ", ".join(
+            f"{o['op'].removeprefix('aten::')} {100 * o['self_share']:.0f}%" for o in ops[:5]
+        )
+        print(f"    profile ({name}): {top}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3, help="repetitions of (b), median")
@@ -246,7 +425,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=128, help="batch size in (a)")
     parser.add_argument("--image-size", type=int, default=32, help="image size in (a)")
     parser.add_argument("--epochs", type=int, default=1, help="epochs per repetition in (b)")
-    parser.add_argument("--skip-loop", action="store_true", help="only run (a)")
+    parser.add_argument("--skip-loop", action="store_true", help="skip (b)")
+    parser.add_argument("--skip-peak", action="store_true", help="skip (c)")
+    parser.add_argument("--peak-threads", type=int, default=2, help="threads in (c)")
+    parser.add_argument("--peak-rounds", type=int, default=5, help="interleaved rounds in (c)")
     parser.add_argument("--out", help="write the results as JSON to this file")
     args = parser.parse_args(argv)
 
@@ -285,6 +467,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{b['speedup_same_threads']:.2f}x  (target >= 1.2)"
         )
         results["loop"] = b
+    if not args.skip_peak:
+        c = fraction_of_peak(args.peak_threads, args.batch, args.peak_rounds, args.steps)
+        print_peak(c)
+        results["peak"] = c
     print(f"    machine: {info}")
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=1))

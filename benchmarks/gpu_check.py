@@ -43,6 +43,15 @@ Checks (data: the embedded digits, or, without scikit-learn, synthetic CIFAR-for
    ``cifar10-table1`` preset (L = 256, batch 64) on synthetic 32×32×3 data: one warm-up epoch,
    then a timed epoch of a subset of steps, and the evaluation throughput; projected wall time of
    the full run, epochs · ⌈50 000/batch⌉ · t_step + evaluations · 10 000 · t_eval/image.
+9. ``fast_path`` (issue 23, budget 180 s): the same two presets on the plain path (today's
+   engine, float32) and the fast path (``TrainConfig.speed``: data and augmentation resident on
+   the GPU, fused SGD, CUDA graphs of forward + backward, one finite check per epoch; bf16
+   autocast with channels-last): ms/step of a timed epoch after a capture epoch, projected
+   In-ResNet-110 160 epochs (target <= 12 min) and a Table 1 row, 5 seeds × 180 epochs
+   (target <= 2 h; 5 sequential runs unless seed batching is timed), then the digits preset
+   trained on both paths with the same seeds: the test accuracies agree within the sampling
+   tolerance. A missed target is reported (``*_target_met``), not failed. Alone:
+   ``--checks environment,fast_path``.
 
 Sampling tolerance. Two accuracies of the same model on the same n images, from runs that differ
 only in float rounding (CUDA vs CPU kernels, bf16 vs float32) or in the noise draw (the CUDA and
@@ -947,6 +956,205 @@ def check_attack_table(ctx: Context) -> Record:
     return Record("attack_table_cuda", "PASS" if ok else "FAIL", numbers=nums)
 
 
+# ------------------------------------------------------------------------- fast path (issue 23)
+
+
+TABLE1_DEPTH = 256  # the cifar10-table1 preset's scaled_convnet
+
+
+@dataclass(frozen=True)
+class FastSizes:
+    """How much :func:`check_fast_path` does (FULL on a GPU, SMOKE for --cpu-smoke)."""
+
+    steps: int  # timed steps per epoch (2 epochs: capture/warm-up, then timed)
+    table1_depth: int
+    acc_seeds: int  # digits trainings per path for the accuracy comparison
+    acc_epochs: int | None  # None: the digits preset's own
+    a_model: str | None = None  # None: the preset's In-ResNet-110 (smoke: a smaller stand-in)
+
+
+FAST_FULL = FastSizes(steps=40, table1_depth=TABLE1_DEPTH, acc_seeds=2, acc_epochs=10)
+FAST_SMOKE = FastSizes(steps=1, table1_depth=4, acc_seeds=1, acc_epochs=1, a_model="inresnet20")
+A110_TARGET_H = 12 / 60  # issue 23: In-ResNet-110, 160 epochs, <= 12 min
+TABLE1_ROW_TARGET_H = 2.0  # issue 23: a Table 1 row (5 seeds, 180 epochs), <= 2 h
+TABLE1_SEEDS = 5
+# the plain path is today's engine (torch's default foreach SGD on CUDA, per-batch loader,
+# per-step NaN check); the fast path: data resident on the device, fused SGD, CUDA graphs of
+# forward + backward, bf16 autocast (the paper-B residual stream stays float32: check 3),
+# channels-last (on by default on CUDA) and one finite check per epoch
+PLAIN_PATH: dict[str, Any] = {"amp": "off", "speed": {"sgd": "foreach", "data_on_device": False}}
+FAST_PATH: dict[str, Any] = {
+    "amp": "bf16",
+    "speed": {
+        "data_on_device": True,
+        "sgd": "fused",
+        "cuda_graphs": True,
+        "finite_check": "epoch",
+    },
+}
+
+
+def _time_path(ctx: Context, preset: str, tag: str, steps: int, **over: Any) -> float:
+    """Seconds per step of epoch 2 of a 2-epoch run of ``steps`` full batches (epoch 1 captures
+    graphs and warms up); the epoch's end-of-epoch sync is inside the timed epoch."""
+    from resode.training import get_preset
+
+    batch = get_preset(preset).batch_size
+    _, res = _train(
+        ctx,
+        preset,
+        f"fast-{tag}",
+        data_root=str(ctx.synthetic_root),
+        train_subset=batch * steps,
+        test_subset=min(ctx.sizes.synth_test, 500),
+        epochs=2,
+        eval_every=10**6,
+        **over,
+    )
+    if not math.isfinite(res.history[-1]["train_loss"]):
+        raise RuntimeError(f"{tag}: non-finite training loss")
+    return float(res.history[1]["seconds"]) / steps
+
+
+def _eval_seconds_per_image(ctx: Context, preset: str, **over: Any) -> float:
+    """Timed :func:`resode.training.evaluate` of a fresh model on the synthetic test split."""
+    from resode.training import evaluate, get_preset
+    from resode.training.engine import build_model, load_datasets
+
+    config = get_preset(preset, data_root=str(ctx.synthetic_root), device=ctx.device, **over)
+    test_ds = load_datasets(config)[1].to(torch.device(ctx.device))
+    model = build_model(config, test_ds).to(ctx.device)
+    evaluate(model, test_ds.subset(config.eval_batch_size), config.eval_batch_size, ctx.device)
+    _sync(ctx)
+    t0 = time.perf_counter()
+    evaluate(model, test_ds, config.eval_batch_size, ctx.device)
+    _sync(ctx)
+    return (time.perf_counter() - t0) / len(test_ds)
+
+
+def _time_seed_batch(ctx: Context, steps: int, depth: int) -> tuple[float | None, str]:
+    """Seconds per step of the Table 1 net with its 5 seeds in one seed-stacked model
+    (``resode.training.seed_batch``, issue 23 §1; its own loop, float32 as the preset), epoch 2
+    of 2; (None, why) when the module is absent or the run fails."""
+    if importlib.util.find_spec("resode.training.seed_batch") is None:
+        return None, "resode.training.seed_batch absent: the row is 5 sequential runs"
+    from resode.training import get_preset
+    from resode.training.seed_batch import train_seed_batch
+
+    batch = get_preset("cifar10-table1").batch_size
+    configs = [
+        get_preset(
+            "cifar10-table1",
+            device=ctx.device,
+            seed=seed,
+            data_root=str(ctx.synthetic_root),
+            train_subset=batch * steps,
+            test_subset=min(ctx.sizes.synth_test, 500),
+            epochs=2,
+            eval_every=10**6,
+            model_kwargs={"depth": depth},
+        )
+        for seed in range(TABLE1_SEEDS)
+    ]
+    dirs = [ctx.tmp / f"fast-seedbatch-{s}" for s in range(TABLE1_SEEDS)]
+    try:
+        results = train_seed_batch(configs, dirs)
+    except Exception as exc:  # report, do not hide the rest of the section
+        return None, (
+            f"seed-batched Table 1 run failed ({type(exc).__name__}: {exc}); the row is 5 "
+            "sequential runs"
+        )
+    return float(results[0].history[1]["seconds"]) / steps, "Table 1 seeds batched (5 in one)"
+
+
+def check_fast_path(ctx: Context) -> Record:
+    """Issue 23 §2: plain vs fast path on In-ResNet-110 (cifar10-paper-a) and the Table 1 net
+    (cifar10-table1): ms/step, projected wall time of the full run (160 epochs; a row of 5 seeds
+    × 180 epochs) against the targets, and the fast path's test accuracy against the plain
+    path's (digits preset, same seeds, the sampling tolerance: a broken path fails, a
+    fraction-of-a-point effect does not). Targets missed are reported, not failed."""
+    from resode.training import get_preset
+
+    fs = FAST_SMOKE if ctx.sizes == SMOKE else FAST_FULL
+    steps = max(1, min(fs.steps, ctx.sizes.tp_steps))  # the synthetic set holds that many
+    nums: dict[str, Any] = {}
+    hours: dict[str, float] = {}
+    evals: dict[str, float] = {}  # evaluation seconds per image
+    a_over = {"model": fs.a_model} if fs.a_model else {}
+    for preset, label, over in (
+        ("cifar10-paper-a", "a110", a_over),
+        ("cifar10-table1", f"b{fs.table1_depth}", {"model_kwargs": {"depth": fs.table1_depth}}),
+    ):
+        cfg = get_preset(preset)
+        per_image = evals[label] = _eval_seconds_per_image(ctx, preset, **over)
+        for path, path_over in (("plain", PLAIN_PATH), ("fast", FAST_PATH)):
+            step = _time_path(ctx, preset, f"{label}-{path}", steps, **over, **path_over)
+            h = (
+                project_wall_time(
+                    step_seconds=step,
+                    eval_seconds_per_image=per_image,
+                    epochs=cfg.epochs,
+                    batch_size=cfg.batch_size,
+                    eval_every=cfg.eval_every,
+                )
+                / 3600
+            )
+            nums[f"{label}_{path}_ms_step"] = 1000 * step
+            hours[f"{label}_{path}"] = h
+        nums[f"{label}_speedup"] = hours[f"{label}_plain"] / hours[f"{label}_fast"]
+    a, b = "a110", f"b{fs.table1_depth}"
+    nums["a110_160ep_plain_min"] = 60 * hours[f"{a}_plain"]
+    nums["a110_160ep_fast_min"] = 60 * hours[f"{a}_fast"]
+    nums["a110_target_min"] = 60 * A110_TARGET_H
+    nums["table1_row_plain_h"] = TABLE1_SEEDS * hours[f"{b}_plain"]
+    nums["table1_row_fast_h"] = TABLE1_SEEDS * hours[f"{b}_fast"]
+    cfg = get_preset("cifar10-table1")
+    batched_step, seed_note = _time_seed_batch(ctx, steps, fs.table1_depth)
+    row_best = nums["table1_row_fast_h"]
+    if batched_step is not None:  # the whole row is one run of the stacked model
+        nums[f"{b}_seedbatch5_ms_step"] = 1000 * batched_step
+        nums["table1_row_seedbatch_h"] = (
+            project_wall_time(
+                step_seconds=batched_step,
+                eval_seconds_per_image=TABLE1_SEEDS * evals[b],
+                epochs=cfg.epochs,
+                batch_size=cfg.batch_size,
+                eval_every=cfg.eval_every,
+            )
+            / 3600
+        )
+        row_best = min(row_best, nums["table1_row_seedbatch_h"])
+    nums["table1_row_target_h"] = TABLE1_ROW_TARGET_H
+    full_depth = fs.table1_depth == TABLE1_DEPTH
+    nums["a110_target_met"] = hours[f"{a}_fast"] <= A110_TARGET_H
+    nums["table1_target_met"] = full_depth and row_best <= TABLE1_ROW_TARGET_H
+    # accuracy: the digits preset, plain vs fast, the same seeds
+    acc_over = dict(ctx.small_data())
+    if fs.acc_epochs is not None:
+        acc_over["epochs"] = fs.acc_epochs
+    accs: dict[str, dict[str, float]] = {"plain": {}, "fast": {}}
+    config = None
+    for seed in range(fs.acc_seeds):
+        for path, path_over in (("plain", PLAIN_PATH), ("fast", FAST_PATH)):
+            config, res = _train(
+                ctx, "digits", f"fast-acc-{path}-{seed}", seed=seed, **acc_over, **path_over
+            )
+            accs[path][f"seed{seed}"] = float(res.history[-1]["test_acc"])
+    assert config is not None
+    n = _test_size(config)
+    same, worst = compare_accuracies(accs["plain"], accs["fast"], n)
+    for path in accs:
+        for key, v in accs[path].items():
+            nums[f"acc_{path}_{key}"] = v
+    nums.update(acc_n_test=n, acc_worst_diff=worst["diff"], acc_tol=worst["tol"])
+    note = seed_note
+    if fs.a_model:
+        note += f"; {fs.a_model} stands in for In-ResNet-110"
+    if not full_depth:
+        note += f"; Table 1 timed at depth {fs.table1_depth}, not {TABLE1_DEPTH}"
+    return Record("fast_path", "PASS" if same else "FAIL", numbers=nums, note=note)
+
+
 CHECKS: list[Check] = [
     Check("environment", check_environment, 30, cuda=False, needs=()),
     Check("inresnet20_amp", check_inresnet20_amp, 90),
@@ -958,6 +1166,7 @@ CHECKS: list[Check] = [
     Check("deterministic_reruns", check_deterministic_reruns, 90),
     Check("throughput", check_throughput, 120),
     Check("attack_table_cuda", check_attack_table, 120),
+    Check("fast_path", check_fast_path, 180),
 ]
 
 

@@ -274,6 +274,15 @@ def _bench_rows() -> list[str]:
                 f"{b['speedup_same_threads']:.2f}× faster | ≥ 1.2× | "
                 f"{when.get('date', '?')} |"
             )
+        if "peak" in t:
+            c = t["peak"]
+            frac = {k.split(":")[0]: v for k, v in c["fraction"].items()}
+            now, before = frac["now"], frac["before"]
+            rows.append(
+                f"| ResNet-20 train step, batch {c['batch']} of 3×32×32, {c['threads']} threads: "
+                f"fraction of the fp32 matmul peak measured in the same run (before issue 23) | "
+                f"{100 * now:.0f} % ({100 * before:.0f} %) | raise it | {when.get('date', '?')} |"
+            )
     a = _load(BENCH / "bench_attacks.json")
     if a:
         for m, v in a["speedup_cpu"].items():

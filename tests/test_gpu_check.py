@@ -194,3 +194,31 @@ def test_attack_table_check_dry_run_on_cpu(gc, tmp_path):
     rec = gc.check_attack_table(ctx)
     assert rec.status == "PASS", rec.line()
     assert rec.numbers["points_differing"] == 0 and rec.numbers["n"] == 32
+
+
+def test_fast_path_section_runs_on_cpu_at_toy_sizes(gc, tmp_path, capsys, monkeypatch):
+    """check_fast_path (issue 23) in --cpu-smoke sizes: every timing, projection and the
+    accuracy comparison run; the CUDA graphs fall back with a note and bf16 is a no-op on CPU,
+    so with the for-loop-identical foreach SGD (fused differs in the last bits) both paths train
+    the same weights and the accuracies are equal."""
+    fast = {**gc.FAST_PATH, "speed": {**gc.FAST_PATH["speed"], "sgd": "foreach"}}
+    monkeypatch.setattr(gc, "FAST_PATH", fast)
+    ctx = gc.Context("cpu", gc.SMOKE, tmp_path, missing=gc.missing_deps())
+    rec = gc.check_fast_path(ctx)
+    assert rec.status == "PASS", rec.line()
+    n = rec.numbers
+    for label in ("a110", "b4"):
+        assert n[f"{label}_plain_ms_step"] > 0 and n[f"{label}_fast_ms_step"] > 0
+    assert n["a110_160ep_fast_min"] == pytest.approx(
+        160 * math.ceil(50_000 / 128) * n["a110_fast_ms_step"] / 1000 / 60, rel=0.5
+    )  # the projection is dominated by the training steps
+    assert n["acc_plain_seed0"] == n["acc_fast_seed0"]  # CPU: the fast path computes the same
+    assert n["table1_target_met"] is False and "depth 4" in rec.note
+    assert "stands in" in rec.note
+    # Table 1's 5 seeds as one seed-stacked model (resode.training.seed_batch): timed where
+    # the module stacks the Table 1 net, else the note says why the row is 5 sequential runs
+    if "b4_seedbatch5_ms_step" in n:
+        assert "batched" in rec.note and n["table1_row_seedbatch_h"] > 0
+    else:
+        assert "seed_batch absent" in rec.note or "seed-batched Table 1 run failed" in rec.note
+    assert "cuda_graphs off" in capsys.readouterr().err

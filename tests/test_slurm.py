@@ -189,11 +189,14 @@ def test_restarted_driver_reattaches_and_resubmits_only_the_lost_job(
 def test_task_past_its_time_limit_is_requeued_by_checkpointing_and_completes(
     slurm_cluster, tmp_path: Path
 ) -> None:
-    """A 2-minute limit; the first run waits at its gate for ever. submitit asks Slurm for
+    """A 3-minute limit; the first run waits at its gate for ever. submitit asks Slurm for
     SIGUSR2 90 s before the limit, checkpoints the job and requeues it (the driver submits
-    nothing again); the requeued run continues from the task's checkpoint and completes."""
+    nothing again); the requeued run continues from the task's checkpoint and completes.
+    The signal comes 90 s after the start: submitit installs its handler only after the task's
+    pickle is loaded (which imports torch), and with a 2-minute limit (signal at 30 s) a loaded
+    machine was seen to deliver it before that, so the job died and the driver resubmitted it."""
     root = tmp_path / "grid"
-    ex = make_executor("slurm", slurm_partition=slurm_cluster.partition, slurm_time_min=2)
+    ex = make_executor("slurm", slurm_partition=slurm_cluster.partition, slurm_time_min=3)
     ex.result_lag_s = 2.0
     out = ex.run([Task("slow", FN + "gated_steps", {"steps": 4, "gate_after": 1})], root)
     assert out["slow"].result == {"total": sum(range(4)), "resumed_from": 1}

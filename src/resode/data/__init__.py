@@ -26,6 +26,7 @@ from resode.data.cifar_c import CIFAR_C_CORRUPTIONS, cifar_c_folder, load_cifar_
 from resode.data.datasets import ImageDataset, RegressionData, channel_stats, resize
 from resode.data.digits import load_digits
 from resode.data.loader import batches, num_batches
+from resode.data.resident import EpochDraws, draw_epoch, resident_batches
 from resode.data.synthetic import make_regression
 from resode.errors import DataError, unknown_name_error
 
@@ -142,12 +143,14 @@ __all__ = [
     "CIFAR_C_CORRUPTIONS",
     "DATASETS",
     "Augment",
+    "EpochDraws",
     "ImageDataset",
     "RegressionData",
     "batches",
     "channel_stats",
     "default_root",
     "describe",
+    "draw_epoch",
     "list_datasets",
     "load",
     "load_cifar",
@@ -157,5 +160,6 @@ __all__ = [
     "num_batches",
     "random_crop",
     "random_flip",
+    "resident_batches",
     "resize",
 ]

@@ -20,6 +20,40 @@ from resode.errors import ConfigError
 
 
 @dataclass
+class SpeedConfig(Config):
+    """How a run is executed, never what it computes by default: the defaults give bit-identical
+    results on the CPU to the plain loop; what changes numerics or error timing is opt-in."""
+
+    data_on_device: bool | None = option(
+        None,
+        "keep the training set and its augmentation on the device, the epoch's random draws "
+        "uploaded once (same batches and augmentations as the per-batch loader; default: on "
+        "for CUDA)",
+    )
+    sgd: Literal["auto", "for-loop", "foreach", "fused"] = option(
+        "auto",
+        "SGD implementation (auto: fused on CUDA, foreach elsewhere; foreach gives the "
+        "for-loop's updates bit for bit, fused rounds differently in the last bits)",
+    )
+    compile_mode: Literal["default", "reduce-overhead", "max-autotune-no-cudagraphs"] = option(
+        "default",
+        "torch.compile mode when compile is on; reduce-overhead captures CUDA graphs (CUDA "
+        "only: elsewhere it falls back to default with a note)",
+    )
+    cuda_graphs: bool = option(
+        False,
+        "capture the training forward and backward as CUDA graphs and replay them for every "
+        "full-size batch (CUDA only, not with compile or DDP: elsewhere off with a note)",
+    )
+    finite_check: Literal["step", "epoch"] = option(
+        "step",
+        "check loss and gradients for NaN/inf every step (one host sync per step) or once per "
+        "epoch (no per-step sync; nan_policy stop only: the error names the first bad step and "
+        "the epoch is not saved)",
+    )
+
+
+@dataclass
 class TrainConfig(Config):
     """Everything that defines a training run (CLI options, YAML files and presets share it)."""
 
@@ -75,12 +109,18 @@ class TrainConfig(Config):
         "stop", "on a non-finite loss or gradient: stop with an error, or skip the step"
     )
     max_nan_skips: int = option(100, "nan_policy=skip: stop after this many skipped steps", min=0)
+    speed: SpeedConfig = option(SpeedConfig(), "execution speed options (see SpeedConfig)")
 
     def check(self) -> None:
         if any(b <= a for a, b in zip(self.milestones, self.milestones[1:])):
             raise ConfigError(f"milestones = {self.milestones} must be strictly increasing")
         if any(m < 1 for m in self.milestones):
             raise ConfigError(f"milestones = {self.milestones} must be epochs >= 1")
+        if self.speed.finite_check == "epoch" and self.nan_policy != "stop":
+            raise ConfigError(
+                "speed.finite_check = 'epoch' cannot skip single steps; use nan_policy 'stop' "
+                "or speed.finite_check 'step'"
+            )
 
 
 def lr_at(config: TrainConfig, epoch: int) -> float:
@@ -117,4 +157,68 @@ def use_channels_last(config: TrainConfig, device: torch.device) -> bool:
     return device.type in ("cuda", "cpu")
 
 
-__all__ = ["TrainConfig", "amp_dtype", "epoch_generator", "lr_at", "use_channels_last"]
+def use_data_on_device(config: TrainConfig, device: torch.device) -> bool:
+    """Explicit ``speed.data_on_device``, else on for CUDA (the data set is resident there)."""
+    if config.speed.data_on_device is not None:
+        return config.speed.data_on_device
+    return device.type == "cuda"
+
+
+def sgd_flags(config: TrainConfig, device: torch.device) -> dict[str, bool]:
+    """``torch.optim.SGD`` keyword for ``speed.sgd``: ``{"fused": True}``, ``{"foreach": True}``
+    or ``{}``. Fused SGD needs floating-point parameters on CUDA or CPU (torch >= 2.4)."""
+    impl = config.speed.sgd
+    if impl == "auto":
+        impl = "fused" if device.type == "cuda" else "foreach"
+    if impl == "for-loop":
+        return {"foreach": False}
+    return {impl: True}
+
+
+def compile_plan(
+    config: TrainConfig, device: torch.device, *, available: bool | None = None
+) -> tuple[str | None, str | None]:
+    """``(mode or None, note or None)`` for ``config.compile``: None mode means eager.
+
+    ``reduce-overhead`` (CUDA graphs) off CUDA falls back to ``default``; a torch without a
+    working ``torch.compile`` (``available=False``; checked when None) falls back to eager.
+    The note is one line saying what happened."""
+    if not config.compile:
+        return None, None
+    if available is None:
+        available = compile_available()
+    if not available:
+        return None, "note: torch.compile is not available in this torch; training eagerly"
+    mode = config.speed.compile_mode
+    if mode == "reduce-overhead" and device.type != "cuda":
+        return "default", (
+            f"note: compile_mode reduce-overhead needs CUDA graphs; on {device.type} "
+            "torch.compile uses mode default"
+        )
+    return mode, None
+
+
+def compile_available() -> bool:
+    """True when ``torch.compile`` exists and dynamo supports this Python."""
+    if not hasattr(torch, "compile"):
+        return False
+    try:
+        import torch._dynamo as dynamo
+
+        return bool(dynamo.is_dynamo_supported())
+    except Exception:  # any import failure means: not usable
+        return False
+
+
+__all__ = [
+    "SpeedConfig",
+    "TrainConfig",
+    "amp_dtype",
+    "compile_available",
+    "compile_plan",
+    "epoch_generator",
+    "lr_at",
+    "sgd_flags",
+    "use_channels_last",
+    "use_data_on_device",
+]

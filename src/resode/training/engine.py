@@ -52,10 +52,14 @@ from resode.training import distributed as ddp
 from resode.training.config import (
     TrainConfig,
     amp_dtype,
+    compile_plan,
     epoch_generator,
     lr_at,
+    sgd_flags,
     use_channels_last,
+    use_data_on_device,
 )
+from resode.training.graphs import GraphedForward, cuda_graphs_plan
 from resode.training.history import (
     CHECKPOINT_NAME,
     CONFIG_YAML,
@@ -170,10 +174,13 @@ def evaluate(
     return float(sums[0]) / n, float(sums[1]) / n
 
 
-def _autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
+def _autocast(
+    device: torch.device, dtype: torch.dtype | None, cache: bool = True
+) -> contextlib.AbstractContextManager:
+    """Autocast to ``dtype`` (None: off); ``cache=False`` for CUDA graph capture."""
     if dtype is None:
         return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=dtype)
+    return torch.autocast(device_type=device.type, dtype=dtype, cache_enabled=cache)
 
 
 # --------------------------------------------------------------------------------------------
@@ -205,7 +212,11 @@ def _check_resume_config(
             f"config asks for {config.model!r}; pass --model {recorded.get('model')} or choose "
             "another --out folder"
         )
-    diff = config_diff(recorded, config.to_dict())
+    current = config.to_dict()
+    defaults = TrainConfig().to_dict()
+    # a field added after the run was recorded counts as recorded at its default
+    recorded = {**{k: defaults[k] for k in current if k not in recorded}, **recorded}
+    diff = config_diff(recorded, current)
     if diff and not override:
         raise ResodeError(
             f"--resume: {str(path)!r} was trained with other settings ({', '.join(diff)}); "
@@ -249,14 +260,22 @@ def _load_resume_state(path: Path, config: TrainConfig, model: nn.Module) -> dic
 
 
 def _batches(
-    train_ds: Any, config: TrainConfig, epoch: int, generator: torch.Generator
+    train_ds: Any,
+    config: TrainConfig,
+    epoch: int,
+    generator: torch.Generator,
+    resident: bool = False,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    from resode.data import Augment, batches
+    """The epoch's shuffled, augmented batches: per-batch (:func:`resode.data.batches`) or with
+    the epoch's draws uploaded once (``resident``, :func:`resode.data.resident_batches`); the
+    same batches either way."""
+    from resode.data import Augment, batches, resident_batches
 
     augment = None
     if config.augment and (config.crop_padding > 0 or config.flip):
         augment = Augment(padding=config.crop_padding, mode=config.padding_mode, flip=config.flip)
-    return batches(train_ds, config.batch_size, shuffle=True, generator=generator, augment=augment)
+    loader = resident_batches if resident else batches
+    return loader(train_ds, config.batch_size, shuffle=True, generator=generator, augment=augment)
 
 
 def _grads_finite(params: list[torch.Tensor], clip: float | None) -> torch.Tensor:
@@ -359,6 +378,10 @@ class _Run:
     history: list[dict[str, Any]]
     start_epoch: int = 0
     total_skips: int = 0
+    resident: bool = False  # speed.data_on_device resolved for this device
+    cudagraphs: bool = False  # the compiled model replays CUDA graphs (reduce-overhead)
+    graphs: GraphedForward | None = None  # speed.cuda_graphs: captured forward + backward
+    first_bad: torch.Tensor | None = None  # finite_check "epoch": first non-finite step or -1
 
 
 def _train(
@@ -387,6 +410,8 @@ def _train(
             if progress:
                 tqdm.write(_epoch_line(row, config.epochs))
         ddp.barrier(info)
+    if run.graphs is not None:
+        run.graphs.release()
     model = run.model
     model.eval()
     if run.channels_last:  # hand back the same layout a loaded checkpoint has
@@ -404,7 +429,8 @@ def _prepare(
 ) -> _Run:
     """Data, model (seeded), optimizer and AMP scaler; the state of ``last.pt`` on resume."""
     train_ds, test_ds = load_datasets(config)
-    if device.type != "cpu":  # keep the whole (small) data set on the accelerator
+    resident = use_data_on_device(config, device)
+    if device.type != "cpu" or resident:  # keep the whole (small) data set on the accelerator
         train_ds, test_ds = train_ds.to(device), test_ds.to(device)
     torch.manual_seed(config.seed)
     model = build_model(config, train_ds).to(device)
@@ -419,6 +445,7 @@ def _prepare(
         momentum=config.momentum,
         weight_decay=config.weight_decay,
         nesterov=config.nesterov,
+        **sgd_flags(config, device),
     )
     scaler = torch.amp.GradScaler("cuda", enabled=autocast is torch.float16)
     run = _Run(
@@ -437,6 +464,7 @@ def _prepare(
         channels_last,
         autocast,
         history=[],
+        resident=resident,
     )
     if info.is_main:
         from resode.report import prepare_out_dir
@@ -450,8 +478,19 @@ def _prepare(
         text = config.to_yaml()
         atomic_write_bytes(out_dir / CONFIG_YAML, lambda fh: fh.write(text.encode()))
     run.train_model = ddp.wrap_model(model, info, device, config.sync_batchnorm)
-    if config.compile:
-        run.train_model = torch.compile(run.train_model)
+    mode, note = compile_plan(config, device)
+    if note and info.is_main:
+        _note(note)
+    if mode is not None:  # static shapes: the last partial batch compiles once more
+        run.train_model = torch.compile(run.train_model, mode=mode, dynamic=False)
+        run.cudagraphs = mode == "reduce-overhead"
+    graphs, note = cuda_graphs_plan(
+        config.speed.cuda_graphs, device, compiled=mode is not None, distributed=info.enabled
+    )
+    if note and info.is_main:
+        _note(note)
+    if graphs:
+        run.graphs = GraphedForward(run.train_model, config.batch_size)
     run.total_skips = sum(int(h.get("nan_skips", 0)) for h in run.history)
     return run
 
@@ -459,7 +498,10 @@ def _prepare(
 def _restore(run: _Run) -> None:
     """Weights, optimizer, scaler, RNG states and history of ``last.pt`` (exact resume)."""
     payload = _load_resume_state(run.ckpt_path, run.config, run.model)
+    flags = {k: g[k] for g in run.optimizer.param_groups for k in ("foreach", "fused") if k in g}
     run.optimizer.load_state_dict(payload["optimizer"])
+    for group in run.optimizer.param_groups:  # the implementation is this run's choice
+        group.update(flags)
     if payload.get("scaler"):
         run.scaler.load_state_dict(payload["scaler"])
     rng = payload.get("rng", {})
@@ -491,7 +533,11 @@ def _train_epoch(run: _Run, epoch: int, progress: bool) -> dict[str, Any]:
         disable=not progress or not info.is_main,
         dynamic_ncols=True,
     )
-    batches = _batches(run.train_ds, config, epoch, epoch_generator(config.seed, epoch))
+    gen = epoch_generator(config.seed, epoch)
+    batches = _batches(run.train_ds, config, epoch, gen, run.resident)
+    run.first_bad = None
+    if config.speed.finite_check == "epoch":
+        run.first_bad = torch.full((), -1, dtype=torch.int64, device=device)
     try:
         for step, (x_all, y_all) in enumerate(batches):
             if len(y_all) >= info.world_size and not _step(
@@ -499,11 +545,14 @@ def _train_epoch(run: _Run, epoch: int, progress: bool) -> dict[str, Any]:
             ):
                 skips += 1
             bar.update(1)
-            if step % 10 == 0 or step == steps - 1:
+            if not bar.disable and (step % 10 == 0 or step == steps - 1):
                 n = max(float(sums[2]), 1.0)
                 bar.set_postfix(loss=f"{float(sums[0]) / n:.4f}", acc=f"{float(sums[1]) / n:.3f}")
     finally:
         bar.close()
+    # finite_check "epoch": one host sync per epoch
+    if run.first_bad is not None and not bool(ddp.all_true(run.first_bad < 0, info)):
+        _deferred_non_finite(run, epoch, int(run.first_bad), lr)
     ddp.all_reduce_sum(sums, info)
     n = max(float(sums[2]), 1.0)
     return {
@@ -535,8 +584,11 @@ def _step(
     x, y = x_all[part].to(run.device), y_all[part].to(run.device)
     if run.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
-    with _autocast(run.device, run.autocast):
-        logits = run.train_model(x)
+    if run.cudagraphs:  # a new iteration: the graphs' previous outputs may be overwritten
+        torch.compiler.cudagraph_mark_step_begin()
+    forward = run.graphs or run.train_model
+    with _autocast(run.device, run.autocast, cache=run.graphs is None):
+        logits = forward(x)
     loss_sum = F.cross_entropy(logits.float(), y, reduction="sum")
     # (world/b)·Σ_local ℓ: after DDP's gradient average this is the global-batch mean.
     loss = loss_sum * (info.world_size / b)
@@ -549,7 +601,10 @@ def _step(
             torch.nn.utils.clip_grad_norm_(run.params, config.grad_clip)
     else:
         ok = torch.isfinite(loss_sum) & _grads_finite(run.params, config.grad_clip)
-    if not bool(ddp.all_true(ok, info)):
+    if run.first_bad is not None:  # deferred: remember the first bad step, no host sync
+        first = run.first_bad
+        run.first_bad = torch.where((first < 0) & ~ok.to(first.device), step, first)
+    elif not bool(ddp.all_true(ok, info)):
         _non_finite(run, epoch, step, loss_sum, len(y), lr)
         return False
     run.scaler.step(run.optimizer)
@@ -559,6 +614,27 @@ def _step(
         sums[1] += (logits.detach().argmax(1) == y).sum()
         sums[2] += len(y)
     return True
+
+
+def _deferred_non_finite(run: _Run, epoch: int, step: int, lr: float) -> None:
+    """``speed.finite_check = "epoch"`` found a non-finite step: stop; the epoch is not saved."""
+    ckpt = run.ckpt_path
+    last = str(ckpt) if ckpt.exists() else "none (no epoch finished)"
+    where = f"step {step + 1}" if step >= 0 else "a step on another rank"
+    raise NumericalError(
+        f"non-finite loss or gradient at epoch {epoch + 1}, {where} (found by the end-of-epoch "
+        f"check, speed.finite_check 'epoch'; lr {lr:g}); last good checkpoint: {last}. Lower "
+        "--lr, add --grad-clip, or use --speed.finite-check step with --nan-policy skip"
+    )
+
+
+def _note(text: str) -> None:
+    """A one-line note on stderr (through tqdm so a progress bar is not broken)."""
+    import sys
+
+    from tqdm.auto import tqdm
+
+    tqdm.write(text, file=sys.stderr)
 
 
 def _non_finite(
