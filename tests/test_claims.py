@@ -120,10 +120,11 @@ def test_robust_auc_is_the_mean_accuracy_over_the_eps_range() -> None:
 def test_paper_b_claims_come_from_the_experiments_judgements() -> None:
     from types import SimpleNamespace
 
+    from resode.analysis_plan import plan_claim
     from resode.ode.experiments import DEPTH_CLAIMS
-    from resode.verdicts import Claim, judge_interval
+    from resode.verdicts import judge_interval
 
-    claim = Claim(**DEPTH_CLAIMS["ode"])
+    claim = plan_claim(**DEPTH_CLAIMS["ode"])
     j = judge_interval(claim, -1.0, -1.05, -0.95, n=4, test="t")
     judged = paper_b_claims(get_preset("tiny"), SimpleNamespace(judgements=lambda: [j]))
     assert [(c.part, c.name, c.verdict) for c in judged] == [("B", claim.name, "reproduced")]
@@ -199,22 +200,24 @@ def test_a_metric_missing_everywhere_skips_only_its_claim() -> None:
 def test_paper_b_texts_per_activation_and_unknown_names() -> None:
     from types import SimpleNamespace
 
-    from resode.ode.experiments import RELU_CLAIM, SMOOTHER_CLAIM
+    from resode.analysis_plan import plan_claim
+    from resode.ode.experiments import ACCURACY_CLAIM, RELU_CLAIM, SMOOTHER_CLAIM
     from resode.verdicts import Claim, judge_interval
 
-    def j(name: str, **kw: object):  # an interval of positive values (ratios on a log scale)
-        return judge_interval(Claim(name=name, **kw), 0.2, 0.1, 0.3, n=4, test="t")  # type: ignore[arg-type]
+    def j(claim: Claim):  # an interval of positive values (ratios on a log scale)
+        return judge_interval(claim, 0.2, 0.1, 0.3, n=4, test="t")
 
-    relu = {k: v for k, v in RELU_CLAIM.items() if k != "name"}
     js = [
-        j("table1_tied_smoother_gelu", **SMOOTHER_CLAIM),
-        j(RELU_CLAIM["name"], **relu),
-        j("some_new_claim", text="x", direction="less", margin=0.1),
+        j(plan_claim("table1_tied_smoother_gelu", SMOOTHER_CLAIM["text"])),
+        j(plan_claim("table1_test_acc_gelu_iid", ACCURACY_CLAIM["test"])),
+        j(plan_claim(**RELU_CLAIM)),
+        j(Claim("some_new_claim", text="x", direction="less", margin=0.1)),
     ]
     judged = paper_b_claims(get_preset("tiny"), SimpleNamespace(judgements=lambda: js))
     assert [c.text for c in judged] == [
         f"{SMOOTHER_CLAIM['text']} — gelu",
+        f"{ACCURACY_CLAIM['test']} — gelu, iid",
         RELU_CLAIM["text"],
         "some_new_claim",  # a claim this module does not know keeps its name as text
     ]
-    assert [c.model for c in judged] == [None] * 3 and {c.part for c in judged} == {"B"}
+    assert [c.model for c in judged] == [None] * 4 and {c.part for c in judged} == {"B"}

@@ -105,9 +105,21 @@ def test_tiny_results_hold_every_model_and_seed(tiny_run: Path) -> None:
         assert all(len(v) == cfg.paper_b.seeds for v in e["max_dz"])
         assert e["L_max_dz"][0] == pytest.approx([e["depths"][0] * v for v in e["max_dz"][0]])
     claims = results["claims"]
-    # 7 paper-A claims + the Lyapunov intersection–union row × 2 damped models; paper B: 2 depth
-    # slopes, the decay rate, 2 roughness
-    assert len(claims) == 8 * 2 + 5
+    # 7 paper-A claims + the Lyapunov intersection–union row × 2 damped models; paper B: the
+    # depth slopes, the L·max bound, the slope gap, the decay exponent and the log-loss rate,
+    # the i.i.d. smoothing fraction, the ReLU counter-example (no reference depth: no
+    # convergence claim)
+    assert len(claims) == 8 * 2 + 8
+    assert {c["claim"] for c in claims if c["part"] == "B"} == {
+        "depth_slope_ode",
+        "depth_bounded_ode",
+        "depth_slope_iid",
+        "depth_slope_gap",
+        "long_time_exponential_decay",
+        "long_time_log_loss_rate",
+        "iid_not_smoothed",
+        "relu_smoothness_lost",
+    }
     assert {c["part"] for c in claims} == {"A", "B"}
     for c in claims:
         assert c["verdict"] in VERDICTS and c["raw_verdict"] in VERDICTS

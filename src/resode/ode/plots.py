@@ -144,7 +144,8 @@ def plot_relu(result: ReluResult, out: str | Path) -> list[Path]:
     plt, out = _plt(), Path(out)
     fig, ax = plt.subplots(figsize=(5.5, 4.2))
     for c in result.cells:
-        ax.plot(np.arange(1, c.depth + 1) / c.depth, c.w, ".-", lw=0.6, label=f"D={c.depth}")
+        w = c.w[0] if c.w.ndim == 2 else c.w  # seed 0: the configured sample (x, Cx)
+        ax.plot(np.arange(1, c.depth + 1) / c.depth, w, ".-", lw=0.6, label=f"D={c.depth}")
     ax.axhline(2 * math.log(result.config.C), color="k", ls="--", lw=1, label="2 log C")
     ax.set_xlabel("s = k / D")
     ax.set_ylabel("trained w_k")

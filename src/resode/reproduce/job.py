@@ -301,6 +301,7 @@ def results_dict(
             "depth_sweep": {init: _sweep_summary(r) for init, r in b.depth_sweep.items()},
             "weights": _weights_summary(b.weights),
             "long_time": _long_time_summary(b.long_time),
+            "relu": _relu_summary(b.relu),
             "table1": None
             if b.table1 is None
             else {"groups": b.table1.groups, "ratios": b.table1.ratios},
@@ -319,6 +320,12 @@ def _sweep_summary(r: Any) -> dict[str, Any]:
         "fit": r.fit.to_dict() if r.fit is not None else None,
         "label": r.label,
         "config": r.config.to_dict(),
+        # one slope per seed (each its own data draw): the values the claims are judged on
+        "seed_slopes": None if r.seed_slopes is None else r.seed_slopes.tolist(),
+        "distance_seed_slopes": None
+        if r.distance_seed_slopes is None
+        else r.distance_seed_slopes.tolist(),
+        "distance_fit": r.distance_fit.to_dict() if r.distance_fit is not None else None,
     }
 
 
@@ -330,6 +337,8 @@ def _weights_summary(w: Any) -> dict[str, Any] | None:
             "depth": c.depth,
             "max_dz_init": c.max_dz_init.tolist(),
             "max_dz_trained": c.max_dz_trained.tolist(),
+            "max_move": None if c.max_move is None else c.max_move.tolist(),
+            "smoothing_fraction": c.smoothing_fraction().tolist(),
         }
         for c in w.cells
     }
@@ -347,6 +356,25 @@ def _long_time_summary(lt: Any) -> dict[str, Any] | None:
         "rate_method": lt.rate_method,
         "pl_initial": lt.pl_initial.tolist(),
         "pl_min": lt.pl_min.tolist(),
+        "seeds": list(lt.seeds),
+        "loss_last_per_seed": lt.loss[-1].tolist(),
+        "decay_exponent_beta": None if lt.exponents is None else lt.exponents.tolist(),
+        "pl_rate_ratio_last_quarter": None
+        if lt.pl_rate_ratio is None
+        else lt.pl_rate_ratio.tolist(),
+    }
+
+
+def _relu_summary(r: Any) -> dict[str, Any] | None:
+    if r is None:
+        return None
+    return {
+        "config": r.config.to_dict(),
+        "depths": [c.depth for c in r.cells],
+        "max_abs_dw": [c.max_abs_dw_seeds.tolist() for c in r.cells],
+        "seed_slopes": r.seed_slopes.tolist(),
+        "odd_layers_unchanged": r.odd_layers_unchanged,
+        "even_max_error": r.even_max_error,
     }
 
 

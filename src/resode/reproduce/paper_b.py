@@ -1,6 +1,7 @@
 """Paper B as a grid of tasks: the cells of :mod:`resode.ode.experiments` (one per depth and
 initialisation of the depth sweep, the reference depth, one per initialisation of the
-weights-against-layer experiment, one per seed of the long-time run, one per Table 1 network),
+weights-against-layer experiment, one per seed of the long-time run, one per depth of the ReLU
+counter-example, one per Table 1 network),
 each a :mod:`resode.grid` task with its own folder; :func:`collect` combines the finished cells
 with the experiments' own ``*_combine`` functions (fits, judged claims) and writes each
 experiment's files (figures, JSON, CSV, Markdown) under ``paper_b/``.
@@ -22,6 +23,7 @@ def _gd_common(cfg: ReproduceConfig) -> dict[str, Any]:
         "d": pb.d,
         "seed": cfg.seed,
         "data_seed": cfg.seed,
+        "data_per_seed": True,
         "float64": pb.float64,
         "normalisation": "official",
         "activation": "gelu",
@@ -30,11 +32,12 @@ def _gd_common(cfg: ReproduceConfig) -> dict[str, Any]:
 
 def configs(cfg: ReproduceConfig) -> dict[str, Any]:
     """The experiment configs of paper B: ``depth_sweep`` (one per init), ``weights``,
-    ``long_time`` and ``table1``."""
+    ``long_time``, ``relu`` and ``table1``."""
     from resode.ode.experiments import (
         CifarConfig,
         DepthSweepConfig,
         LongTimeConfig,
+        ReluCounterexampleConfig,
         WeightsConfig,
     )
 
@@ -54,7 +57,14 @@ def configs(cfg: ReproduceConfig) -> dict[str, Any]:
             "snapshots": 2 if not pb.reference_depth else 6,
         }
         out["depth_sweep"] = {
-            init: DepthSweepConfig.from_dict({**sweep, "init": init}) for init in pb.inits
+            init: DepthSweepConfig.from_dict(
+                {
+                    **sweep,
+                    "init": init,
+                    **({"reference_depth": 0} if init == "iid" and not pb.reference_iid else {}),
+                }
+            )
+            for init in pb.inits
         }
         out["weights"] = WeightsConfig.from_dict(
             {
@@ -76,10 +86,19 @@ def configs(cfg: ReproduceConfig) -> dict[str, Any]:
                 "depth": pb.long_depth,
                 "iterations": pb.long_iterations,
                 "lr": pb.long_lr,
-                "seeds": 1,
+                "seeds": pb.long_seeds,
                 "snapshots": 8,
             }
         )
+        if pb.relu:
+            out["relu"] = ReluCounterexampleConfig.from_dict(
+                {
+                    "depths": list(pb.relu_depths),
+                    "iterations": pb.relu_iterations,
+                    "seeds": pb.seeds,
+                    "seed": cfg.seed,
+                }
+            )
     if t1.enabled:
         over = {
             "activations": list(t1.activations),
@@ -112,6 +131,7 @@ def tasks(cfg: ReproduceConfig, root: Path) -> list[Task]:
         depth_sweep_cell,
         depth_sweep_reference_cell,
         long_time_cell,
+        relu_cell,
         table1_cell,
         weights_cell,
     )
@@ -161,6 +181,10 @@ def tasks(cfg: ReproduceConfig, root: Path) -> list[Task]:
                 init,
                 cost=gd_seconds(w.depth * w.iterations * w.seeds * w.n * w.m),
             )
+    if "relu" in cfgs:
+        rcfg = cfgs["relu"]
+        for D in sorted(set(rcfg.depths), reverse=True):
+            add(f"paper_b/relu/D{D}", relu_cell, rcfg, D, cost=2e-7 * D * rcfg.iterations)
     if "table1" in cfgs:
         ccfg = cfgs["table1"]
         for act in ccfg.activations:
@@ -178,13 +202,20 @@ class PaperBResult:
     depth_sweep: dict[str, Any] = field(default_factory=dict)
     weights: Any = None
     long_time: Any = None
+    relu: Any = None
     table1: Any = None
     failed: dict[str, str] = field(default_factory=dict)
     figures: dict[str, Path] = field(default_factory=dict)
 
     def judgements(self) -> list[Any]:
+        from resode.ode.experiments import slope_gap_judgement
+
         out = [j for r in self.depth_sweep.values() for j in r.judgements()]
-        for r in (self.long_time, self.weights, self.table1):
+        if "tied" in self.depth_sweep and "iid" in self.depth_sweep:
+            gap = slope_gap_judgement(self.depth_sweep["tied"], self.depth_sweep["iid"])
+            if gap is not None:
+                out.append(gap)
+        for r in (self.long_time, self.weights, self.relu, self.table1):
             if r is not None:
                 out += r.judgements()
         return out
@@ -211,11 +242,13 @@ def collect(
         ReferenceCell,
         depth_sweep_combine,
         long_time_combine,
+        relu_combine,
         table1_combine,
         weights_combine,
     )
     from resode.ode.experiments.depth_sweep import write as write_depth_sweep
     from resode.ode.experiments.long_time import write as write_long_time
+    from resode.ode.experiments.relu import write as write_relu
     from resode.ode.experiments.table1 import write as write_table1
     from resode.ode.experiments.weights import write as write_weights
 
@@ -238,6 +271,7 @@ def collect(
     parts = (
         ("long_time", "paper_b/long_time/", long_time_combine, write_long_time),
         ("weights", "paper_b/weights/", weights_combine, write_weights),
+        ("relu", "paper_b/relu/", relu_combine, write_relu),
         ("table1", "table1/", table1_combine, write_table1),
     )
     for name, prefix, combine, write in parts:

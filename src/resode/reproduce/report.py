@@ -15,6 +15,7 @@ from typing import Any
 from resode.registry import display_name
 from resode.report import Report, fmt_mean_std, fmt_num, fmt_pct, mean_std
 from resode.reproduce.config import ReproduceConfig
+from resode.verdicts import ratio_text
 
 
 @dataclass
@@ -510,7 +511,8 @@ def _paper_b(rep: Report, ctx: ReportContext) -> None:
         "Marion et al. 2024: h_{k+1} = h_k + (1/L)·σ(h_k W_k) V_k (the official code's "
         f"normalisation), GELU, full-batch GD on MSE with rate L × {pb.lr:g}; synthetic data "
         f"n = {pb.n}, d = {pb.d}, m = {pb.m}, {'float64' if pb.float64 else 'float32'}, "
-        f"{pb.seeds} networks per depth. V_k = 0 at init; W_k tied (one draw for all k) or "
+        f"{pb.seeds} networks per depth, each seed its own data draw and init. V_k = 0 at "
+        "init; W_k tied (one draw for all k) or "
         "i.i.d. Every experiment's own files (figures, JSON, CSV, Markdown) are in "
         "`paper_b/<experiment>/`."
     )
@@ -564,6 +566,10 @@ def _weights(rep: Report, ctx: ReportContext) -> None:
             "L": c.depth,
             "max ‖ΔZ‖ at init": fmt_mean_std([float(v) for v in c.max_dz_init]),
             "max ‖ΔZ‖ trained": fmt_mean_std([float(v) for v in c.max_dz_trained]),
+            "max_k ‖Z_k(T) − Z_k(0)‖": "–"
+            if c.max_move is None
+            else fmt_mean_std([float(v) for v in c.max_move]),
+            "smoothing fraction φ": fmt_mean_std([float(v) for v in c.smoothing_fraction()]),
         }
         for c in w.cells
     ]
@@ -578,18 +584,51 @@ def _long_time(rep: Report, ctx: ReportContext) -> None:
     if lt is None:
         return
     c = lt.config
-    loss = lt.loss[:, 0]
     lo, hi = lt.window
+
+    def ms(v: Any) -> str:
+        return fmt_mean_std([float(x) for x in v])
+
+    beta = "–" if lt.exponents is None else ms(lt.exponents)
     rep.paragraph(
         f"n = {c.n}, m = {c.m}, L = {c.depth}, tied init, rate {c.depth} × {c.lr:g}, "
-        f"{c.iterations} iterations (the paper: 80 000). Loss {loss[0]:.3g} → {loss[-1]:.3g}; "
-        f"decay rate of ln(loss) over iterations {lo}–{hi}: {float(lt.rates[0]):.3g} per 1000 "
-        f"iterations ({lt.rate_method}); PL ratio {float(lt.pl_initial[0]):.3g} at t = 0, "
-        f"minimum {float(lt.pl_min[0]):.3g} over the run."
+        f"{c.iterations} iterations (the paper: 80 000), seeds {lt.seeds} (each its own data "
+        f"and init; mean ± std over seeds below). Loss {ms(lt.loss[0])} → {ms(lt.loss[-1])}; "
+        f"slope of ln(loss) over iterations {lo}–{hi}: {ms(lt.rates)} per 1000 iterations; "
+        f"decay exponent β (log-log slope of the local rate against t; 0 exponential, −1 power "
+        f"law): {beta}; PL ratio {ms(lt.pl_initial)} at t = 0, minimum {ms(lt.pl_min)} over the "
+        f"run; rate / (lr·min PL) over the last quarter: "
+        f"{'–' if lt.pl_rate_ratio is None else ms(lt.pl_rate_ratio)}."
     )
     fig = ctx.b.figures.get("long_time/fig2")
     if fig is not None:
         rep.figure(fig, "Weights against layer during training, and the loss")
+
+
+def _relu(rep: Report, ctx: ReportContext) -> None:
+    r = ctx.b.relu if ctx.b is not None else None
+    if r is None:
+        rep.paragraph("Not run in this preset.")
+        return
+    c = r.config
+    rep.paragraph(
+        f"Scalar ReLU net h_(k+1) = h_k + relu(w_(k+1) h_k)/D, w_k(0) = (−1)^k/D, one sample "
+        f"(x, Cx) per seed (seed 0: x = {c.x:g}, C = {c.C:g}; others drawn), {c.iterations} GD "
+        f"steps. Odd layers unchanged: {r.odd_layers_unchanged}; even layers at w* = "
+        f"D(C^(2/D) − 1) within {r.even_max_error:.2e}."
+    )
+    rep.table(
+        [
+            {
+                "D": cell.depth,
+                "max_k |w_(k+1) − w_k| (mean ± std over seeds)": fmt_mean_std(
+                    [float(v) for v in cell.max_abs_dw_seeds]
+                ),
+            }
+            for cell in r.cells
+        ]
+    )
+    rep.paragraph("Per-seed slopes against D: " + ", ".join(f"{v:.4f}" for v in r.seed_slopes))
 
 
 def _table1(rep: Report, ctx: ReportContext) -> None:
@@ -613,7 +652,7 @@ def _table1(rep: Report, ctx: ReportContext) -> None:
     rep.table(rows)
     rep.paragraph(
         "Tied / i.i.d. ratio of the median layer-averaged ‖W_{k+1} − W_k‖_F: "
-        + ", ".join(f"{a}: {v:.3g}" for a, v in t1.ratios.items())
+        + ", ".join(f"{a}: {ratio_text(v)}" for a, v in t1.ratios.items())
         + " (the paper's appendix: about 1/10)."
     )
 
@@ -661,6 +700,7 @@ SECTIONS: tuple[tuple[str, int, Writer], ...] = (
     ("Paper B: depth sweep", 3, _depth_sweep),
     ("Paper B: weights against layer", 3, _weights),
     ("Paper B: long-time training", 3, _long_time),
+    ("Paper B: ReLU counter-example", 3, _relu),
     ("Paper B: Table 1", 3, _table1),
     ("Paper B: claims", 3, _paper_b_claims),
     ("Files", 2, _files),

@@ -21,7 +21,10 @@ from typing import Any
 
 from resode.ode.experiments.common import GDConfig, Record, cell_key, run_cells
 from resode.ode.experiments.depth_sweep import (
+    BOUND_CLAIM,
+    CONVERGENCE_CLAIM,
     DEPTH_CLAIMS,
+    GAP_CLAIM,
     DepthCell,
     DepthSweepConfig,
     DepthSweepResult,
@@ -31,12 +34,15 @@ from resode.ode.experiments.depth_sweep import (
     depth_sweep_cell,
     depth_sweep_combine,
     depth_sweep_reference_cell,
+    slope_gap_judgement,
 )
 from resode.ode.experiments.long_time import (
+    DECAY_CLAIM,
     RATE_CLAIM,
     LongTimeCell,
     LongTimeConfig,
     LongTimeResult,
+    decay_exponent,
     long_time,
     long_time_cell,
     long_time_combine,
@@ -52,12 +58,14 @@ from resode.ode.experiments.relu import (
     relu_scalar_train,
 )
 from resode.ode.experiments.table1 import (
+    ACCURACY_CLAIM,
     PAPER_TABLE1,
     SMOOTHER_CLAIM,
     CifarConfig,
     Table1Cell,
     Table1Result,
     cifar_grid,
+    paper_says_smooth,
     table1_cell,
     table1_combine,
 )
@@ -72,7 +80,12 @@ from resode.ode.experiments.weights import (
 )
 
 __all__ = [
+    "ACCURACY_CLAIM",
+    "BOUND_CLAIM",
+    "CONVERGENCE_CLAIM",
+    "DECAY_CLAIM",
     "DEPTH_CLAIMS",
+    "GAP_CLAIM",
     "PAPER_TABLE1",
     "RATE_CLAIM",
     "RELU_CLAIM",
@@ -99,6 +112,7 @@ __all__ = [
     "cell_key",
     "cifar_grid",
     "conv_smoothness",
+    "decay_exponent",
     "depth_claim",
     "depth_sweep",
     "depth_sweep_cell",
@@ -107,11 +121,13 @@ __all__ = [
     "long_time",
     "long_time_cell",
     "long_time_combine",
+    "paper_says_smooth",
     "relu_cell",
     "relu_combine",
     "relu_counterexample",
     "relu_scalar_train",
     "run_cells",
+    "slope_gap_judgement",
     "table1_cell",
     "table1_combine",
     "weights_against_layer",

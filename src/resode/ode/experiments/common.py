@@ -43,6 +43,11 @@ class GDConfig(Config):
     d: int = option(16, "input = hidden = output dimension (A = B = I)", min=1)
     seed: int = option(0, "first initialisation seed (seed i uses seed + i)", min=0)
     data_seed: int = option(0, "seed of the synthetic data x, y ~ N(0, I)", min=0)
+    data_per_seed: bool = option(
+        True,
+        "each network seed draws its own data: init seed s uses data seed data_seed + (s − seed) "
+        "(False: every seed trains on data_seed's draw)",
+    )
     zero_v: bool = option(True, "V_k(0) = 0 (the paper's main scheme)")
     gp_length_scale: float = option(0.1, "GP init: length scale ℓ in s", min=0.0)
     scaling_exponent: float = option(
@@ -79,6 +84,26 @@ def synthetic_data(
     return data.x, data.y
 
 
+def data_seeds(cfg: GDConfig, seed: int, n_seeds: int) -> list[int]:
+    """Data seeds of init seeds seed..seed+n_seeds−1: data_seed + (s − cfg.seed) per seed
+    (``data_per_seed``), else data_seed for all."""
+    if not cfg.data_per_seed:
+        return [cfg.data_seed] * n_seeds
+    return [cfg.data_seed + (seed - cfg.seed) + i for i in range(n_seeds)]
+
+
+def seed_data(cfg: GDConfig, n: int, seed: int, n_seeds: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The training data of seeds seed..seed+n_seeds−1: (n, d) shared when every seed has the
+    same data seed, else stacked (S, n, d), seed i drawing with :func:`data_seeds`'s i-th seed."""
+    import torch
+
+    ds = data_seeds(cfg, seed, n_seeds)
+    if len(set(ds)) == 1:
+        return synthetic_data(n, cfg.d, ds[0], cfg.float64)
+    pairs = [synthetic_data(n, cfg.d, s, cfg.float64) for s in ds]
+    return torch.stack([x for x, _ in pairs]), torch.stack([y for _, y in pairs])
+
+
 def build_model(cfg: GDConfig, depth: int, width: int, n_seeds: int | None) -> ScaledResidualMLP:
     """The scaled residual MLP of eq. (3) for ``cfg`` (seed-batched when ``n_seeds``)."""
     from resode.ode.scaled_resnet import ScaledResidualMLP
@@ -111,11 +136,12 @@ def train_network(
     **gd_kwargs: Any,
 ) -> tuple[ScaledResidualMLP, GDResult]:
     """Build, initialise (seeds seed..seed+n_seeds−1) and train one seed-batched network by GD
-    with the residual rate L^{2α−1}·lr on ``cfg``'s synthetic data."""
+    with the residual rate L^{2α−1}·lr on ``cfg``'s synthetic data (:func:`seed_data`: each
+    seed its own draw unless ``cfg.data_per_seed`` is False)."""
     from resode.ode.init import initialize
     from resode.ode.train import train_gd
 
-    x, y = synthetic_data(n, cfg.d, cfg.data_seed, cfg.float64)
+    x, y = seed_data(cfg, n, seed, n_seeds)
     model = build_model(cfg, depth, width, n_seeds)
     initialize(
         model,

@@ -8,11 +8,17 @@ its t interval and judges the claim of the config's init and scaling through
 :mod:`resode.verdicts`; :func:`write` makes PNG + JSON + CSV + Markdown; :func:`depth_sweep`
 runs everything.
 
-Claims (:data:`DEPTH_CLAIMS`, slope of log max_{k,t≤T}‖ΔZ‖ against log L, both "equivalent" with
-a declared margin of ±0.25, TOST on the 90 % t interval of the fitted slope):
+Claims (sentences here, direction and margin from :data:`resode.analysis_plan.PLAN`), each
+judged on one value per seed (each seed its own data draw and initialisation; one-sample t over
+seeds), never on seeds × depths pooled as independent points:
 
-* tied/GP init, α = 1: slope −1 (Prop. 3, Thm 4: ‖ΔZ‖ ≤ K/L, "ODE-like");
-* i.i.d. init (any α): slope 0 (the initial O(1) differences are never smoothed out).
+* tied/GP init, α = 1: ``depth_slope_ode``, slope −1 within ±0.1 (Prop. 3, Thm 4: ‖ΔZ‖ ≤ K/L);
+  ``depth_bounded_ode``, the slope of log(L·max‖ΔZ‖) (= slope + 1) at most 0.1, one-sided;
+  with a reference depth ``ode_convergence``, the slope of the L²-in-s distance to it < 0
+  (shown at least the margin below −1/2);
+* i.i.d. init (any α): ``depth_slope_iid``, slope 0 within ±0.25;
+* both inits (:func:`slope_gap_judgement`): ``depth_slope_gap``, i.i.d. slope − tied slope > 0
+  (at least 1/2), Welch over seeds.
 
 A smooth init under another residual factor L^{-α} (e.g. α = 1/2, rate L^{2α−1}·lr) has no claim
 of the paper (its "1/√L gives an SDE limit" concerns i.i.d. weights): the slope is measured and
@@ -48,23 +54,33 @@ if TYPE_CHECKING:
     from resode.ode.measures import SlopeFit
     from resode.verdicts import Claim, Judgement
 
-DEPTH_CLAIMS: dict[str, dict[str, Any]] = {
+#: claim sentences; direction, margin and reference live in :data:`resode.analysis_plan.PLAN`
+DEPTH_CLAIMS: dict[str, dict[str, str]] = {
     "ode": {
         "name": "depth_slope_ode",
         "text": "A smooth (tied) initialisation stays smooth under 1/L scaling: "
         "max_{k,t≤T}‖Z_{k+1} − Z_k‖_F ∝ 1/L (log-log slope −1; Prop. 3, Thm 4)",
-        "direction": "equivalent",
-        "margin": 0.25,
-        "reference": -1.0,
     },
     "iid": {
         "name": "depth_slope_iid",
         "text": "An i.i.d. initialisation stays rough: max_{k,t≤T}‖Z_{k+1} − Z_k‖_F does not "
         "shrink with L (log-log slope 0)",
-        "direction": "equivalent",
-        "margin": 0.25,
-        "reference": 0.0,
     },
+}
+BOUND_CLAIM: dict[str, str] = {
+    "name": "depth_bounded_ode",
+    "text": "L·max_{k,t≤T}‖Z_{k+1} − Z_k‖_F stays bounded as L grows (tied init, the K/L bound "
+    "of Prop. 3 / Thm 4): its log-log slope against L is at most the declared tolerance",
+}
+GAP_CLAIM: dict[str, str] = {
+    "name": "depth_slope_gap",
+    "text": "An i.i.d. init stays rougher than a tied one in L: its depth slope exceeds the tied "
+    "init's by at least half the paper's gap of 1",
+}
+CONVERGENCE_CLAIM: dict[str, str] = {
+    "name": "ode_convergence",
+    "text": "The trained weights converge as L grows (to the neural ODE's Lipschitz weights): "
+    "the L²-in-s distance to a deeper reference network decays with L (the paper: O(1/L))",
 }
 
 
@@ -152,7 +168,11 @@ class ReferenceCell(Record):
 @dataclass
 class DepthSweepResult(Record):
     """The combined sweep. ``running_max_dz``: (n_depths, n_times, S) at the snapshot times;
-    ``fit``: slope at t = T; ``distances``: L²-in-s distances (n_depths, n_times, S) or None."""
+    ``fit``: pooled slope at t = T (a description); ``seed_slopes`` (S,): one slope per seed at
+    t = T, the values the claims are judged on (each seed its own data draw and init);
+    ``distances``: L²-in-s distances (n_depths, n_times, S) or None, ``distance_seed_slopes``
+    their per-seed slopes at T; ``judged``: every claim of this sweep (slope, bound,
+    convergence)."""
 
     config: DepthSweepConfig
     depths: list[int]
@@ -168,18 +188,23 @@ class DepthSweepResult(Record):
     distances: np.ndarray | None
     distance_fit: SlopeFit | None
     seconds: float
+    seed_slopes: np.ndarray | None = None
+    distance_seed_slopes: np.ndarray | None = None
+    judged: list[Judgement] = dataclasses.field(default_factory=list)
 
     def cell(self, depth: int) -> DepthCell:
         return next(c for c in self.cells if c.depth == depth)
 
     def judgements(self) -> list[Judgement]:
-        return [self.judgement] if self.judgement is not None else []
+        if self.judged:
+            return list(self.judged)
+        return [self.judgement] if self.judgement is not None else []  # a record without judged
 
 
 def depth_claim(config: DepthSweepConfig) -> Claim | None:
     """The claim the sweep of ``config`` tests (:data:`DEPTH_CLAIMS`), None when the paper makes
     none (a smooth init with a scaling exponent α ≠ 1)."""
-    from resode.verdicts import Claim
+    from resode.analysis_plan import plan_claim
 
     if config.init == "iid":
         key = "iid"
@@ -187,12 +212,29 @@ def depth_claim(config: DepthSweepConfig) -> Claim | None:
         key = "ode"
     else:
         return None
-    return Claim(**DEPTH_CLAIMS[key])
+    return plan_claim(**DEPTH_CLAIMS[key])
+
+
+def ode_like(config: DepthSweepConfig) -> bool:
+    """A smooth init under the 1/L scaling: the paper's ODE claims (bound, convergence) apply."""
+    return config.init != "iid" and config.scaling_exponent == 1.0
+
+
+def per_seed_slopes(depths: Sequence[int], values: np.ndarray) -> np.ndarray:
+    """Least-squares slope of log values[:, s] against log L for every seed s (``values``:
+    (n_depths, S)); NaN for a seed with a non-positive value (no log)."""
+    from resode.ode.measures import fit_loglog_slope
+
+    out = []
+    for s in range(values.shape[1]):
+        col = values[:, s]
+        out.append(fit_loglog_slope(depths, col).slope if np.all(col > 0) else math.nan)
+    return np.asarray(out, dtype=np.float64)
 
 
 def depth_sweep_cell(config: DepthSweepConfig, depth: int, *, progress: bool = False) -> DepthCell:
     """Train depth L (``config.init``, seeds ``seed..seed+seeds−1`` batched) for T iterations."""
-    from resode.ode.experiments.common import synthetic_data
+    from resode.ode.experiments.common import seed_data
     from resode.ode.measures import flatten_z, ode_discrepancy
 
     times = config.snapshot_times()
@@ -215,7 +257,7 @@ def depth_sweep_cell(config: DepthSweepConfig, depth: int, *, progress: bool = F
     snaps = {t: flatten_z(V, W).numpy() for t, (V, W) in res.snapshots.items()}
     ode = None
     if config.ode_check and depth <= config.ode_max_depth:
-        x, _ = synthetic_data(config.n, config.d, config.data_seed, config.float64)
+        x, _ = seed_data(config, config.n, config.seed, config.seeds)
         ode = ode_discrepancy(model, x, interpolation="linear")
     seeds = seeds_of(config.seed, config.seeds)
     return DepthCell(config.init, depth, seeds, times, res.history, snaps, ode, res.seconds)
@@ -288,9 +330,14 @@ def depth_sweep_combine(
     cells: Sequence[DepthCell],
     reference: ReferenceCell | None = None,
 ) -> DepthSweepResult:
-    """Fit log max_{k,t'≤t}‖ΔZ‖ against log L at every snapshot time t (all seeds pooled), judge
-    the claim at t = T, and the L²-in-s distances to the reference when given."""
-    from resode.ode.measures import fit_loglog_slope, judge_slope, slope_label
+    """Fit log max_{k,t'≤t}‖ΔZ‖ against log L at every snapshot time t (all seeds pooled: a
+    description), fit one slope per seed at t = T and judge the claims on those (one-sample t
+    over seeds): the slope claim of the init; for a smooth init under 1/L also the bound on
+    L·max‖ΔZ‖ (its slope is the slope + 1) and, with a reference, the per-seed slope of the
+    L²-in-s distance to it."""
+    from resode.analysis_plan import plan_claim
+    from resode.ode.measures import fit_loglog_slope, slope_label
+    from resode.verdicts import judge
 
     by_depth = {c.depth: c for c in cells}
     depths = config.sweep_depths()
@@ -304,13 +351,22 @@ def depth_sweep_combine(
         if np.all(running[:, j] > 0)  # t = 0 of a tied init has ΔZ = 0
     }
     fit = fits.get(config.iterations)
+    slopes = per_seed_slopes(depths, running[:, -1])
     claim = depth_claim(config)
-    judgement = judge_slope(claim, fit) if claim is not None and fit is not None else None
-    distances = dist_fit = None
+    judged = []
+    judgement = judge(claim, slopes.tolist()) if claim is not None else None
+    if judgement is not None:
+        judged.append(judgement)
+    if ode_like(config):
+        judged.append(judge(plan_claim(**BOUND_CLAIM), (slopes + 1.0).tolist()))
+    distances = dist_fit = dist_slopes = None
     if reference is not None and config.reference_depth:
         distances = _distances(by_depth, reference, times)
         if np.all(distances[:, -1] > 0):
             dist_fit = fit_loglog_slope(depths, distances[:, -1])
+        dist_slopes = per_seed_slopes(depths, distances[:, -1])
+        if ode_like(config):
+            judged.append(convergence_judgement(depths, distances[:, -1]))
         reference = dataclasses.replace(reference, block_means={}, block_spread={})
     return DepthSweepResult(
         config=config,
@@ -327,7 +383,31 @@ def depth_sweep_combine(
         distances=distances,
         distance_fit=dist_fit,
         seconds=sum(c.seconds for c in cells) + (reference.seconds if reference else 0.0),
+        seed_slopes=slopes,
+        distance_seed_slopes=dist_slopes,
+        judged=judged,
     )
+
+
+def convergence_judgement(depths: Sequence[int], distances: np.ndarray) -> Judgement:
+    """:data:`CONVERGENCE_CLAIM` on the per-seed slopes of log ‖Z^L − Z^ref‖ against log L
+    (``distances``: (n_depths, S) at t = T), one-sample t over seeds."""
+    from resode.analysis_plan import plan_claim
+    from resode.verdicts import judge
+
+    slopes = per_seed_slopes(depths, np.asarray(distances, dtype=np.float64))
+    return judge(plan_claim(**CONVERGENCE_CLAIM), slopes.tolist())
+
+
+def slope_gap_judgement(tied: DepthSweepResult, iid: DepthSweepResult) -> Judgement | None:
+    """:data:`GAP_CLAIM`: per-seed slope of the i.i.d. sweep minus the tied sweep's (Welch over
+    seeds); None unless both have per-seed slopes."""
+    from resode.analysis_plan import plan_claim
+    from resode.verdicts import judge
+
+    if tied.seed_slopes is None or iid.seed_slopes is None:
+        return None
+    return judge(plan_claim(**GAP_CLAIM), iid.seed_slopes.tolist(), tied.seed_slopes.tolist())
 
 
 def depth_sweep_rows(result: DepthSweepResult) -> list[dict[str, Any]]:
@@ -367,6 +447,9 @@ def _summary(result: DepthSweepResult) -> dict[str, Any]:
         "slope_fit_T": None if result.fit is None else result.fit.to_dict(),
         "label": result.label,
         "judgement": None if result.judgement is None else result.judgement.to_dict(),
+        "judgements": [j.to_dict() for j in result.judgements()],
+        "seed_slopes_T": result.seed_slopes,
+        "distance_seed_slopes_T": result.distance_seed_slopes,
         "slope_fits_by_time": {str(t): f.to_dict() for t, f in result.fits_by_time.items()},
         "reference": None
         if ref is None
@@ -414,10 +497,13 @@ def write(result: DepthSweepResult, out_dir: str | Path) -> list[Path]:
         f"{cfg.activation}, seeds {result.seeds}."
     )
     rep.table(depth_sweep_rows(result))
-    claim = depth_claim(cfg)
-    if result.judgement is not None and claim is not None:
-        rep.claim(claim.text, result.judgement.verdict, result.judgement.reason)
-    rep.paragraph(f"Slope at T: {result.label}.")
+    texts = {c["name"]: c["text"] for c in (*DEPTH_CLAIMS.values(), BOUND_CLAIM, CONVERGENCE_CLAIM)}
+    for j in result.judgements():
+        rep.claim(texts.get(j.claim, j.claim), j.verdict, j.reason)
+    if result.seed_slopes is not None:
+        per = ", ".join(f"{v:.4f}" for v in result.seed_slopes)
+        rep.paragraph(f"Per-seed slopes at T (the claims' values): {per}.")
+    rep.paragraph(f"Pooled slope at T (a description): {result.label}.")
     if result.distance_fit is not None and result.reference is not None:
         f = result.distance_fit
         rep.paragraph(

@@ -5,9 +5,13 @@ w_k(0) = (−1)^k/D (k = 1..D), one sample (x, Cx), C > 1, GD with rate D × lr 
 For x > 0 the odd layers (w < 0, relu' = 0) never move and the even ones converge to
 w* = D(C^{2/D} − 1) ≥ 2 log C, so max_k|w_{k+1} − w_k| stays ≈ 2 log C for every D.
 
-Claim (:data:`RELU_CLAIM`): max_k|w_{k+1} − w_k| after training does not shrink with the depth:
-log-log slope against D equivalent to 0 (margin ±0.25, TOST on the fitted slope's t interval).
-Exact checks reported beside it: odd layers unchanged, even layers at w*.
+Claim (:data:`RELU_CLAIM`, direction and margin from :data:`resode.analysis_plan.PLAN`):
+max_k|w_{k+1} − w_k| after training does not shrink with the depth: the log-log slope against D
+is equivalent to 0 (±0.25, TOST). The net is deterministic, so the interval comes from the
+sample: seed 0 trains on the configured (x, Cx), seed s ≥ 1 on its own draw C ~ U(C_range),
+x ~ U(x_range) (the counter-example holds for every C > 1, x > 0); one slope per seed, a
+one-sample t interval over seeds (not over the residuals of one fit). Exact checks reported
+beside it: odd layers unchanged, even layers at w*.
 
 Cells: :func:`relu_cell` (one depth); :func:`relu_combine`; :func:`write`.
 """
@@ -32,13 +36,11 @@ if TYPE_CHECKING:
     from resode.ode.measures import SlopeFit
     from resode.verdicts import Judgement
 
-RELU_CLAIM: dict[str, Any] = {
+#: the claim's sentence; direction and margin live in :data:`resode.analysis_plan.PLAN`
+RELU_CLAIM: dict[str, str] = {
     "name": "relu_smoothness_lost",
     "text": "With ReLU, smoothness is lost in training: max_k|w_{k+1} − w_k| stays O(1) "
     "(≈ 2 log C) for every depth (log-log slope 0)",
-    "direction": "equivalent",
-    "margin": 0.25,
-    "reference": 0.0,
 }
 
 
@@ -52,8 +54,28 @@ class ReluCounterexampleConfig(Config):
     x: float = option(1.0, "the input x > 0", min=0.0, min_exclusive=True)
     lr: float = option(0.05, "base learning rate (rate D × lr)", min=0.0, min_exclusive=True)
     iterations: int = option(3000, "GD iterations", min=1)
+    seeds: int = option(
+        5, "samples: seed 0 is (x, Cx), seed s ≥ 1 draws C and x (≥ 2 for a verdict)", min=1
+    )
+    seed: int = option(0, "seed of the draws of C and x", min=0)
+    C_range: list[float] = option([1.5, 3.0], "seeds ≥ 1: C ~ U(low, high)", min=1.0)
+    x_range: list[float] = option([0.5, 1.5], "seeds ≥ 1: x ~ U(low, high)", min=0.0)
+
+    def samples(self) -> tuple[np.ndarray, np.ndarray]:
+        """(C, x) per seed (S,): seed 0 the configured pair, seed s ≥ 1 drawn (seeded)."""
+        rng = np.random.default_rng(self.seed)
+        C = rng.uniform(*self.C_range, size=self.seeds)
+        x = rng.uniform(*self.x_range, size=self.seeds)
+        C[0], x[0] = self.C, self.x
+        return C, x
 
     def check(self) -> None:
+        for name in ("C_range", "x_range"):
+            lo_hi = getattr(self, name)
+            if len(lo_hi) != 2 or not 0 < lo_hi[0] <= lo_hi[1]:
+                raise ConfigError(f"{name} must be [low, high] with 0 < low <= high, got {lo_hi}")
+        if self.C_range[0] <= 1.0:
+            raise ConfigError(f"C_range must lie above 1 (C > 1), got {self.C_range}")
         odd = [D for D in self.depths if D % 2]
         if odd:
             raise ConfigError(f"depths must be even (the paper's 2L), got {odd}")
@@ -62,55 +84,71 @@ class ReluCounterexampleConfig(Config):
 
 
 def relu_scalar_train(
-    depth: int, C: float, x: float, lr: float, iterations: int
-) -> tuple[torch.Tensor, torch.Tensor, list[float]]:
+    depth: int, C: Any, x: Any, lr: float, iterations: int
+) -> tuple[torch.Tensor, torch.Tensor, Any]:
     """h_{k+1} = h_k + relu(w_{k+1} h_k)/D, w_k(0) = (−1)^k/D, k = 1..D (D = ``depth`` = 2L).
 
     GD on ℓ = (h_D − C x)² with rate D × lr (float64). For x > 0 every h_k > 0, so
     relu(w h) = h·relu(w) and h_D = x·Π_k(1 + relu(w_k)/D) exactly (evaluated as a product).
-    Returns (w(0), w(T), losses).
+    ``C``, ``x``: numbers, or arrays (S,) for S independent samples trained at once (their
+    losses are separable). Returns (w(0) (D,), w(T) (D,) or (S, D), losses: a list of floats
+    or a (T, S) array).
     """
     import torch
 
     if depth % 2:
         raise ResodeError(f"the ReLU counter-example needs an even depth, got {depth}")
-    if x <= 0:
+    scalar = np.ndim(C) == 0 and np.ndim(x) == 0
+    Ct = torch.as_tensor(np.atleast_1d(np.asarray(C, dtype=np.float64)))
+    xt = torch.as_tensor(np.atleast_1d(np.asarray(x, dtype=np.float64)))
+    if not bool((xt > 0).all()):
         raise ResodeError(f"the ReLU counter-example needs x > 0, got {x}")
     k = torch.arange(1, depth + 1)
     w0 = torch.where(k % 2 == 0, 1.0, -1.0).to(torch.float64) / depth
-    w = w0.clone().requires_grad_(True)
-    losses = []
-    for _ in range(iterations):
-        h = x * torch.prod(1.0 + torch.relu(w) / depth)
-        loss = (h - C * x) ** 2
-        (g,) = torch.autograd.grad(loss, w)
+    w = w0.expand(len(Ct), depth).clone().requires_grad_(True)
+    losses = np.empty((iterations, len(Ct)))
+    for t in range(iterations):
+        h = xt * torch.prod(1.0 + torch.relu(w) / depth, dim=-1)
+        loss = (h - Ct * xt) ** 2
+        (g,) = torch.autograd.grad(loss.sum(), w)
         with torch.no_grad():
             w -= depth * lr * g
-        losses.append(float(loss.detach()))
+        losses[t] = loss.detach().numpy()
+    if scalar:
+        return w0, w.detach()[0], losses[:, 0].tolist()
     return w0, w.detach(), losses
 
 
 @dataclass
 class ReluCell(Record):
-    """One depth: w(0), w(T) (D,), the loss curve (T,), w* = D(C^{2/D} − 1)."""
+    """One depth, every seed: w(0) (D,), w(T) (S, D), the loss curves (T, S),
+    w* = D(C^{2/D} − 1) (S,), the samples C, x (S,)."""
 
     depth: int
     w0: np.ndarray
     w: np.ndarray
     loss: np.ndarray
-    w_star: float
+    w_star: np.ndarray
+    C: np.ndarray
+    x: np.ndarray
+
+    @property
+    def max_abs_dw_seeds(self) -> np.ndarray:
+        """max_k|w_{k+1}(T) − w_k(T)| per seed (S,)."""
+        return np.abs(np.diff(self.w, axis=-1)).max(axis=-1)
 
     @property
     def max_abs_dw(self) -> float:
-        return float(np.abs(np.diff(self.w)).max())
+        """Seed 0's (the configured sample's) max_k|w_{k+1} − w_k|."""
+        return float(self.max_abs_dw_seeds[0])
 
     @property
     def odd_max_change(self) -> float:
-        return float(np.abs(self.w[0::2] - self.w0[0::2]).max())
+        return float(np.abs(self.w[:, 0::2] - self.w0[0::2]).max())
 
     @property
     def even_max_error(self) -> float:
-        return float(np.abs(self.w[1::2] - self.w_star).max())
+        return float(np.abs(self.w[:, 1::2] - self.w_star[:, None]).max())
 
 
 @dataclass
@@ -122,33 +160,43 @@ class ReluResult(Record):
     judgement: Judgement
     odd_layers_unchanged: bool
     even_max_error: float
+    seed_slopes: np.ndarray
 
     def judgements(self) -> list[Judgement]:
         return [self.judgement]
 
 
 def relu_cell(config: ReluCounterexampleConfig, depth: int, *, progress: bool = False) -> ReluCell:
-    """Train depth D of the counter-example (``progress`` is accepted for the cell runner)."""
-    w0, w, losses = relu_scalar_train(depth, config.C, config.x, config.lr, config.iterations)
-    w_star = depth * (config.C ** (2.0 / depth) - 1.0)
-    return ReluCell(depth, w0.numpy(), w.numpy(), np.asarray(losses), w_star)
+    """Train depth D of the counter-example for every seed's sample (``progress`` is accepted
+    for the cell runner)."""
+    C, x = config.samples()
+    w0, w, losses = relu_scalar_train(depth, C, x, config.lr, config.iterations)
+    w_star = depth * (C ** (2.0 / depth) - 1.0)
+    return ReluCell(depth, w0.numpy(), w.numpy(), losses, w_star, C, x)
 
 
 def relu_combine(config: ReluCounterexampleConfig, cells: Sequence[ReluCell]) -> ReluResult:
-    """Fit log max_k|Δw| against log D and judge :data:`RELU_CLAIM`."""
-    from resode.ode.measures import fit_loglog_slope, judge_slope, slope_label
-    from resode.verdicts import Claim
+    """Fit log max_k|Δw| against log D per seed and judge :data:`RELU_CLAIM` on the per-seed
+    slopes (one-sample t over seeds); the pooled fit is a description."""
+    from resode.analysis_plan import plan_claim
+    from resode.ode.experiments.depth_sweep import per_seed_slopes
+    from resode.ode.measures import fit_loglog_slope, slope_label
+    from resode.verdicts import judge
 
     cells = sorted(cells, key=lambda c: c.depth)
-    fit = fit_loglog_slope([c.depth for c in cells], [c.max_abs_dw for c in cells])
+    depths = [c.depth for c in cells]
+    values = np.stack([c.max_abs_dw_seeds for c in cells])  # (n_depths, S)
+    fit = fit_loglog_slope(depths, values)
+    slopes = per_seed_slopes(depths, values)
     return ReluResult(
         config=config,
         cells=cells,
         fit=fit,
         label=slope_label(fit),
-        judgement=judge_slope(Claim(**RELU_CLAIM), fit),
+        judgement=judge(plan_claim(**RELU_CLAIM), slopes.tolist()),
         odd_layers_unchanged=all(c.odd_max_change == 0.0 for c in cells),
         even_max_error=max(c.even_max_error for c in cells),
+        seed_slopes=slopes,
     )
 
 
@@ -164,11 +212,11 @@ def write(result: ReluResult, out_dir: str | Path) -> list[Path]:
         {
             "D": c.depth,
             "odd layers max change": c.odd_max_change,
-            "even mean": float(c.w[1::2].mean()),
-            "w* = D(C^(2/D)−1)": c.w_star,
-            "2 log C": 2 * math.log(cfg.C),
-            "max_k abs(w_(k+1) − w_k)": c.max_abs_dw,
-            "final loss": float(c.loss[-1]),
+            "even mean (seed 0)": float(c.w[0, 1::2].mean()),
+            "w* = D(C^(2/D)−1) (seed 0)": float(c.w_star[0]),
+            "2 log C (seed 0)": 2 * math.log(cfg.C),
+            "max_k abs(w_(k+1) − w_k) per seed": ", ".join(f"{v:.4f}" for v in c.max_abs_dw_seeds),
+            "final loss (max over seeds)": float(c.loss[-1].max()),
         }
         for c in result.cells
     ]
@@ -181,14 +229,17 @@ def write(result: ReluResult, out_dir: str | Path) -> list[Path]:
         "judgement": result.judgement.to_dict(),
         "odd_layers_unchanged": result.odd_layers_unchanged,
         "even_max_error": result.even_max_error,
+        "seed_slopes": result.seed_slopes,
+        "samples": {"C": result.cells[0].C, "x": result.cells[0].x},
     }
     paths.append(write_json(out / "relu_counterexample.json", summary))
     paths.append(
         write_csv(
             out / "relu_counterexample.csv",
             [
-                {"depth": c.depth, "k": k + 1, "w0": c.w0[k], "wT": c.w[k]}
+                {"depth": c.depth, "seed": s, "k": k + 1, "w0": c.w0[k], "wT": c.w[s, k]}
                 for c in result.cells
+                for s in range(c.w.shape[0])
                 for k in range(c.depth)
             ],
         )
@@ -196,7 +247,9 @@ def write(result: ReluResult, out_dir: str | Path) -> list[Path]:
     rep = Report("ReLU counter-example (paper B)", out)
     rep.paragraph(
         f"Scalar net h_(k+1) = h_k + relu(w_(k+1) h_k)/D, w_k(0) = (−1)^k/D, one sample (x, Cx) "
-        f"with x = {cfg.x:g}, C = {cfg.C:g}; {cfg.iterations} GD steps, rate D × {cfg.lr:g}."
+        f"with x = {cfg.x:g}, C = {cfg.C:g} (seed 0; seeds 1..{cfg.seeds - 1} draw C from "
+        f"U{tuple(cfg.C_range)} and x from U{tuple(cfg.x_range)}); {cfg.iterations} GD steps, "
+        f"rate D × {cfg.lr:g}."
     )
     rep.table(rows)
     j = result.judgement

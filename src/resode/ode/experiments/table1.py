@@ -6,11 +6,19 @@ accuracy, of the layer average mean_k‖W_{k+1} − W_k‖_F (W = conv1, the pap
 and of mean_k‖Z_{k+1} − Z_k‖_F (Z = (conv1, conv2)), next to the paper's numbers
 (:data:`PAPER_TABLE1`, CIFAR-10, L = 256, 180 epochs, median of 5).
 
-Claim (:data:`SMOOTHER_CLAIM`, per activation, through :mod:`resode.verdicts`): tied-init weights
-are smoother than i.i.d. ones after training (the appendix: about 10× smaller layer-averaged
-‖W_{k+1} − W_k‖_F). Judged on the ratio mean‖ΔW‖_tied / mean‖ΔW‖_iid on the log scale (Welch t on
-the logs over seeds), direction "less" with margin 2× (at least twice as smooth). One seed per cell
-gives "inconclusive" by construction: the paper uses 5.
+Claims (sentences here, directions and margins from :data:`resode.analysis_plan.PLAN`, judged
+through :mod:`resode.verdicts` over seeds):
+
+* ``table1_tied_smoother_<act>`` (:data:`SMOOTHER_CLAIM`), only for an activation whose tied row
+  the paper calls smooth (identity, GELU; ReLU's is "no"): tied-init weights are smoother than
+  i.i.d. ones after training (the appendix: about 10× smaller layer-averaged ‖W_{k+1} − W_k‖_F),
+  judged on mean‖ΔW‖_tied / mean‖ΔW‖_iid on the log scale (Welch t on the logs), "less" with
+  margin 2×;
+* ``table1_test_acc_<act>_<init>`` per row of the paper (:data:`ACCURACY_CLAIM`): test accuracy
+  minus the paper's value equivalent to 0 within ±3 points (TOST, one-sample t over seeds);
+  ``table1_train_acc_<act>_<init>`` the same for train accuracy (secondary).
+
+One seed per cell gives "inconclusive" by construction: the paper uses 5.
 
 Cells: :func:`table1_cell` (one activation, init and seed: trains through resode.training with
 resume); :func:`table1_combine`; :func:`write`.
@@ -43,15 +51,22 @@ PAPER_TABLE1: dict[tuple[str, str], tuple[float, float, bool]] = {
 }
 PAPER_SMOOTHNESS_RATIO = 10.0  # appendix: tied about an order of magnitude smoother than iid
 
-SMOOTHER_CLAIM: dict[str, Any] = {
+#: claim sentences; directions and margins live in :data:`resode.analysis_plan.PLAN`
+SMOOTHER_CLAIM: dict[str, str] = {
     "text": "Tied-init weights are smoother than i.i.d. ones after training: layer-averaged "
     "‖W_{k+1} − W_k‖_F tied / iid ≤ 1/2 (the appendix reports about 1/10)",
-    "direction": "less",
-    "margin": 2.0,
-    "reference": 0.0,
-    "scale": "log",
-    "unit": "×",
 }
+ACCURACY_CLAIM: dict[str, str] = {
+    "test": "Test accuracy matches the paper's Table 1 row within the declared band",
+    "train": "Train accuracy matches the paper's Table 1 row within the declared band",
+}
+
+
+def paper_says_smooth(activation: str) -> bool:
+    """Whether the paper's Table 1 calls the tied row of ``activation`` smooth."""
+    row = PAPER_TABLE1.get((activation, "tied"))
+    return bool(row and row[2])
+
 
 _TRAIN_OVERRIDES = (
     "dataset",
@@ -108,7 +123,8 @@ class Table1Cell(Record):
 @dataclass
 class Table1Result(Record):
     """``groups``: one row per (activation, init) with medians, IQRs and the paper's numbers;
-    ``ratios``: per activation, median mean‖ΔW‖ tied / iid; ``judged``: per activation."""
+    ``ratios``: per activation, median mean‖ΔW‖ tied / iid; ``judged``: the smoothness claim
+    per activation the paper calls smooth, the accuracy claims per row of the paper."""
 
     config: CifarConfig
     cells: list[Table1Cell]
@@ -181,8 +197,10 @@ def _group_row(act: str, init: str, cells: list[Table1Cell]) -> dict[str, Any]:
 
 
 def table1_combine(config: CifarConfig, cells: Sequence[Table1Cell]) -> Table1Result:
-    """Medians and IQRs per (activation, init); tied/iid smoothness ratio and its verdict."""
-    from resode.verdicts import Claim, judge
+    """Medians and IQRs per (activation, init); the tied/iid smoothness ratio, its verdict where
+    the paper calls the tied row smooth, and the accuracy of every row the paper reports."""
+    from resode.analysis_plan import plan_claim
+    from resode.verdicts import judge
 
     groups, ratios, judgements = [], {}, []
     for act in config.activations:
@@ -190,15 +208,37 @@ def table1_combine(config: CifarConfig, cells: Sequence[Table1Cell]) -> Table1Re
             i: [c for c in cells if c.activation == act and c.init == i] for i in config.inits
         }
         groups += [_group_row(act, i, cs) for i, cs in by_init.items() if cs]
+        for init, cs in by_init.items():
+            paper = PAPER_TABLE1.get((act, init))
+            if not cs or paper is None:
+                continue
+            for kind, ref in (("test", paper[1]), ("train", paper[0])):
+                accs = [getattr(c, f"{kind}_acc") for c in cs]
+                diffs = [100.0 * a - ref for a in accs if a is not None]
+                name = f"table1_{kind}_acc_{act}_{init}"
+                judgements.append(judge(plan_claim(name, ACCURACY_CLAIM[kind]), diffs))
         tied, iid = by_init.get("tied"), by_init.get("iid")
         if not tied or not iid:
             continue
         t = [c.smoothness["mean_dw"] for c in tied]
         b = [c.smoothness["mean_dw"] for c in iid]
         ratios[act] = float(np.median(t) / np.median(b))
-        claim = Claim(name=f"table1_tied_smoother_{act}", **SMOOTHER_CLAIM)
-        judgements.append(judge(claim, t, b))
+        if paper_says_smooth(act):
+            claim = plan_claim(f"table1_tied_smoother_{act}", SMOOTHER_CLAIM["text"])
+            judgements.append(judge(claim, t, b))
     return Table1Result(config, list(cells), groups, ratios, judgements)
+
+
+def claim_text(name: str) -> str | None:
+    """The sentence of a Table 1 claim name (per activation / row), None for other names."""
+    if name.startswith("table1_tied_smoother_"):
+        return f"{SMOOTHER_CLAIM['text']} — {name.removeprefix('table1_tied_smoother_')}"
+    for kind in ("test", "train"):
+        prefix = f"table1_{kind}_acc_"
+        if name.startswith(prefix):
+            act, _, init = name.removeprefix(prefix).rpartition("_")
+            return f"{ACCURACY_CLAIM[kind]} — {act}, {init}"
+    return None
 
 
 def _fmt(row: dict[str, Any], key: str, digits: int = 1) -> str:
@@ -212,6 +252,7 @@ def write(result: Table1Result, out_dir: str | Path) -> list[Path]:
     """cifar_smoothness.png, cifar.{json,csv,md,html}."""
     from resode.ode import plots
     from resode.report import Report, write_csv, write_json
+    from resode.verdicts import ratio_text
 
     out = Path(out_dir)
     cfg = result.config
@@ -265,11 +306,10 @@ def write(result: Table1Result, out_dir: str | Path) -> list[Path]:
         ]
     )
     for j in result.judgements():
-        act = j.claim.removeprefix("table1_tied_smoother_")
-        rep.claim(f"{act}: {SMOOTHER_CLAIM['text']}", j.verdict, j.reason)
+        rep.claim(claim_text(j.claim) or j.claim, j.verdict, j.reason)
     rep.paragraph(
         "Median ratios mean‖ΔW‖ tied / iid: "
-        + ", ".join(f"{a} {r:.3g}" for a, r in result.ratios.items())
+        + ", ".join(f"{a} {ratio_text(r)}" for a, r in result.ratios.items())
         + f" (paper appendix: about 1/{PAPER_SMOOTHNESS_RATIO:g})."
     )
     for p in paths:
