@@ -65,3 +65,19 @@ def write_cifar_c_folder(
         np.save(folder / f"{c}.npy", rng.integers(0, 256, size=(5 * n, 32, 32, 3), dtype=np.uint8))
     np.save(folder / "labels.npy", np.tile(np.arange(n) % 10, 5).astype(np.uint8))
     return folder
+
+
+def write_released_cifar_c(
+    root: Path, clean_hwc: np.ndarray, labels: np.ndarray, corruptions: tuple[str, ...]
+) -> Path:
+    """A CIFAR-10-C folder in the released format built from ``clean_hwc`` (N, 32, 32, 3) uint8:
+    per corruption (5·N, 32, 32, 3) uint8, severity s in rows (s−1)·N … s·N−1 (here the clean
+    images with s·(k+1) added mod 256 for the k-th corruption), and ``labels.npy`` (5·N,) uint8 —
+    the test labels repeated five times, as released."""
+    folder = root / "CIFAR-10-C"
+    folder.mkdir(parents=True, exist_ok=True)
+    for k, c in enumerate(corruptions):
+        sev = [((clean_hwc.astype(np.int64) + s * (k + 1)) % 256) for s in range(5)]
+        np.save(folder / f"{c}.npy", np.concatenate(sev).astype(np.uint8))
+    np.save(folder / "labels.npy", np.tile(labels, 5).astype(np.uint8))
+    return folder

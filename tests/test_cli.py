@@ -84,19 +84,21 @@ def test_every_subcommand_help_documents_its_options() -> None:
     from resode.ode import experiments
     from resode.reproduce import ReproduceConfig
     from resode.robustness import RobustnessConfig
+    from resode.robustness.benchmark import BenchmarkConfig
     from resode.training import TrainConfig
 
     parser = build_parser()
     commands = _choices(parser)
     assert set(commands) == {
-        "data", "fingerprint", "lambdas", "landscape", "models", "ode", "presets", "reproduce",
-        "robustness", "stability", "train",
+        "benchmark", "data", "fingerprint", "lambdas", "landscape", "models", "ode", "presets",
+        "reproduce", "robustness", "stability", "train",
     }  # fmt: skip
     top = _help_text(parser)
     assert all(name in top for name in commands)
     configs = {
         "train": (TrainConfig, {}),
         "robustness": (RobustnessConfig, {}),
+        "benchmark": (BenchmarkConfig, {}),
         "reproduce": (ReproduceConfig, {}),
         "stability": (StabilityConfig, {}),
         "landscape": (LandscapeConfig, {}),

@@ -16,6 +16,7 @@ PUBLIC = {
     "ResodeError": ("resode.errors", "exception"),
     "TrainConfig": ("resode.training.config", "class"),
     "__version__": ("resode._version", "version"),
+    "benchmark": ("resode.robustness.benchmark", "function"),
     "create_model": ("resode.registry", "function"),
     "evaluate": ("resode.training.engine", "function"),
     "get_preset": ("resode.presets", "function"),

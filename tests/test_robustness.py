@@ -213,6 +213,8 @@ def _write_c(root: Path, images: np.ndarray, labels: np.ndarray) -> None:
     folder.mkdir(exist_ok=True)
     np.save(folder / "gaussian_noise.npy", images)
     np.save(folder / "labels.npy", labels)
+    # replaced on purpose: forget the MD5s the loader recorded (resode.data.cifar_c_files)
+    (folder / "resode_manifest.json").unlink(missing_ok=True)
 
 
 def test_released_corruption_files(tmp_path):

@@ -245,7 +245,10 @@ def test_resume_with_more_seeds_runs_only_the_new_cells(
     res = json.loads((run / "results.json").read_text())
     ran = sorted(k for k, t in res["tasks"].items() if not t["reused"])
     models = get_preset("tiny").paper_a.models
-    assert ran == sorted(f"paper_a/{m}-seed2" for m in models)
+    # the new seed's cells and its transfer attacks (reproduce/transfer.py: the second wave)
+    assert ran == sorted(
+        k for m in models for k in (f"paper_a/{m}-seed2", f"paper_a/transfer/{m}-seed2")
+    )
     looks = json.loads((run / "looks.json").read_text())
     assert [k["seeds"] for k in looks["looks"]] == [[0, 1], [0, 1, 2]]
     assert looks["design"]["n_max"] == SEQUENTIAL.n_max

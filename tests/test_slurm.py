@@ -78,7 +78,16 @@ def test_tiny_preset_as_a_job_array_gives_the_local_numbers_quietly(
     y["config"].pop("slurm_partition")
     assert x == y
     jobs = json.loads((out / "submitit" / JOBS_FILE).read_text())
-    assert len({j["job_id"].split("_")[0] for j in jobs.values()}) == 1  # one job array
+    # one job array per wave: the cells, then the transfer attacks between them
+    waves = {k.startswith("paper_a/transfer/") for k in jobs}
+    for wave in waves:
+        arrays = {
+            j["job_id"].split("_")[0]
+            for k, j in jobs.items()
+            if k.startswith("paper_a/transfer/") == wave
+        }
+        assert len(arrays) == 1
+    assert waves == {False, True}
     # a quiet terminal: no submitit warning per poll (they go to the log file)
     terminal = res.stdout + res.stderr
     assert "Bypassing" not in terminal and "submitit WARNING" not in terminal

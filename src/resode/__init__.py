@@ -35,6 +35,7 @@ _LAZY = {
     "train": "resode.training",
     "evaluate": "resode.training",
     "get_preset": "resode.presets",
+    "benchmark": "resode.robustness.benchmark",
 }
 _SUBPACKAGES = (
     "analysis",
@@ -59,6 +60,7 @@ __all__ = [
     "ResodeError",
     "TrainConfig",
     "__version__",
+    "benchmark",
     "create_model",
     "evaluate",
     "get_preset",

@@ -69,8 +69,11 @@ def corruption_parameter(name: str, severity: int, strength: float = 1.0) -> flo
 
 
 def corruption_label(name: str, strength: float = 1.0) -> str:
-    """``gaussian_noise`` at the CIFAR-C levels, ``gaussian_noise×3`` at three times them."""
-    key = canonical_name(name)
+    """``gaussian_noise`` at the CIFAR-C levels, ``gaussian_noise×3`` at three times them; a
+    released CIFAR-C file name (``fog``, read from the files) is its own label."""
+    from resode.data.cifar_c_files import RELEASED_CORRUPTIONS
+
+    key = name if strength == 1 and name in RELEASED_CORRUPTIONS else canonical_name(name)
     return key if strength == 1 else f"{key}×{strength:g}"
 
 

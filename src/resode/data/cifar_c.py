@@ -1,7 +1,8 @@
 """CIFAR-10-C / CIFAR-100-C (Hendrycks & Dietterich 2019) from local ``.npy`` files.
 
 Folder layout (as in the official tar files): ``<corruption>.npy`` of shape (5·N, 32, 32, 3) uint8,
-severities 1..5 stacked in order, and ``labels.npy`` of shape (5·N,).
+severities 1..5 stacked in order, and ``labels.npy`` of shape (5·N,). Checksums:
+:mod:`resode.data.cifar_c_files`.
 """
 
 from __future__ import annotations
@@ -41,9 +42,20 @@ def cifar_c_folder(name: str, root: Path) -> Path:
 
 
 def load_cifar_c(
-    name: str, root: Path, corruption: str, severity: int | None = None
+    name: str,
+    root: Path,
+    corruption: str,
+    severity: int | None = None,
+    *,
+    verify: bool = True,
 ) -> ImageDataset:
-    """One corruption at one severity (1..5), or all five severities when ``severity`` is None."""
+    """One corruption at one severity (1..5), or all five severities when ``severity`` is None.
+
+    ``verify``: check format and MD5 of the file and of ``labels.npy`` first
+    (:func:`resode.data.cifar_c_files.verify_file`: publisher archive, third-party reference or
+    the folder's recorded manifest; once per process and file)."""
+    from resode.data.cifar_c_files import check_format, verify_file
+
     base = "cifar10" if name == "cifar10-c" else "cifar100"
     spec = CIFAR_SPECS[base]
     file = corruption_file_name(corruption)
@@ -57,17 +69,13 @@ def load_cifar_c(
                 f"{name}: {p} not found; extract {CIFAR_C_FOLDERS[name]}.tar and pass "
                 f"--data-root to the folder that contains {CIFAR_C_FOLDERS[name]}/"
             )
-    try:
-        data = np.load(path, mmap_mode="r", allow_pickle=False)
-        labels = np.load(lpath, allow_pickle=False)
-    except ValueError as exc:
-        raise DataError(f"{path} or {lpath} is not a valid .npy array file ({exc})") from exc
-    if data.ndim != 4 or data.shape[1:] != (32, 32, 3) or data.shape[0] % 5:
-        raise DataError(
-            f"{path} has shape {data.shape}; CIFAR-C files must be (5*N, 32, 32, 3) uint8"
-        )
-    if labels.shape != (data.shape[0],):
-        raise DataError(f"{lpath} has shape {labels.shape}, expected ({data.shape[0]},)")
+    (n5,), _ = check_format(folder, "labels")  # formats first, then the checksums
+    check_format(folder, file, n5)
+    if verify:
+        verify_file(name, folder, "labels")
+        verify_file(name, folder, file, n5=n5)
+    data = np.load(path, mmap_mode="r", allow_pickle=False)
+    labels = np.load(lpath, allow_pickle=False)
     n = data.shape[0] // 5
     sl = slice(0, 5 * n) if severity is None else slice((severity - 1) * n, severity * n)
     images = torch.from_numpy(np.array(data[sl])).permute(0, 3, 1, 2).float() / 255.0

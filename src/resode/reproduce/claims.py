@@ -172,6 +172,8 @@ def adjust_claims(claims: list[ClaimResult], alpha: float = plan.ALPHA) -> list[
 # ---- the masking hook: a red flag turns a robustness verdict into inconclusive ----------------
 #: claims whose evidence is an attack, so a gradient-masking red flag voids them
 ROBUSTNESS_CLAIMS = frozenset({ADVERSARIAL.name})
+#: how the reason of a verdict voided by a red flag begins (the CLI prints those reasons)
+RED_FLAG_REASON = "gradient-masking red flag"
 
 
 def apply_checks(claim: Claim, judgement: Judgement, runs: list[Any]) -> Judgement:
@@ -195,7 +197,7 @@ def apply_checks(claim: Claim, judgement: Judgement, runs: list[Any]) -> Judgeme
         verdict=INCONCLUSIVE,
         finding=NO_FINDING,
         p_values=(1.0, 1.0, 1.0, 1.0),  # voided: Holm can never turn it back into a finding
-        reason=f"gradient-masking red flag ({'; '.join(flags)}); measured: {judgement.reason}",
+        reason=f"{RED_FLAG_REASON} ({'; '.join(flags)}); measured: {judgement.reason}",
     )
 
 
@@ -283,6 +285,7 @@ def paper_b_claims(cfg: ReproduceConfig, b: Any) -> list[ClaimResult]:
 
 __all__ = [
     "PAPER_A",
+    "RED_FLAG_REASON",
     "ROBUSTNESS_CLAIMS",
     "ClaimResult",
     "adjust_claims",

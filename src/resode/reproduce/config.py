@@ -41,7 +41,9 @@ class PaperAConfig(Config):
     train_subset: int | None = option(None, "use only the first N training images", min=1)
     test_subset: int | None = option(None, "evaluate on a seeded subset of N test images", min=1)
     corruptions: list[str] = option(
-        ["gaussian_noise", "shot_noise", "impulse_noise", "speckle_noise"], "noise corruptions"
+        ["gaussian_noise", "shot_noise", "impulse_noise", "speckle_noise"],
+        "corruptions: the four noises; with corruption_source = files any of the 19 released "
+        "CIFAR-C files, or all",
     )
     severities: list[int] = option([1, 2, 3, 4, 5], "noise severities", min=1, max=5)
     noise_strengths: list[float] = option(
@@ -89,7 +91,8 @@ class PaperAConfig(Config):
     checks: bool = option(
         True,
         "gradient-masking checks with every robustness claim (flags, monotonicity, ε-sweep to "
-        "zero robust accuracy, Square); a red flag makes the robustness verdict inconclusive",
+        "zero robust accuracy, Square, transfer from the other models of the same seed); a red "
+        "flag makes the robustness verdict inconclusive",
     )
     attack_subset: int | None = option(
         None, "attack only the first N evaluated test images (None: all of them)", min=1

@@ -2,6 +2,7 @@
 
     tasks  = paper_a.tasks + paper_a.sweep_tasks + paper_b.tasks + paper_b.table1_tasks
     outcomes = executor.run(tasks)           # each task: own folder, fixed threads, resumable
+    outcomes += executor.run(transfer.transfer_tasks(cfg, tasks, outcomes))  # second wave
     a, b   = paper_a.collect(outcomes), paper_b.collect(outcomes)
     claims = claims.paper_a_claims(a) + claims.paper_b_claims(b)   # resode.verdicts
     figures, results.json, claims.csv, report.{md,html}
@@ -25,7 +26,7 @@ from resode.errors import ResodeError
 from resode.reproduce import claims as claims_mod
 from resode.reproduce import figures as fig
 from resode.reproduce import looks as looks_mod
-from resode.reproduce import paper_a, paper_b
+from resode.reproduce import paper_a, paper_b, transfer
 from resode.reproduce.config import ExecutorOptions, ReproduceConfig
 from resode.reproduce.report import ReportContext, build_report
 
@@ -177,6 +178,15 @@ def run_reproduce(
     cfg.to_yaml(out / CONFIG_FILE)
     t0 = time.perf_counter()
     outcomes = executor.run(tasks, out, progress=progress, desc="reproduce")
+    jobs = (getattr(executor, "submitted", 0), getattr(executor, "reattached", 0))
+    # the second wave: transfer attacks between the finished cells (reproduce/transfer.py)
+    second = transfer.transfer_tasks(cfg, tasks, outcomes)
+    if second:
+        outcomes = {**outcomes, **executor.run(second, out, progress=progress, desc="transfer")}
+        jobs = (
+            jobs[0] + getattr(executor, "submitted", 0),
+            jobs[1] + getattr(executor, "reattached", 0),
+        )
     a = paper_a.collect(cfg, outcomes, out)
     b = paper_b.collect(cfg, outcomes, out)
     raw = (claims_mod.paper_a_claims(cfg, a) if a else []) + (
@@ -195,7 +205,7 @@ def run_reproduce(
     env["workers"] = getattr(executor, "workers", 1)
     env["task_cpu_seconds"] = sum(o.cpu_seconds for o in outcomes.values())
     if hasattr(executor, "submitted"):  # submitit: jobs this invocation submitted / re-attached
-        env["jobs_submitted"], env["jobs_reattached"] = executor.submitted, executor.reattached
+        env["jobs_submitted"], env["jobs_reattached"] = jobs
     figures = make_figures(cfg, a, b, judged, out)
     seconds = time.perf_counter() - t0
     results = results_dict(cfg, env, seconds, a, b, judged, failed, outcomes)
@@ -379,6 +389,7 @@ def write_outputs(out: Path, results: dict[str, Any], a: Any, b: Any, judged: li
             out / "paper_a_runs.csv",
             [{"model": r.model, "seed": r.seed, **r.metrics} for r in a.runs],
         )
+        write_corruption_tables(out, a)
         if a.sweep:
             write_csv(
                 out / "paper_a_lambda_sweep.csv",
@@ -401,6 +412,22 @@ def write_outputs(out: Path, results: dict[str, Any], a: Any, b: Any, judged: li
                 for j, s in enumerate(r.seeds)
             ],
         )
+
+
+def write_corruption_tables(out: Path, a: Any) -> list[Path]:
+    """``paper_a_corruptions.csv``/``.json``: per run (model, seed) × corruption × severity,
+    with the Clopper–Pearson interval over the evaluated images (all 19 released CIFAR-C files
+    when ``corruption_source = files`` and ``corruptions = [all]``)."""
+    from resode.robustness.corruption_table import corruption_rows, write_corruption_table
+
+    rows = [
+        row
+        for r in a.runs
+        for row in corruption_rows(
+            r.model, r.result["robustness"]["corruptions"], r.result["robustness"]["n"], r.seed
+        )
+    ]
+    return write_corruption_table(out, rows, stem="paper_a_corruptions")
 
 
 __all__ = ["ReproduceResult", "check_out_dir", "latest_run", "run_reproduce"]

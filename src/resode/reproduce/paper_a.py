@@ -601,8 +601,10 @@ def collect(
     if not cfg.paper_a.enabled:
         return None
     runs, sweep, failed = [], [], {}
+    from resode.reproduce import transfer
+
     for key, oc in outcomes.items():
-        if not key.startswith(("paper_a/", "sweep/")):
+        if not key.startswith(("paper_a/", "sweep/")) or key.startswith(transfer.TRANSFER_PREFIX):
             continue
         if not oc.ok:
             failed[key] = oc.error or "failed"
@@ -617,6 +619,7 @@ def collect(
             continue
         rec = RunRecord(res["model"], int(res["seed"]), root / key, res, metrics(res))
         (sweep if key.startswith("sweep/") else runs).append(rec)
+    transfer.attach(cfg, runs, outcomes)  # the second wave: transfer numbers and checks
     order = {m: i for i, m in enumerate(cfg.paper_a.models)}
     runs.sort(key=lambda r: (order.get(r.model, 99), r.seed))
     sweep.sort(key=lambda r: (r.result.get("lam", 0.0), r.seed))

@@ -15,7 +15,7 @@ from typing import Literal
 from resode.attacks import canonical_attack_name, check_eps
 from resode.config import Config, option
 from resode.corruptions import SEVERITIES, canonical_name, list_corruptions
-from resode.errors import ConfigError
+from resode.errors import ConfigError, ResodeError
 
 WHITE_BOX_ATTACKS = ("fgsm", "ifgsm", "pgd", "apgd-ce", "apgd-dlr")
 #: the declared attack set of a robustness claim, weakest first (the cascade's order)
@@ -27,6 +27,29 @@ DEFAULT_EPS_LINF = {
     "cifar": [1 / 255, 2 / 255, 4 / 255, 8 / 255],
 }
 DEFAULT_EPS_L2 = {"digits": [0.25, 0.5, 1.0], "cifar": [0.125, 0.25, 0.5]}
+
+
+def corruption_names(names: list[str], source: str) -> list[str]:
+    """Canonical, distinct corruption names: the four generated noises, or (``source`` =
+    ``files``) any of the 19 released CIFAR-C files; ``all`` expands to every one of them."""
+    from resode.data.cifar_c import corruption_file_name
+    from resode.data.cifar_c_files import RELEASED_CORRUPTIONS
+
+    out: list[str] = []
+    for c in names:
+        if c.strip().lower() == "all":
+            expanded = list(RELEASED_CORRUPTIONS) if source == "files" else list_corruptions()
+        elif source == "files":
+            expanded = [corruption_file_name(c.strip().lower())]
+        else:
+            try:
+                expanded = [canonical_name(c)]
+            except ResodeError as exc:
+                raise ConfigError(
+                    f"{exc}; the other CIFAR-C corruptions need corruption_source = files"
+                ) from exc
+        out += [e for e in expanded if e not in out]
+    return out
 
 
 @dataclass
@@ -86,7 +109,9 @@ class RobustnessConfig(Config):
     transfer_attack: str = option("pgd", "attack run on the surrogate", choices=WHITE_BOX_ATTACKS)
     corruptions: list[str] = option(
         list_corruptions(),
-        "noise corruptions: gaussian_noise shot_noise impulse_noise speckle_noise (or none)",
+        "corruptions: generated noise gaussian_noise shot_noise impulse_noise speckle_noise; with "
+        "corruption_source = files any of the 19 released CIFAR-C files; all = every one the "
+        "source has; none",
     )
     severities: list[int] = option(list(SEVERITIES), "corruption severities", min=1, max=5)
     noise_strengths: list[float] = option(
@@ -126,12 +151,7 @@ class RobustnessConfig(Config):
             self.per_attack = []
         else:
             self.per_attack = [canonical_attack_name(a) for a in self.per_attack]
-        corrs = []
-        for c in self.corruptions:
-            name = canonical_name(c)
-            if name not in corrs:
-                corrs.append(name)
-        self.corruptions = corrs
+        self.corruptions = corruption_names(self.corruptions, self.corruption_source)
         self.severities = sorted(set(self.severities))
         self.noise_strengths = list(dict.fromkeys(self.noise_strengths))
         if self.corruption_source == "files" and self.noise_strengths != [1.0]:
@@ -176,4 +196,5 @@ __all__ = [
     "PAPER_ATTACKS",
     "WHITE_BOX_ATTACKS",
     "RobustnessConfig",
+    "corruption_names",
 ]

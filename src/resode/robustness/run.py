@@ -24,16 +24,18 @@ def run_robustness(
     progress: bool = True,
 ) -> RobustnessResult:
     """Load ``checkpoints``, evaluate them side by side on the seeded test subset
-    (:mod:`resode.evalset`), write ``results.json``, ``results.csv`` and ``report.md``."""
+    (:mod:`resode.evalset`), write ``results.json``, ``results.csv`` and ``report.md`` (and,
+    with corruptions, the per-corruption × severity ``corruptions.csv``/``.json``)."""
     from resode.evalset import check_fits, load_models, models_and_evalset, trained_image_size
     from resode.report import prepare_out_dir
+    from resode.robustness.corruption_table import TABLE_FILES
     from resode.runtime import environment, torch_threads
 
     config = config or RobustnessConfig()
     if not checkpoints:
         raise ResodeError("give at least one checkpoint to evaluate")
     if out_dir is not None:
-        prepare_out_dir(out_dir, RobustnessResult.FILES, what="robustness report")
+        prepare_out_dir(out_dir, (*RobustnessResult.FILES, *TABLE_FILES), what="robustness report")
     device = evaluation_device(config)
     with torch_threads(config.threads):
         models, ev = models_and_evalset(
@@ -94,7 +96,16 @@ def run_robustness(
     )
     if out_dir is not None:
         result.write(out_dir)
+        write_corruption_csv(result, Path(out_dir))
     return result
+
+
+def write_corruption_csv(result: RobustnessResult, out: Path) -> list[Path]:
+    """``corruptions.csv``/``.json``: every model × corruption × severity with its interval."""
+    from resode.robustness.corruption_table import corruption_rows, write_corruption_table
+
+    rows = [r for m in result.models for r in corruption_rows(m.label, m.corruptions, m.n)]
+    return write_corruption_table(out, rows)
 
 
 __all__ = ["run_robustness"]

@@ -17,13 +17,38 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument(
         "--download", choices=("cifar10", "cifar100"), help="download (MD5-checked) and exit"
     )
+    parser.add_argument(
+        "--extract-cifar-c",
+        metavar="TAR",
+        help="check CIFAR-10-C.tar / CIFAR-100-C.tar against the publisher's MD5, extract it under "
+        "--data-root and record the per-file MD5s, then exit",
+    )
+    parser.add_argument(
+        "--verify-cifar-c",
+        choices=("cifar10-c", "cifar100-c"),
+        help="check every released file (shape, dtype, MD5) under --data-root and exit",
+    )
     parser.set_defaults(func=run)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
-    from resode import data
+    from pathlib import Path
 
+    from resode import data
+    from resode.data import cifar_c_files as cf
+
+    root = Path(args.data_root).expanduser() if args.data_root else data.default_root()
+    if args.extract_cifar_c:
+        tar = Path(args.extract_cifar_c)
+        name = "cifar100-c" if "100" in tar.name else "cifar10-c"
+        root.mkdir(parents=True, exist_ok=True)
+        print(cf.extract_cifar_c(tar, root, name).summary())
+        return 0
+    if args.verify_cifar_c:
+        folder = data.cifar_c_folder(args.verify_cifar_c, root)
+        print(cf.verify_folder(args.verify_cifar_c, folder).summary())
+        return 0
     if args.download:
         data.load(args.download, root=args.data_root, download=True)
     rows = data.describe(args.data_root)

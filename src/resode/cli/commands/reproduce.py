@@ -95,6 +95,8 @@ def run(args: argparse.Namespace) -> int:
         progress=args.progress,
         resume_override=args.resume_override,
     )
+    from resode.reproduce.claims import RED_FLAG_REASON
+
     print(f"wall time {result.seconds / 60:.1f} min; report: {result.out_dir / 'report.html'}")
     look = result.results.get("look")
     if look:
@@ -105,6 +107,8 @@ def run(args: argparse.Namespace) -> int:
     for c in result.claims:
         raw = "" if c.raw_verdict == c.verdict else f" (raw: {c.raw_verdict})"
         print(f"  [{c.verdict}]{raw} {c.role} paper {c.part}: {c.title}")
+        if c.judgement.reason.startswith(RED_FLAG_REASON):  # why a robustness verdict is void
+            print(f"      {c.judgement.reason.split('; measured: ')[0]}")
     for key, err in result.failed.items():
         print(f"  [failed] {key}: {err}")
     if result.failed:
