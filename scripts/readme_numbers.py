@@ -169,7 +169,8 @@ def _role(c: dict[str, Any]) -> str:
 
 def _claims_table(res: dict[str, Any], part: str | None = None) -> list[str]:
     lines = [
-        "| paper | claim | model | role | verdict (Holm-adjusted) | raw verdict | "
+        "| paper | claim | model | role | headline verdict (A: sequential + Holm; B: Holm) | "
+        "unadjusted fixed-n verdict | "
         "effect [95 % CI] | margin | MDE | n |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -228,6 +229,17 @@ def block_demo(name: str = "default") -> str:
     return "\n".join(lines)
 
 
+def _mean_range(values: list[float], digits: str = ".3g") -> str:
+    """``mean [min, max]`` over seeds (one value: the value)."""
+    if len(values) == 1:
+        return f"{values[0]:{digits}}"
+    return f"{statistics.fmean(values):{digits}} [{min(values):{digits}}, {max(values):{digits}}]"
+
+
+def _ends(depths: list[int]) -> str:
+    return f"{depths[0]} … {depths[-1]}"
+
+
 def block_paper_b_full() -> str:
     res = _load(RESULTS / "paper-b-full.json")
     if res is None:
@@ -236,23 +248,36 @@ def block_paper_b_full() -> str:
     lines = [
         _when(res),
         "",
-        "| init | slope [95 % CI] | L·max‖ΔZ‖ at L = 2 … 1024 |",
+        "| init | depth slope per seed: mean [min, max] | L·max‖ΔZ‖ at L = "
+        + _ends(next(iter(pb["depth_sweep"].values()))["depths"])
+        + " (mean over seeds) |",
         "|---|---|---|",
     ]
     for init, s in pb["depth_sweep"].items():
-        f = s["fit"]
+        slopes = s.get("seed_slopes") or [s["fit"]["slope"]]
         lmax = ", ".join(f"{statistics.fmean(v):.3g}" for v in s["L_max_dz"])
-        lines.append(
-            f"| {init} | {f['slope']:.3f} [{f['ci_low']:.3f}, {f['ci_high']:.3f}] | {lmax} |"
-        )
+        lines.append(f"| {init} | {_mean_range(slopes)} | {lmax} |")
     lt = pb.get("long_time")
     if lt:
+        n = len(lt.get("seeds", [0]))
+        beta = lt.get("decay_exponent_beta")
         lines += [
             "",
-            f"Long time ({lt['config']['iterations']} iterations): loss "
-            f"{lt['loss_first']:.3g} → {lt['loss_last']:.3g}; decay rate of ln(loss) "
-            f"{lt['rates_per_1000'][0]:.3g} per 1000 iterations; minimum PL ratio "
-            f"{lt['pl_min'][0]:.3g}.",
+            f"Long time ({lt['config']['iterations']} iterations, "
+            + (
+                f"{n} seeds, each its own data draw; mean [min, max] over seeds"
+                if n > 1
+                else "one seed"
+            )
+            + "): final loss "
+            f"{_mean_range(lt.get('loss_last_per_seed') or [lt['loss_last']])}; decay rate of "
+            f"ln(loss) {_mean_range(lt['rates_per_1000'])} per 1000 iterations; minimum PL "
+            f"ratio {_mean_range(lt['pl_min'])}"
+            + (
+                f"; decay exponent β {_mean_range(beta, '.2f')} (0: exponential, −1: power law)."
+                if beta
+                else "."
+            ),
         ]
     lines += ["", *_claims_table(res, "B")]
     return "\n".join(lines)
