@@ -24,11 +24,13 @@ import itertools
 import json
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from resode.reproduce import get_preset
 from resode.reproduce import looks as looks_mod
 from resode.reproduce.claims import adjust_claims, paper_a_claims
 from resode.reproduce.paper_a import PaperAResult, RunRecord
+from resode.verdicts import format_seeds
 
 CONFIDENT = ("reproduced", "contradicted")
 
@@ -38,8 +40,9 @@ def _seeds(spec: str) -> list[int]:
     return list(range(int(a), int(b or a) + 1))
 
 
-def judge_set(res: dict, seeds: list[int]) -> dict[tuple[str, str], tuple[str, str, str]]:
-    """(claim, model) → (adjusted verdict, adjusted finding, raw verdict) on these seeds."""
+def judge_set(res: dict, seeds: list[int]) -> dict[tuple[str, str], tuple[str, str, str, str]]:
+    """(claim, model) → (adjusted verdict, adjusted finding, raw verdict, effect [95 % CI] with
+    the seeds per group the engine says the margin needs) on these seeds."""
     pa = res["paper_a"]
     models = res["config"]["paper_a"]["models"]
     runs = [
@@ -57,10 +60,19 @@ def judge_set(res: dict, seeds: list[int]) -> dict[tuple[str, str], tuple[str, s
         looks_mod.apply_sequential(looks, raw)
     judged = adjust_claims(raw)
     return {
-        (c.name, c.model or ""): (c.verdict, c.finding, c.raw_verdict)
+        (c.name, c.model or ""): (c.verdict, c.finding, c.raw_verdict, _effect(c))
         for c in judged
         if c.role == "primary"
     }
+
+
+def _effect(c: Any) -> str:
+    j = c.judgement
+    if j is None or j.ci is None:
+        return "—"
+    ratio = j.scale == "log"
+    f = (lambda v: f"×{v:.3g}") if ratio else (lambda v: f"{v:+.3g}")
+    return f"{f(j.effect)} [{f(j.ci[0])}, {f(j.ci[1])}], needs {format_seeds(j.seeds_needed)}"
 
 
 def main() -> None:
@@ -97,14 +109,24 @@ def main() -> None:
     ]
     for r in rows:
         cells = " | ".join(f"{j[r][0]} ({j[r][1]}); raw {j[r][2]}" for j in judged)
-        p = pooled.get(r, ("?", "?", "?"))
+        p = pooled.get(r, ("?", "?", "?", "?"))
         lines.append(f"| {r[0]} | {r[1]} | {cells} | {p[0]} ({p[1]}) |")
     lines += [
         "",
         f"**Agreement: {agree}/{len(rows)} rows ({100 * agree / len(rows):.0f} %) have the same "
         f"adjusted verdict in every set; confident flips: {flips}** (target: ≥ 90 %, 0).",
         "",
+        "Effect (damped − ResNet, or the ratio damped / ResNet) with its fixed-n 95 % interval and",
+        "the seeds per group at which the engine's minimum detectable effect (80 % power, the",
+        "set's own spread) reaches the margin:",
+        "",
+        f"| claim | model | {head} | pooled |",
+        "|---|---|" + "---|" * (len(sets) + 1),
     ]
+    for r in rows:
+        cells = " | ".join(j[r][3] for j in judged)
+        lines.append(f"| {r[0]} | {r[1]} | {cells} | {pooled.get(r, ('',) * 4)[3]} |")
+    lines += [""]
     args.out.write_text("\n".join(lines))
     print("\n".join(lines))
 
