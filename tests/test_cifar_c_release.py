@@ -200,6 +200,10 @@ def test_robustness_writes_the_corruption_by_severity_csv_from_all_19_files(tmp_
     # severity 1 of the first file holds the clean images: its accuracy is the clean accuracy
     (g1,) = [r for r in cells if r["corruption"] == "gaussian_noise" and r["severity"] == "1"]
     assert float(g1["accuracy"]) == pytest.approx(res["models"][0]["clean"])
+    # one model is its own baseline: CE = 1 per file and the mCE over the 15 benchmark ones
+    ce = list(csv.DictReader((out / "corruptions_ce.csv").open()))
+    assert len(ce) == 19 + 1 and {r["corruption"] for r in ce} == set(ALL) | {"mCE"}
+    assert all(float(r["ce"]) == pytest.approx(1.0) for r in ce)
 
 
 def test_reproduce_evaluates_every_released_file_and_data_cli_verifies(tmp_path, capsys):
@@ -258,3 +262,47 @@ def test_reproduce_on_the_released_files_writes_the_corruption_table(tmp_path):
         assert cells == {(c, str(s)) for c in ALL for s in pa.severities}
     run = json.loads((tmp_path / "run" / "results.json").read_text())["paper_a"]["runs"][0]
     assert set(run["robustness"]["corruptions"]) == set(ALL)
+    # the noise claim reads the four stochastic noises only; the other 15 files are reported
+    cor = run["robustness"]["corruptions"]
+    noises = ("gaussian_noise", "shot_noise", "impulse_noise", "speckle_noise")
+    rest = [c for c in ALL if c not in noises]
+    assert run["metrics"]["noise_pooled"] == pytest.approx(
+        sum(cor[c]["pooled"] for c in noises) / 4
+    )
+    assert run["metrics"]["other_corruptions_pooled"] == pytest.approx(
+        sum(cor[c]["pooled"] for c in rest) / len(rest)
+    )
+    ce = list(csv_mod.DictReader((tmp_path / "run" / "paper_a_corruptions_ce.csv").open()))
+    assert {r["model"] for r in ce} == set(pa.models)
+
+
+def test_corruption_error_is_one_for_the_baseline_and_the_error_ratio_otherwise():
+    from resode.data.cifar_c_files import BENCHMARK_CORRUPTIONS
+    from resode.robustness.corruption_table import corruption_errors, corruption_rows
+
+    rng = torch.Generator().manual_seed(0)
+    base_err = {c: torch.rand(5, generator=rng).mul(0.5).add(0.1).tolist() for c in ALL}
+
+    def accs(scale_bench: float, scale_other: float) -> dict[str, dict[str, float]]:
+        out = {}
+        for c, errs in base_err.items():
+            k = scale_bench if c in BENCHMARK_CORRUPTIONS else scale_other
+            out[c] = {str(s + 1): 1 - k * e for s, e in enumerate(errs)}
+        return out
+
+    rows = corruption_rows("res", accs(1, 1), 100, seed=3)
+    rows += corruption_rows("damped", accs(0.5, 3.0), 100, seed=3)
+    ce = {(r.model, r.corruption): r for r in corruption_errors(rows, baseline="res")}
+    assert all(ce[("res", c)].ce == pytest.approx(1.0) for c in ALL)
+    assert ce[("damped", "fog")].ce == pytest.approx(0.5)
+    other = next(c for c in ALL if c not in BENCHMARK_CORRUPTIONS)
+    assert ce[("damped", other)].ce == pytest.approx(3.0) and not ce[("damped", other)].benchmark
+    # all 15 benchmark corruptions present: mCE is over those 15 only (the other 4 are ×3)
+    assert ce[("damped", "mCE")].ce == pytest.approx(0.5) and ce[("damped", "mCE")].benchmark
+    assert ce[("res", "mCE")].ce == pytest.approx(1.0)
+    # a subset of corruptions: mCE over those evaluated, not marked as the benchmark's
+    few = [r for r in rows if r.corruption in ("fog", other)]
+    sub = {(r.model, r.corruption): r for r in corruption_errors(few, baseline="res")}
+    assert sub[("damped", "mCE")].ce == pytest.approx((0.5 + 3.0) / 2)
+    assert not sub[("damped", "mCE")].benchmark
+    assert corruption_errors(rows, baseline="absent") == []

@@ -389,7 +389,7 @@ def write_outputs(out: Path, results: dict[str, Any], a: Any, b: Any, judged: li
             out / "paper_a_runs.csv",
             [{"model": r.model, "seed": r.seed, **r.metrics} for r in a.runs],
         )
-        write_corruption_tables(out, a)
+        write_corruption_tables(out, a, baseline=results["config"]["paper_a"]["models"][0])
         if a.sweep:
             write_csv(
                 out / "paper_a_lambda_sweep.csv",
@@ -414,10 +414,12 @@ def write_outputs(out: Path, results: dict[str, Any], a: Any, b: Any, judged: li
         )
 
 
-def write_corruption_tables(out: Path, a: Any) -> list[Path]:
+def write_corruption_tables(out: Path, a: Any, baseline: str | None = None) -> list[Path]:
     """``paper_a_corruptions.csv``/``.json``: per run (model, seed) × corruption × severity,
     with the Clopper–Pearson interval over the evaluated images (all 19 released CIFAR-C files
-    when ``corruption_source = files`` and ``corruptions = [all]``)."""
+    when ``corruption_source = files`` and ``corruptions = [all]``); with ``baseline``
+    ``paper_a_corruptions_ce.*``: each run's CE per corruption and mCE against the baseline's
+    run of the same seed."""
     from resode.robustness.corruption_table import corruption_rows, write_corruption_table
 
     rows = [
@@ -427,7 +429,7 @@ def write_corruption_tables(out: Path, a: Any) -> list[Path]:
             r.model, r.result["robustness"]["corruptions"], r.result["robustness"]["n"], r.seed
         )
     ]
-    return write_corruption_table(out, rows, stem="paper_a_corruptions")
+    return write_corruption_table(out, rows, stem="paper_a_corruptions", baseline=baseline)
 
 
 __all__ = ["ReproduceResult", "check_out_dir", "latest_run", "run_reproduce"]

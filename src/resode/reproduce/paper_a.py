@@ -556,18 +556,28 @@ def robust_auc(eps: list[float], robust: list[float], clean: float) -> float:
 def metrics(result: dict[str, Any]) -> dict[str, float]:
     """The scalar metrics of one run that summaries and claims use (accuracies as fractions):
 
-    clean, noise_pooled (mean over types of the pooled-over-severities accuracy), noise_drop
+    clean, noise_pooled (mean over the stochastic noise types — Gaussian, shot, impulse,
+    speckle; released blur/weather/digital files go to other_corruptions_pooled — of the
+    pooled-over-severities accuracy), noise_drop
     (clean − noise_pooled: each model against its own clean accuracy; both at the largest noise
     strength, and per strength as ``noise_pooled×s``/``noise_drop×s``), ``<attack>_mean`` (mean
     over ε), robust_mean, robust_auc (:func:`robust_auc`), λ summaries, and the stability and
     landscape scalars of the run.
     """
+    from resode.corruptions import CORRUPTION_PARAMETERS  # the four stochastic noises
+
     rob = result["robustness"]
     m: dict[str, float] = {"clean": rob["clean"]}
     by_strength: dict[str, list[float]] = {}
+    other: list[float] = []
     for label, accs in rob["corruptions"].items():
-        strength = label.split("×")[1] if "×" in label else "1"
-        by_strength.setdefault(strength, []).append(accs["pooled"])
+        name, _, strength = label.partition("×")
+        if name not in CORRUPTION_PARAMETERS:  # a released blur / weather / digital file
+            other.append(accs["pooled"])
+            continue
+        by_strength.setdefault(strength or "1", []).append(accs["pooled"])
+    if other:  # the released non-noise files: reported, never in the noise claim
+        m["other_corruptions_pooled"] = sum(other) / len(other)
     for strength, pooled in by_strength.items():
         m[f"noise_pooled×{strength}"] = sum(pooled) / len(pooled)
         m[f"noise_drop×{strength}"] = m["clean"] - m[f"noise_pooled×{strength}"]

@@ -101,11 +101,13 @@ def run_robustness(
 
 
 def write_corruption_csv(result: RobustnessResult, out: Path) -> list[Path]:
-    """``corruptions.csv``/``.json``: every model × corruption × severity with its interval."""
+    """``corruptions.csv``/``.json``: every model × corruption × severity with its interval;
+    ``corruptions_ce.*``: CE and mCE against the first model."""
     from resode.robustness.corruption_table import corruption_rows, write_corruption_table
 
     rows = [r for m in result.models for r in corruption_rows(m.label, m.corruptions, m.n)]
-    return write_corruption_table(out, rows)
+    base = result.models[0].label if result.models else None
+    return write_corruption_table(out, rows, baseline=base)
 
 
 __all__ = ["run_robustness"]
