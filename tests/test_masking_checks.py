@@ -211,3 +211,21 @@ def test_reproduce_passes_corruption_source_on_to_the_evaluation():
     assert corruption_loader_for(RobustnessConfig(corruption_source="generated"), None) is None
     files_cfg = RobustnessConfig(corruption_source="files", noise_strengths=[1.0])
     assert callable(corruption_loader_for(files_cfg, None))
+
+
+def test_a_red_flag_marks_the_model_unreliable_in_the_robustness_result():
+    from resode.robustness.results import ModelResult, RobustnessResult
+
+    x, y = data()
+    honest = ModelResult("Honest", "convnet", None, len(y), clean=0.5)
+    honest.checks = [flag_checks(convnet(), x, y)]
+    masked = ModelResult("Masked", "convnet", None, len(y), clean=0.5)
+    masked.checks = [flag_checks(Quantised(convnet()), x, y), flag_checks(convnet(), x, y)]
+    assert not honest.unreliable and masked.unreliable
+    assert masked.to_dict()["unreliable"] is True and honest.to_dict()["unreliable"] is False
+    cfg = RobustnessConfig(eps=[0.05], steps=2, attacks=["fgsm"], corruptions=[], dataset="digits")
+    md = RobustnessResult(
+        cfg, "digits", [0.05], list(range(len(y))), [honest, masked]
+    ).to_markdown()
+    assert "**Masked: unreliable** (red flags: flags)" in md
+    assert "Honest: no red flag in 1 checks." in md

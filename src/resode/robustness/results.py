@@ -43,9 +43,16 @@ class ModelResult:
     #: gradient-masking checks (``--checks``; :class:`resode.robustness.checks.CheckResult`)
     checks: list[Any] = field(default_factory=list)
 
+    @property
+    def unreliable(self) -> bool:
+        """RobustBench's flag: a gradient-masking check raised a red flag, so the robust
+        accuracy is not a trustworthy measure of robustness (an upper bound at best)."""
+        return any(not c.passed for c in self.checks)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "checks": [c.to_dict() for c in self.checks],
+            "unreliable": self.unreliable,
             "label": self.label,
             "model": self.model,
             "checkpoint": self.checkpoint,
@@ -176,6 +183,16 @@ class RobustnessResult:
                     nums = ", ".join(f"{k} = {v:.4g}" for k, v in c.numbers.items())
                     verdict = "pass" if c.passed else "RED FLAG"
                     lines.append(f"| {m.label} | {c.name} | {verdict} | {nums} | {c.reason} |")
+            lines.append("")
+            for m in checked:
+                if m.unreliable:
+                    names = ", ".join(c.name for c in m.checks if not c.passed)
+                    lines.append(
+                        f"**{m.label}: unreliable** (red flags: {names}): its robust accuracy is "
+                        "an upper bound at best, not a measure of robustness."
+                    )
+                else:
+                    lines.append(f"{m.label}: no red flag in {len(m.checks)} checks.")
         lines += [
             "",
             "Seconds per model: "
