@@ -377,7 +377,41 @@ def block_gpu() -> str:
     return "\n".join(lines)
 
 
+def _verdict_finding(x: dict[str, str]) -> str:
+    return x["verdict"] if x["finding"] == x["verdict"] else f"{x['verdict']} ({x['finding']})"
+
+
+def block_replication() -> str:
+    rep = _load(ROOT / "benchmarks" / "replication" / "replication.json")
+    if rep is None:
+        return "(no committed replication study yet: run benchmarks/replication/run.py)"
+    agree, rows = rep["agreement"]
+    env = rep["environment"]
+    lines = [
+        f"Measured on {env['date'][:10]} by `benchmarks/replication/run.py` on {env['cpu']}, torch "
+        f"{env['torch']}: models {', '.join(_display(m) for m in rep['models'])}, seed sets "
+        f"{', '.join(rep['sets'])}. **{agree} of {rows} primary rows "
+        f"({100 * agree / rows:.0f} %) have the same headline verdict in every set; confident "
+        f"flips: {rep['confident_flips']}** (target: ≥ 90 %, 0).",
+        "",
+        "| claim | model | "
+        + " | ".join(f"seeds {s}" for s in rep["sets"])
+        + " | pooled: verdict | pooled: effect (points, or ratio ×) [95 % CI], "
+        "seeds needed per group |",
+        "|---|---|" + "---|" * (len(rep["sets"]) + 2),
+    ]
+    for r in rep["rows"]:
+        sets = " | ".join(_verdict_finding(x) for x in r["sets"])
+        p = r["pooled"]
+        lines.append(
+            f"| {r['claim']} | {_display(r['model'])} | {sets} | **{_verdict_finding(p)}** | "
+            f"{p['effect']} |"
+        )
+    return "\n".join(lines)
+
+
 BLOCKS: dict[str, Callable[[], str]] = {
+    "replication": block_replication,
     "demo": block_demo,
     "paper-b-full": block_paper_b_full,
     "benchmarks": block_benchmarks,

@@ -66,6 +66,9 @@ def judge_set(res: dict, seeds: list[int]) -> dict[tuple[str, str], tuple[str, s
     }
 
 
+FIELDS = ("verdict", "finding", "raw_verdict", "effect")
+
+
 def _effect(c: Any) -> str:
     j = c.judgement
     if j is None or j.ci is None:
@@ -80,6 +83,7 @@ def main() -> None:
     ap.add_argument("run", type=Path)
     ap.add_argument("--sets", nargs="+", default=["0-7", "8-15", "16-23"])
     ap.add_argument("--out", type=Path, default=Path(__file__).with_name("REPORT.md"))
+    ap.add_argument("--json", type=Path, default=Path(__file__).with_name("replication.json"))
     args = ap.parse_args()
     res = json.loads((args.run / "results.json").read_text())
     sets = [_seeds(s) for s in args.sets]
@@ -129,6 +133,24 @@ def main() -> None:
     lines += [""]
     args.out.write_text("\n".join(lines))
     print("\n".join(lines))
+    summary = {
+        "run": str(args.run),
+        "environment": {k: res["environment"].get(k) for k in ("date", "cpu", "torch", "python")},
+        "models": res["config"]["paper_a"]["models"],
+        "sets": args.sets,
+        "agreement": [agree, len(rows)],
+        "confident_flips": flips,
+        "rows": [
+            {
+                "claim": r[0],
+                "model": r[1],
+                "sets": [dict(zip(FIELDS, j[r])) for j in judged],
+                "pooled": dict(zip(FIELDS, pooled.get(r, ("?",) * 4))),
+            }
+            for r in rows
+        ],
+    }
+    args.json.write_text(json.dumps(summary, indent=1) + "\n")
 
 
 if __name__ == "__main__":
