@@ -104,6 +104,7 @@ def test_missing_runs_are_named_in_the_evidence() -> None:
     cfg = get_preset("tiny", paper_a={"models": ["resnet20", "inresnet20"]})
     res = _result({"robust_auc": 0.7})
     res.failed = {"paper_a/inresnet20-seed5": "worker process died"}
+    res.failed_models = {"paper_a/inresnet20-seed5": "inresnet20"}
     judged = paper_a_claims(cfg, res)
     assert all("paper_a/inresnet20-seed5" in c.evidence for c in judged)
 
@@ -160,15 +161,16 @@ def test_each_result_carries_part_text_model_and_evidence() -> None:
 def test_missing_runs_of_other_models_are_not_named() -> None:
     cfg = get_preset("tiny", paper_a={"models": ["resnet20", "inresnet20"]})
     res = _result({"robust_auc": 0.7})
-    res.failed = {
-        "paper_a/resnet20-seed7": "oom",
-        "paper_a/lambda_inresnet20-seed1": "died",  # not one of the two compared models
-        "paper_a/inresnet20-seed5": "died",
+    # the model comes from the failed task's parameters, never from parsing its key
+    res.failed = {"cell-1": "oom", "cell-2": "died", "paper_a/inresnet20-seed5": "died"}
+    res.failed_models = {
+        "cell-1": "resnet20",
+        "cell-2": "lambda_inresnet20",  # not one of the two compared models
+        "paper_a/inresnet20-seed5": "resnet20",  # a key that names another model
     }
     for c in paper_a_claims(cfg, res):
         assert c.evidence.endswith(
-            f"{c.judgement.reason} Missing runs (failed): "
-            "paper_a/resnet20-seed7, paper_a/inresnet20-seed5."
+            f"{c.judgement.reason} Missing runs (failed): cell-1, paper_a/inresnet20-seed5."
         )
 
 

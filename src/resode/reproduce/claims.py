@@ -214,7 +214,7 @@ def paper_a_claims(cfg: ReproduceConfig, a: Any) -> list[ClaimResult]:
         for m in models[1:]:
             t = [factor * v for v in a.values(m, metric)]
             j = apply_checks(claim, judge(claim, t, b), [*a.by_model(m), *a.by_model(base)])
-            missing = [k for k in a.failed if f"/{m}-seed" in k or f"/{base}-seed" in k]
+            missing = [*a.failed_of(m), *a.failed_of(base)]
             note = f" Missing runs (failed): {', '.join(missing)}." if missing else ""
             out.append(
                 ClaimResult(

@@ -535,6 +535,12 @@ class PaperAResult:
     eps_labels: list[str]
     n_test: int
     n_attack: int
+    #: task key → the model of that failed task (from the task's own parameters, never its key)
+    failed_models: dict[str, str] = field(default_factory=dict)
+
+    def failed_of(self, model: str) -> list[str]:
+        """The keys of the failed tasks that trained ``model``."""
+        return [k for k, m in self.failed_models.items() if m == model]
 
     def values(self, model: str, metric: str) -> list[float]:
         """``metric`` of every seed of ``model`` (in seed order)."""
@@ -613,11 +619,16 @@ def collect(
     runs, sweep, failed = [], [], {}
     from resode.reproduce import transfer
 
+    model_of = {t.key: t.params["model"] for t in tasks(cfg) if "model" in t.params}
+    failed_models: dict[str, str] = {}
+
     for key, oc in outcomes.items():
         if not key.startswith(("paper_a/", "sweep/")) or key.startswith(transfer.TRANSFER_PREFIX):
             continue
         if not oc.ok:
             failed[key] = oc.error or "failed"
+            if key in model_of:
+                failed_models[key] = model_of[key]
             continue
         res = oc.result or {}
         if "runs" in res:  # a seed-batched group: one record per seed, in its own folder
@@ -643,6 +654,7 @@ def collect(
         eps_labels=[eps_label(e) for e in eps],
         n_test=first["n_test"] if first else 0,
         n_attack=first["robustness"]["n_attack"] if first else 0,
+        failed_models=failed_models,
     )
 
 
