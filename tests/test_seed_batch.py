@@ -255,3 +255,22 @@ def test_reproduce_group_task_gives_one_record_per_seed(tmp_path: Path) -> None:
     again = Task(groups[0].key, groups[0].fn, groups[0].params, threads=1)
     assert run_task(again, tmp_path).ok
     assert (folder / "seed0" / "last.pt").stat().st_mtime_ns == stamp
+
+
+@pytest.mark.parametrize(
+    "speed, named",
+    [
+        ({"cuda_graphs": True}, "speed.cuda_graphs = true"),
+        ({"data_on_device": True}, "speed.data_on_device = true"),
+        ({"finite_check": "epoch"}, "speed.finite_check = epoch"),
+    ],
+)
+def test_speed_options_the_batched_loop_would_ignore_are_refused(speed, named) -> None:
+    from resode.training.seed_batch import check_seed_batch
+
+    cfgs = [
+        dataclasses.replace(_config(s), speed=_config(s).speed.replace(**speed)) for s in (0, 1)
+    ]
+    with pytest.raises(ResodeError, match=named.replace(".", r"\.")):
+        check_seed_batch(cfgs)
+    check_seed_batch([_config(0), _config(1)])  # the defaults are accepted

@@ -91,7 +91,8 @@ from resode.training.history import (
 def check_seed_batch(configs: Sequence[TrainConfig]) -> None:
     """The configs must differ in their seed only (distinct seeds), and use no feature the
     batched loop does not reproduce per seed (DDP, torch.compile, fp16 loss scaling, skipping
-    non-finite steps)."""
+    non-finite steps, and the speed options CUDA graphs, device-resident data and the
+    end-of-epoch finite check, which it would silently ignore)."""
     from resode.config import config_diff
 
     if not configs:
@@ -119,6 +120,21 @@ def check_seed_batch(configs: Sequence[TrainConfig]) -> None:
         )
     if c.amp == "fp16":
         raise ResodeError("seed batching does not support fp16 loss scaling; use amp = bf16/off")
+    sp = c.speed  # the batched loop has its own per-batch data path and per-step checks
+    unsupported = [
+        name
+        for name, on in (
+            ("speed.cuda_graphs = true", sp.cuda_graphs),
+            ("speed.data_on_device = true", sp.data_on_device is True),
+            ("speed.finite_check = epoch", sp.finite_check == "epoch"),
+        )
+        if on
+    ]
+    if unsupported:
+        raise ResodeError(
+            f"seed batching does not apply {', '.join(unsupported)}; use seed_batch = 1 or "
+            "leave these options at their defaults"
+        )
 
 
 class _Seed:
