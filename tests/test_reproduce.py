@@ -277,3 +277,18 @@ def test_config_validation() -> None:
         get_preset("tiny", paper_b={"depths": [8]})
     with pytest.raises(ConfigError, match=r"unknown key paper_a\.epoch"):
         get_preset("tiny", paper_a={"epoch": 3})
+
+
+def test_an_empty_attack_set_is_reported_as_no_attacks(tmp_path: Path) -> None:
+    """``paper_a.attacks: []`` (noise only): the run finishes, and the adversarial section of the
+    report says there are no attacks instead of failing."""
+    out = tmp_path / "run"
+    args = ["reproduce", "--preset", "tiny", "--out", str(out), "--no-progress", "--workers", "1"]
+    args += ["--paper-a.attacks", "none", "--paper-a.seeds", "0", "--no-paper-a.checks"]
+    args += ["--no-paper-b.enabled", "--no-sweep.enabled"]
+    assert main(args) == 0
+    md = (out / "report.md").read_text()
+    section = md.split("Paper A: adversarial attacks", 1)[1].split("\n#", 1)[0]
+    assert "No attacks were declared" in section
+    results = json.loads((out / "results.json").read_text())
+    assert "robust_auc" not in json.dumps(results.get("claims", {}))

@@ -11,6 +11,10 @@
 ``apgd-dlr``    :class:`APGDDLR`: Auto-PGD on the shift/scale-invariant DLR loss
 ==============  =================================================================
 
+Each attack registers itself (:mod:`resode.attacks.registry`: name, class, white-box,
+gradient-free, iterative, strength = the cascade's order); :func:`make_attack`, the robustness
+config's validation and help, and the cascade read the registry, so a new attack is one module.
+
 Every attack leaves the model's mode, parameters and ``requires_grad`` flags as they were; see
 :mod:`resode.attacks.base` for the exact guarantees and for early stopping.
 """
@@ -27,41 +31,21 @@ from resode.attacks.base import NORMS, Attack, check_eps, frozen_eval, per_sampl
 from resode.attacks.fgsm import FGSM
 from resode.attacks.ifgsm import BIM, IFGSM
 from resode.attacks.pgd import PGD
+from resode.attacks.registry import (
+    AttackEntry,
+    attack_entry,
+    by_strength,
+    canonical_attack_name,
+    default_attacks,
+    fallback_attacks,
+    list_attacks,
+    paper_attacks,
+    register_attack,
+    unregister_attack,
+    white_box_attacks,
+)
 from resode.attacks.square import Square
 from resode.attacks.transfer import TransferAttack
-from resode.errors import unknown_name_error
-
-ATTACKS: dict[str, type[Attack]] = {
-    "fgsm": FGSM,
-    "ifgsm": IFGSM,
-    "pgd": PGD,
-    "autoattack": AutoAttack,
-    "transfer": TransferAttack,
-    "square": Square,
-    "apgd-ce": APGDCE,
-    "apgd-dlr": APGDDLR,
-}
-_ALIASES = {
-    "bim": "ifgsm",
-    "i-fgsm": "ifgsm",
-    "aa": "autoattack",
-    "apgd": "apgd-ce",
-    "apgd_ce": "apgd-ce",
-    "apgd_dlr": "apgd-dlr",
-}
-
-
-def list_attacks() -> list[str]:
-    """Names accepted by :func:`make_attack` (``bim`` is an alias of ``ifgsm``)."""
-    return list(ATTACKS)
-
-
-def canonical_attack_name(name: str) -> str:
-    key = name.strip().lower()
-    key = _ALIASES.get(key, key)
-    if key not in ATTACKS:
-        raise unknown_name_error("attack", name, list_attacks())
-    return key
 
 
 def make_attack(name: str, model: nn.Module, **kwargs: Any) -> Attack:
@@ -69,29 +53,36 @@ def make_attack(name: str, model: nn.Module, **kwargs: Any) -> Attack:
 
     For ``transfer`` pass ``surrogate=<model>``.
     """
-    cls = ATTACKS[canonical_attack_name(name)]
-    return cls(model, **kwargs)
+    return attack_entry(name).cls(model, **kwargs)
 
 
 __all__ = [
     "APGD",
     "APGDCE",
     "APGDDLR",
-    "ATTACKS",
     "BIM",
     "FGSM",
     "IFGSM",
     "NORMS",
     "PGD",
     "Attack",
+    "AttackEntry",
     "AutoAttack",
     "Square",
     "TransferAttack",
+    "attack_entry",
     "autoattack_available",
+    "by_strength",
     "canonical_attack_name",
     "check_eps",
+    "default_attacks",
+    "fallback_attacks",
     "frozen_eval",
     "list_attacks",
     "make_attack",
+    "paper_attacks",
     "per_sample_norm",
+    "register_attack",
+    "unregister_attack",
+    "white_box_attacks",
 ]

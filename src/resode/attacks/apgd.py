@@ -43,12 +43,14 @@ labels (N,) int64; returns images of the same shape. ``APGDCE``/``APGDDLR`` fix 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import nn
 
 from resode.attacks.base import per_sample_norm
 from resode.attacks.pgd import PGD
+from resode.attacks.registry import register_attack
 from resode.errors import ResodeError
 
 LOSSES = ("ce", "dlr")
@@ -248,6 +250,19 @@ class APGD(PGD):
         return x + (eta / n).view(shape) * grad
 
 
+def _options(config: Any) -> dict[str, Any]:
+    return {"steps": config.apgd_steps}
+
+
+@register_attack(
+    "apgd-ce",
+    white_box=True,
+    iterative=True,
+    strength=40,
+    default=True,
+    options=_options,
+    aliases=("apgd", "apgd_ce"),
+)
 class APGDCE(APGD):
     """APGD on the cross-entropy loss (AutoAttack's first attack)."""
 
@@ -257,6 +272,15 @@ class APGDCE(APGD):
         super().__init__(model, loss="ce", **kwargs)  # type: ignore[arg-type]
 
 
+@register_attack(
+    "apgd-dlr",
+    white_box=True,
+    iterative=True,
+    strength=50,
+    default=True,
+    options=_options,
+    aliases=("apgd_dlr",),
+)
 class APGDDLR(APGD):
     """APGD on the DLR loss (shift- and scale-invariant in the logits)."""
 

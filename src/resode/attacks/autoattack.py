@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from resode.attacks.base import Attack
+from resode.attacks.registry import register_attack
 from resode.errors import ResodeError
 
 INSTALL_HINT = (
@@ -45,6 +46,13 @@ def autoattack_available() -> bool:
     return True
 
 
+def _options(config: Any) -> dict[str, Any]:
+    return {"batch_size": config.batch_size}
+
+
+@register_attack(
+    "autoattack", iterative=True, strength=80, early_stop=False, options=_options, aliases=("aa",)
+)
 class AutoAttack(Attack):
     """``AutoAttack(model, eps=8/255, norm="Linf", version="standard", seed=0)``."""
 

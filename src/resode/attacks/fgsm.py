@@ -14,8 +14,10 @@ import torch
 from torch import nn
 
 from resode.attacks.base import Attack
+from resode.attacks.registry import register_attack
 
 
+@register_attack("fgsm", white_box=True, strength=10, default=True, paper=True, fallback=True)
 class FGSM(Attack):
     """``FGSM(model, eps=8/255, norm="Linf")``: one gradient step of size ε."""
 

@@ -9,11 +9,29 @@ random start and with a single run; L2 (normalised-gradient steps) is available 
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import nn
 
 from resode.attacks.pgd import PGD
+from resode.attacks.registry import register_attack
 
 
+def _options(config: Any) -> dict[str, Any]:
+    return {"steps": config.steps}
+
+
+@register_attack(
+    "ifgsm",
+    white_box=True,
+    iterative=True,
+    strength=20,
+    default=True,
+    paper=True,
+    step_size=True,
+    options=_options,
+    aliases=("bim", "i-fgsm"),
+)
 class IFGSM(PGD):
     """``IFGSM(model, eps=8/255, steps=20, alpha=1/255, norm="Linf")`` (BIM)."""
 

@@ -15,14 +15,31 @@ See :mod:`resode.attacks.base` for early stopping.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import nn
 
 from resode.attacks.base import Attack
+from resode.attacks.registry import register_attack
 from resode.errors import ResodeError
 
 
+def _options(config: Any) -> dict[str, Any]:
+    return {"steps": config.steps, "restarts": config.restarts}
+
+
+@register_attack(
+    "pgd",
+    white_box=True,
+    iterative=True,
+    strength=30,
+    default=True,
+    paper=True,
+    fallback=True,
+    step_size=True,
+    options=_options,
+)
 class PGD(Attack):
     """PGD in L∞ or L2: ``PGD(model, eps=8/255, steps=20, alpha=None, restarts=1)``."""
 

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from resode.attacks.base import Attack
+from resode.attacks.registry import register_attack
 from resode.errors import ResodeError
 
 # (iteration bound on the 10 000 scale, divisor of p_init): halve the area at each bound
@@ -36,6 +37,7 @@ def _p_schedule(p_init: float, it: int, n_iters: int) -> float:
     return p_init / 512
 
 
+@register_attack("square", gradient_free=True, iterative=True, strength=60, fallback=True)
 class Square(Attack):
     """``Square(model, eps=8/255, queries=200, p_init=0.8)`` (L∞ only, untargeted)."""
 

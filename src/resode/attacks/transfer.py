@@ -18,9 +18,11 @@ import torch
 from torch import nn
 
 from resode.attacks.base import Attack
+from resode.attacks.registry import register_attack
 from resode.errors import ResodeError
 
 
+@register_attack("transfer", strength=70)
 class TransferAttack(Attack):
     """``TransferAttack(target, surrogate, attack="pgd", eps=8/255, **attack_kwargs)``."""
 

@@ -55,8 +55,8 @@ class PaperAConfig(Config):
     )
     attacks: list[str] = option(
         ["fgsm", "ifgsm", "pgd", "apgd-ce", "apgd-dlr"],
-        "the declared white-box attack set, weakest first; the robustness claim is judged on the "
-        "per-point worst case over it",
+        "the declared white-box attack set (run weakest first; the names of `resode robustness "
+        "--attacks`) or none; the robustness claim is judged on the per-point worst case over it",
     )
     apgd_steps: int = option(100, "APGD-CE/APGD-DLR iterations (AutoAttack: 100)", min=1)
     autoattack: bool = option(
@@ -108,6 +108,8 @@ class PaperAConfig(Config):
     landscape_grid: int = option(11, "landscape grid points per axis", min=3)
 
     def check(self) -> None:
+        if [a.strip().lower() for a in self.attacks] == ["none"]:
+            self.attacks = []  # validated against the attack registry by RobustnessConfig
         if self.enabled and not self.models:
             raise ConfigError("paper_a.models must list at least one model")
         if not self.seeds:

@@ -284,6 +284,12 @@ def _adversarial(rep: Report, ctx: ReportContext) -> None:
         return
     pa = ctx.cfg.paper_a
     declared = [*pa.attacks, *(["autoattack"] if pa.autoattack else [])]
+    if not declared:
+        rep.paragraph(
+            "No attacks were declared (`paper_a.attacks` is empty and AutoAttack is off): no "
+            "adversarial accuracy was measured and the robustness claim is not judged."
+        )
+        return
     rep.paragraph(
         f"Declared attack set (weakest first): {', '.join(x.upper() for x in declared)}; the "
         "robustness claim is judged on the per-point worst case over it (a point fooled at a "

@@ -14,7 +14,6 @@ from resode.evalset import derive_seed, subset_indices
 from resode.robustness.config import (
     DEFAULT_EPS_L2,
     DEFAULT_EPS_LINF,
-    WHITE_BOX_ATTACKS,
     RobustnessConfig,
 )
 from resode.robustness.evaluate import (
@@ -31,7 +30,6 @@ from resode.robustness.run import run_robustness
 __all__ = [
     "DEFAULT_EPS_L2",
     "DEFAULT_EPS_LINF",
-    "WHITE_BOX_ATTACKS",
     "ModelResult",
     "RobustnessConfig",
     "RobustnessResult",

@@ -6,8 +6,9 @@ model in eval mode, inputs in [0, 1] (normalisation inside the model);
 
 * ``Linf`` / ``L2`` — standard AutoAttack (APGD-CE, APGD-T, FAB-T, Square) at ``eps`` through the
   optional ``pyautoattack``; the robust accuracy is the accuracy on its adversarial examples.
-  Without ``pyautoattack`` a **declared fallback set** runs instead (:data:`FALLBACK_ATTACKS`:
-  FGSM, PGD with restarts, and Square for L∞), the robust accuracy being the per-point worst case
+  Without ``pyautoattack`` a **declared fallback set** runs instead (the attacks registered
+  with ``fallback=True``, :func:`resode.attacks.fallback_attacks`: FGSM, PGD with restarts, and
+  Square for L∞), the robust accuracy being the per-point worst case
   over the set; the result says which attack ran, and its JSON entry never claims to be an
   AutoAttack number (``autoattack_acc`` is null, the number is in ``external``).
 * ``corruptions`` — the released CIFAR-10-C/100-C files (:mod:`resode.data.cifar_c_files`,
@@ -35,13 +36,12 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
+from resode.attacks.registry import attack_entry, fallback_attacks
 from resode.config import Config, option
 from resode.errors import ResodeError
 
 ThreatModel = Literal["Linf", "L2", "corruptions"]
 THREAT_MODELS = ("Linf", "L2", "corruptions")
-#: the attacks run when pyautoattack is missing (per-point worst case over them)
-FALLBACK_ATTACKS = ("fgsm", "pgd", "square")
 #: the fields of RobustBench's ``model_info`` JSON (``robustbench.utils.ModelInfo``), in order,
 #: plus the optional ``external`` and ``unreliable`` of its hand-edited entries
 MODEL_INFO_FIELDS = (
@@ -224,7 +224,11 @@ def evaluate_benchmark(
         else:
             robust_ok = clean_ok.clone()
             top = 0.0
-            names = [a for a in FALLBACK_ATTACKS if a != "square" or threat_model == "Linf"]
+            names = [
+                a
+                for a in fallback_attacks()
+                if threat_model == "Linf" or not attack_entry(a).gradient_free
+            ]
             for i, a in enumerate(names):
                 kw: dict[str, Any] = {"eps": eps, "norm": threat_model}
                 if a == "pgd":
@@ -561,7 +565,6 @@ def write_model_info(res: BenchmarkResult, out: Path, name: str, **entry_kw: Any
 
 __all__ = [
     "ACC_FIELD",
-    "FALLBACK_ATTACKS",
     "MODEL_INFO_FIELDS",
     "THREAT_MODELS",
     "BenchmarkConfig",

@@ -12,16 +12,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from resode.attacks import canonical_attack_name, check_eps
+from resode.attacks import (
+    attack_entry,
+    by_strength,
+    canonical_attack_name,
+    check_eps,
+    default_attacks,
+    paper_attacks,
+    white_box_attacks,
+)
 from resode.config import Config, option
 from resode.corruptions import SEVERITIES, canonical_name, list_corruptions
 from resode.errors import ConfigError, ResodeError
 
-WHITE_BOX_ATTACKS = ("fgsm", "ifgsm", "pgd", "apgd-ce", "apgd-dlr")
-#: the declared attack set of a robustness claim, weakest first (the cascade's order)
-DEFAULT_ATTACKS = ("fgsm", "ifgsm", "pgd", "apgd-ce", "apgd-dlr")
-#: the attacks of the paper's per-attack table (``papers.md`` A.4)
-PAPER_ATTACKS = ("fgsm", "ifgsm", "pgd")
 DEFAULT_EPS_LINF = {
     "digits": [2 / 255, 4 / 255, 8 / 255, 16 / 255],
     "cifar": [1 / 255, 2 / 255, 4 / 255, 8 / 255],
@@ -52,6 +55,25 @@ def corruption_names(names: list[str], source: str) -> list[str]:
     return out
 
 
+def known_name(key: str, name: str) -> str:
+    """The registered name of attack ``name`` (a one-line ConfigError naming ``key`` otherwise)."""
+    try:
+        return canonical_attack_name(name)
+    except ResodeError as exc:
+        raise ConfigError(f"{key} = {name!r}: {exc}") from exc
+
+
+def white_box_name(key: str, name: str) -> str:
+    """The registered name of white-box attack ``name`` (a one-line ConfigError otherwise)."""
+    canonical = known_name(key, name)
+    if not attack_entry(canonical).white_box:
+        raise ConfigError(
+            f"{key} = {name!r}: use --autoattack for AutoAttack and --surrogate CKPT for the "
+            f"transfer attack; {key} takes {', '.join(white_box_attacks())}"
+        )
+    return canonical
+
+
 @dataclass
 class RobustnessConfig(Config):
     """Options of ``resode robustness`` (shared by the CLI and :func:`run_robustness`)."""
@@ -64,8 +86,8 @@ class RobustnessConfig(Config):
     )
     batch_size: int = option(256, "evaluation batch size", min=1)
     attacks: list[str] = option(
-        list(DEFAULT_ATTACKS),
-        "white-box attacks, weakest first: fgsm ifgsm pgd apgd-ce apgd-dlr (or none)",
+        default_attacks(),
+        f"white-box attacks (run weakest first): {' '.join(white_box_attacks())} (or none)",
     )
     cascade: bool = option(
         True,
@@ -73,7 +95,7 @@ class RobustnessConfig(Config):
         "earlier attacks and to every attack at a smaller ε); same worst case, less work",
     )
     per_attack: list[str] = option(
-        list(PAPER_ATTACKS),
+        paper_attacks(),
         "attacks whose own accuracy is measured on every clean-correct point even in the cascade "
         "(the per-attack table; the transfer attack always); all, or none",
     )
@@ -106,7 +128,9 @@ class RobustnessConfig(Config):
         "from every other checkpoint given (and --surrogate)",
     )
     surrogate: str | None = option(None, "surrogate checkpoint for a transfer attack")
-    transfer_attack: str = option("pgd", "attack run on the surrogate", choices=WHITE_BOX_ATTACKS)
+    transfer_attack: str = option(
+        "pgd", f"attack run on the surrogate: {' '.join(white_box_attacks())}"
+    )
     corruptions: list[str] = option(
         list_corruptions(),
         "corruptions: generated noise gaussian_noise shot_noise impulse_noise speckle_noise; with "
@@ -135,22 +159,18 @@ class RobustnessConfig(Config):
             self.corruptions = []
         attacks = []
         for a in self.attacks:
-            name = canonical_attack_name(a)
-            if name not in WHITE_BOX_ATTACKS:
-                raise ConfigError(
-                    f"attacks = {a!r}: use --autoattack for AutoAttack and --surrogate CKPT for "
-                    f"the transfer attack; --attacks takes {', '.join(WHITE_BOX_ATTACKS)}"
-                )
+            name = white_box_name("attacks", a)
             if name not in attacks:
                 attacks.append(name)
-        self.attacks = attacks
+        self.attacks = by_strength(attacks)  # the cascade's order: weakest first
+        self.transfer_attack = white_box_name("transfer_attack", self.transfer_attack)
         low = [a.lower() for a in self.per_attack]
         if low == ["all"]:
-            self.per_attack = list(attacks)
+            self.per_attack = list(self.attacks)
         elif low == ["none"]:
             self.per_attack = []
         else:
-            self.per_attack = [canonical_attack_name(a) for a in self.per_attack]
+            self.per_attack = [known_name("per_attack", a) for a in self.per_attack]
         self.corruptions = corruption_names(self.corruptions, self.corruption_source)
         self.severities = sorted(set(self.severities))
         self.noise_strengths = list(dict.fromkeys(self.noise_strengths))
@@ -190,11 +210,9 @@ class RobustnessConfig(Config):
 
 
 __all__ = [
-    "DEFAULT_ATTACKS",
     "DEFAULT_EPS_L2",
     "DEFAULT_EPS_LINF",
-    "PAPER_ATTACKS",
-    "WHITE_BOX_ATTACKS",
     "RobustnessConfig",
     "corruption_names",
+    "white_box_name",
 ]

@@ -38,7 +38,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from resode.attacks import make_attack
+from resode.attacks import attack_entry, make_attack
 from resode.corruptions import corrupt, corruption_label
 from resode.errors import ResodeError
 from resode.evalset import derive_seed
@@ -270,20 +270,13 @@ def attack_specs(
 ) -> list[tuple[str, str, dict[str, Any]]]:
     """(display name, attack name, keyword arguments) of every attack the config asks for."""
     specs: list[tuple[str, str, dict[str, Any]]] = []
-    for a in config.attacks:
-        kw: dict[str, Any] = {}
-        if a in ("ifgsm", "pgd"):
-            kw = {"steps": config.steps}
-        if a == "pgd":
-            kw["restarts"] = config.restarts
-        if a.startswith("apgd"):
-            kw = {"steps": config.apgd_steps}
-        specs.append((a, a, kw))
+    for a in config.attacks:  # already in the cascade's order (weakest first)
+        specs.append((a, a, attack_entry(a).options(config)))
     if config.autoattack:
-        specs.append(("autoattack", "autoattack", {"batch_size": config.batch_size}))
+        specs.append(("autoattack", "autoattack", attack_entry("autoattack").options(config)))
     if surrogate is not None:
         kw = {"surrogate": surrogate, "attack": config.transfer_attack}
-        if config.transfer_attack in ("ifgsm", "pgd"):
+        if attack_entry(config.transfer_attack).step_size:
             kw["steps"] = config.steps
         specs.append((f"transfer-{config.transfer_attack}", "transfer", kw))
     return specs
@@ -357,8 +350,9 @@ def _attacked_correct(
     """Per point: active and still correctly classified under attack ``name`` at ε. The attack's
     generator is seeded from (seed, attack, index of ε) and runs batch after batch over *all*
     points whatever ``active`` is, so every point gets the same random start in both modes."""
-    extra: dict[str, Any] = {} if name == "autoattack" else {"early_stop": config.early_stop}
-    if name in ("ifgsm", "pgd") or (name == "transfer" and "steps" in kw):
+    entry = attack_entry(name)
+    extra: dict[str, Any] = {"early_stop": config.early_stop} if entry.early_stop else {}
+    if entry.step_size or (name == "transfer" and "steps" in kw):
         extra["alpha"] = config.step_size(eps)
     attack = make_attack(name, model, eps=eps, norm=config.norm, device=dev, **extra, **kw)
     g = torch.Generator().manual_seed(derive_seed(config.seed, display, ei))
