@@ -137,7 +137,9 @@ def train_network(
 ) -> tuple[ScaledResidualMLP, GDResult]:
     """Build, initialise (seeds seed..seed+n_seeds−1) and train one seed-batched network by GD
     with the residual rate L^{2α−1}·lr on ``cfg``'s synthetic data (:func:`seed_data`: each
-    seed its own draw unless ``cfg.data_per_seed`` is False)."""
+    seed its own draw unless ``cfg.data_per_seed`` is False). GD runs with the thread count of
+    the caller (a grid task's ``threads``, ``--threads`` of ``resode reproduce``/``resode ode``);
+    ``train_gd``'s own default of 1 applies only to direct library calls."""
     from resode.ode.init import initialize
     from resode.ode.train import train_gd
 
@@ -159,7 +161,7 @@ def train_network(
         lr=lr,
         lr_depth_exponent=cfg.rate_exponent,
         clip=clip,
-        **gd_kwargs,
+        **{"threads": None, **gd_kwargs},  # None: the task's thread policy (grid.run_task) holds
     )
     return model, res
 
