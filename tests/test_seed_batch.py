@@ -245,7 +245,7 @@ def test_reproduce_group_task_gives_one_record_per_seed(tmp_path: Path) -> None:
     assert runs[0]["robustness"].keys() == ref["robustness"].keys()
     assert runs[0]["indices"] == ref["indices"]
     outcomes = {groups[0].key: out}
-    res = paper_a.collect(two, outcomes, tmp_path)
+    res = paper_a.collect(two, outcomes, tmp_path, groups)
     assert [(r.model, r.seed) for r in res.runs] == [("inresnet20", 0), ("inresnet20", 1)]
     assert res.runs[1].folder == folder / "seed1"
     assert set(res.runs[0].metrics) == set(paper_a.metrics(ref))

@@ -24,8 +24,9 @@ import itertools
 import json
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+from resode.report import markdown_table
 from resode.reproduce import get_preset
 from resode.reproduce import looks as looks_mod
 from resode.reproduce.claims import adjust_claims, paper_a_claims
@@ -40,9 +41,24 @@ def _seeds(spec: str) -> list[int]:
     return list(range(int(a), int(b or a) + 1))
 
 
-def judge_set(res: dict, seeds: list[int]) -> dict[tuple[str, str], tuple[str, str, str, str]]:
-    """(claim, model) → (adjusted verdict, adjusted finding, raw verdict, effect [95 % CI] with
-    the seeds per group the engine says the margin needs) on these seeds."""
+class SetVerdict(NamedTuple):
+    """One (claim, model) row judged on one seed set."""
+
+    verdict: str  # adjusted (sequential first look + Holm)
+    finding: str  # adjusted
+    raw_verdict: str
+    effect: str  # effect [95 % CI], with the seeds per group the engine says the margin needs
+
+
+MISSING = SetVerdict("?", "?", "?", "")
+
+
+def _cell(v: SetVerdict, raw: bool = True) -> str:
+    return f"{v.verdict} ({v.finding})" + (f"; raw {v.raw_verdict}" if raw else "")
+
+
+def judge_set(res: dict, seeds: list[int]) -> dict[tuple[str, str], SetVerdict]:
+    """(claim, model) → its :class:`SetVerdict` on these seeds."""
     pa = res["paper_a"]
     models = res["config"]["paper_a"]["models"]
     runs = [
@@ -60,13 +76,10 @@ def judge_set(res: dict, seeds: list[int]) -> dict[tuple[str, str], tuple[str, s
         looks_mod.apply_sequential(looks, raw)
     judged = adjust_claims(raw)
     return {
-        (c.name, c.model or ""): (c.verdict, c.finding, c.raw_verdict, _effect(c))
+        (c.name, c.model or ""): SetVerdict(c.verdict, c.finding, c.raw_verdict, _effect(c))
         for c in judged
         if c.role == "primary"
     }
-
-
-FIELDS = ("verdict", "finding", "raw_verdict", "effect")
 
 
 def _effect(c: Any) -> str:
@@ -90,14 +103,14 @@ def main() -> None:
     judged = [judge_set(res, s) for s in sets]
     pooled = judge_set(res, sorted(itertools.chain(*sets)))
     rows = sorted(judged[0])
-    agree = sum(len({j[r][0] for j in judged}) == 1 for r in rows)
+    agree = sum(len({j[r].verdict for j in judged}) == 1 for r in rows)
     flips = sum(
         1
         for r in rows
         for i, k in itertools.permutations(range(len(sets)), 2)
-        if judged[i][r][0] in CONFIDENT and judged[k][r][0] != judged[i][r][0]
+        if judged[i][r].verdict in CONFIDENT and judged[k][r].verdict != judged[i][r].verdict
     )
-    head = " | ".join(f"seeds {s}" for s in args.sets)
+    heads = [f"seeds {s}" for s in args.sets]
     lines = [
         "# Replication of the default design's paper-A verdicts (primary comparison)",
         "",
@@ -108,14 +121,13 @@ def main() -> None:
         "disjoint seed sets of the same run (cells are content-addressed per (model, seed)), and",
         "on all seeds pooled.",
         "",
-        f"| claim | model | {head} | pooled ({sum(map(len, sets))} seeds) |",
-        "|---|---|" + "---|" * (len(sets) + 1),
-    ]
-    for r in rows:
-        cells = " | ".join(f"{j[r][0]} ({j[r][1]}); raw {j[r][2]}" for j in judged)
-        p = pooled.get(r, ("?", "?", "?", "?"))
-        lines.append(f"| {r[0]} | {r[1]} | {cells} | {p[0]} ({p[1]}) |")
-    lines += [
+        markdown_table(
+            ["claim", "model", *heads, f"pooled ({sum(map(len, sets))} seeds)"],
+            [
+                [*r, *(_cell(j[r]) for j in judged), _cell(pooled.get(r, MISSING), raw=False)]
+                for r in rows
+            ],
+        ),
         "",
         f"**Agreement: {agree}/{len(rows)} rows ({100 * agree / len(rows):.0f} %) have the same "
         f"adjusted verdict in every set; confident flips: {flips}** (target: ≥ 90 %, 0).",
@@ -124,13 +136,12 @@ def main() -> None:
         "the seeds per group at which the engine's minimum detectable effect (80 % power, the",
         "set's own spread) reaches the margin:",
         "",
-        f"| claim | model | {head} | pooled |",
-        "|---|---|" + "---|" * (len(sets) + 1),
+        markdown_table(
+            ["claim", "model", *heads, "pooled"],
+            [[*r, *(j[r].effect for j in judged), pooled.get(r, MISSING).effect] for r in rows],
+        ),
+        "",
     ]
-    for r in rows:
-        cells = " | ".join(j[r][3] for j in judged)
-        lines.append(f"| {r[0]} | {r[1]} | {cells} | {pooled.get(r, ('',) * 4)[3]} |")
-    lines += [""]
     args.out.write_text("\n".join(lines))
     print("\n".join(lines))
     summary = {
@@ -144,8 +155,8 @@ def main() -> None:
             {
                 "claim": r[0],
                 "model": r[1],
-                "sets": [dict(zip(FIELDS, j[r])) for j in judged],
-                "pooled": dict(zip(FIELDS, pooled.get(r, ("?",) * 4))),
+                "sets": [j[r]._asdict() for j in judged],
+                "pooled": pooled.get(r, MISSING)._asdict(),
             }
             for r in rows
         ],

@@ -187,7 +187,7 @@ def run_reproduce(
             jobs[0] + getattr(executor, "submitted", 0),
             jobs[1] + getattr(executor, "reattached", 0),
         )
-    a = paper_a.collect(cfg, outcomes, out)
+    a = paper_a.collect(cfg, outcomes, out, tasks)
     b = paper_b.collect(cfg, outcomes, out)
     raw = (claims_mod.paper_a_claims(cfg, a) if a else []) + (
         claims_mod.paper_b_claims(cfg, b) if b else []

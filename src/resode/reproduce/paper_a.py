@@ -13,6 +13,7 @@ a fixed thread count (:mod:`resode.grid`); :func:`collect` turns their JSON resu
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -609,9 +610,10 @@ def metrics(result: dict[str, Any]) -> dict[str, float]:
 
 
 def collect(
-    cfg: ReproduceConfig, outcomes: dict[str, TaskOutcome], root: Path
+    cfg: ReproduceConfig, outcomes: dict[str, TaskOutcome], root: Path, tasks: Sequence[Task]
 ) -> PaperAResult | None:
-    """Turn the task outcomes into a :class:`PaperAResult` (None when paper A did not run)."""
+    """Turn the task outcomes into a :class:`PaperAResult` (None when paper A did not run);
+    ``tasks``: the job's tasks, whose parameters name the model of a failed cell."""
     from resode.robustness import eps_label
 
     if not cfg.paper_a.enabled:
@@ -619,7 +621,11 @@ def collect(
     runs, sweep, failed = [], [], {}
     from resode.reproduce import transfer
 
-    model_of = {t.key: t.params["model"] for t in tasks(cfg) if "model" in t.params}
+    model_of = {
+        t.key: t.params["model"]
+        for t in tasks
+        if t.key.startswith("paper_a/") and "model" in t.params
+    }
     failed_models: dict[str, str] = {}
 
     for key, oc in outcomes.items():

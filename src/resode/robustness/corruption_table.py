@@ -77,7 +77,7 @@ def corruption_rows(
 
 @dataclass(frozen=True)
 class CorruptionErrorRow:
-    """CE of one model (one seed, or ``None``: the mean over seeds' errors) on one corruption
+    """CE of one model (one seed; ``None`` where the rows carry no seed) on one corruption
     against the baseline; corruption ``mCE``: the mean over corruptions."""
 
     model: str
@@ -112,10 +112,10 @@ def corruption_errors(
     if baseline not in by_model:
         return []
     base = _errors(by_model[baseline])
-    base_mean: dict[str, dict[str, float]] = {}
+    base_mean: dict[str, dict[str, list[float]]] = {}  # corruption → severity → over seeds
     for (_, c), errs in base.items():
         for s, e in errs.items():
-            base_mean.setdefault(c, {}).setdefault(s, []).append(e)  # type: ignore[arg-type]
+            base_mean.setdefault(c, {}).setdefault(s, []).append(e)
     base_avg = {c: {s: sum(v) / len(v) for s, v in d.items()} for c, d in base_mean.items()}
     out: list[CorruptionErrorRow] = []
     for model, mrows in by_model.items():
