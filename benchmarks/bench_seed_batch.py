@@ -148,7 +148,7 @@ def cell(model: str, seeds: list[int], epochs: int | None) -> dict[str, Any]:
 
     over: dict[str, Any] = {"models": [model], "seeds": seeds}
     if epochs is not None:
-        over["epochs"] = epochs
+        over["training"] = {"epochs": epochs}
     kw = {"device": "cpu", "threads": 1}
     one = get_preset("default", kind="reproduce", paper_a=over, **kw)
     grouped = get_preset(
@@ -170,7 +170,7 @@ def cell(model: str, seeds: list[int], epochs: int | None) -> dict[str, Any]:
     return {
         "model": model,
         "seeds": seeds,
-        "epochs": one.paper_a.epochs,
+        "epochs": one.paper_a.training.epochs,
         "one_run_per_seed_cpu_s": single_cpu,
         "batched_cpu_s": batch_cpu,
         "seed_runs_per_cpu_minute": {

@@ -214,10 +214,11 @@ def test_reproduce_evaluates_every_released_file_and_data_cli_verifies(tmp_path,
     from resode.reproduce import paper_a
 
     cfg = get_preset("tiny", kind="reproduce")
-    pa = dataclasses.replace(
-        cfg.paper_a, corruption_source="files", corruptions=["all"], noise_strengths=[1.0]
+    files = cfg.paper_a.robustness.replace(
+        corruption_source="files", corruptions=["all"], noise_strengths=[1.0]
     )
-    rob = paper_a.robustness_config(dataclasses.replace(cfg, paper_a=pa))
+    pa = dataclasses.replace(cfg.paper_a, robustness=files)
+    rob = paper_a.tasks(dataclasses.replace(cfg, paper_a=pa))[0].params["robustness"]
     assert rob["corruption_source"] == "files" and rob["corruptions"] == list(ALL)
     folder, _ = _release(tmp_path)
     assert main(["data", "--data-root", str(tmp_path), "--verify-cifar-c", "cifar10-c"]) == 0
@@ -238,11 +239,14 @@ def test_reproduce_on_the_released_files_writes_the_corruption_table(tmp_path):
 
     _release(tmp_path / "data")
     cfg = get_preset("tiny", kind="reproduce")
+    rob = cfg.paper_a.robustness.replace(
+        corruption_source="files", corruptions=["all"], noise_strengths=[1.0], attacks=["fgsm"],
+        checks=False, n_samples=None,
+    )  # fmt: skip
     pa = dataclasses.replace(
-        cfg.paper_a, dataset="cifar10", data_root=str(tmp_path / "data"), train_preset="digits",
-        corruption_source="files", corruptions=["all"], noise_strengths=[1.0], seeds=[0],
-        models=["resnet20", "inresnet20"], attacks=["fgsm"], checks=False, train_subset=None,
-        test_subset=None,
+        cfg.paper_a, dataset="cifar10", data_root=str(tmp_path / "data"), seeds=[0],
+        models=["resnet20", "inresnet20"], robustness=rob,
+        training=cfg.paper_a.training.replace(preset="digits", train_subset=None),
     )  # fmt: skip
     cfg = dataclasses.replace(
         cfg,
@@ -259,7 +263,7 @@ def test_reproduce_on_the_released_files_writes_the_corruption_table(tmp_path):
         cells = {
             (r["corruption"], r["severity"]) for r in mine if r["severity"] not in ("pooled", "all")
         }
-        assert cells == {(c, str(s)) for c in ALL for s in pa.severities}
+        assert cells == {(c, str(s)) for c in ALL for s in pa.robustness.severities}
     run = json.loads((tmp_path / "run" / "results.json").read_text())["paper_a"]["runs"][0]
     assert set(run["robustness"]["corruptions"]) == set(ALL)
     # the noise claim reads the four stochastic noises only; the other 15 files are reported

@@ -54,7 +54,7 @@ def _choices(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentPars
 
 def _config_flags(cls: type, renamed: dict[str, str], prefix: str = "") -> dict[str, str]:
     """--flag → help text of every field of a config class offered on the command line
-    (nested configs as dotted flags, e.g. --paper-a.eps)."""
+    (nested configs as dotted flags, e.g. --paper-a.robustness.eps)."""
     import typing
 
     from resode.config import Config
@@ -83,10 +83,12 @@ def test_every_subcommand_help_documents_its_options() -> None:
     from resode.cli.commands.ode import _EXPERIMENTS
     from resode.ode import experiments
     from resode.reproduce import ReproduceConfig
+    from resode.reproduce.config import JOB_KEYS
     from resode.robustness import RobustnessConfig
     from resode.robustness.benchmark import BenchmarkConfig
     from resode.training import TrainConfig
 
+    job_set = {"--paper-a." + k.replace("_", "-") for k in JOB_KEYS}
     parser = build_parser()
     commands = _choices(parser)
     assert set(commands) == {
@@ -109,6 +111,9 @@ def test_every_subcommand_help_documents_its_options() -> None:
         assert sub.description and " ".join(sub.description.split()) in text, name
         cls, renamed = configs.get(name, (None, {}))
         for flag, help_text in (_config_flags(cls, renamed) if cls else {}).items():
+            if name == "reproduce" and flag in job_set:  # the job sets these for every cell
+                assert f"{flag} " not in text, flag
+                continue
             assert flag in text, f"resode {name} --help lacks {flag}"
             if flag not in renamed.values():  # a renamed flag has a help of its own
                 # argparse wraps lines, also at hyphens: compare without any whitespace

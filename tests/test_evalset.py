@@ -77,7 +77,7 @@ def test_every_command_looks_at_the_same_images(ckpt: str, tmp_path: Path) -> No
         == 0
     )
     la = json.loads((tmp_path / "la" / "landscape.json").read_text())
-    cfg = get_preset("tiny", seed=seed, paper_a={"test_subset": 32, "image_size": 8})
+    cfg = get_preset("tiny", seed=seed, paper_a={"robustness": {"n_samples": 32}, "image_size": 8})
     rep = load_evalset(**_evalset_params(cfg)).indices
     assert rob == st["models"][0]["extra"]["indices"] == la["models"][0]["config"]["indices"]
     assert rep[:n] == rob  # reproduce evaluates 32 images: its first 12 are these

@@ -159,14 +159,15 @@ def test_reproduce_resume_names_the_dotted_key(tmp_path: Path) -> None:
     cfg = ReproduceConfig.from_dict({**preset.config, "preset": preset.name})
     cfg.to_yaml(tmp_path / CONFIG_FILE)
     check_out_dir(cfg, tmp_path, resume=True)  # same settings: fine
-    other = cfg.replace(paper_a={**cfg.paper_a.to_dict(), "epochs": cfg.paper_a.epochs + 1})
-    with pytest.raises(ResodeError, match=r"\(paper_a\.epochs\)"):
+    epochs = cfg.paper_a.training.epochs
+    training = {**cfg.paper_a.training.to_dict(), "epochs": epochs + 1}
+    other = cfg.replace(paper_a={**cfg.paper_a.to_dict(), "training": training})
+    with pytest.raises(ResodeError, match=r"\(paper_a\.training\.epochs\)"):
         check_out_dir(other, tmp_path, resume=True)
     assert not (tmp_path / "resume_overrides.json").exists()
     check_out_dir(other, tmp_path, resume=True, resume_override=True)  # explicit: recorded
     rows = json.loads((tmp_path / "resume_overrides.json").read_text())
-    epochs = cfg.paper_a.epochs
-    assert rows == [{"paper_a.epochs": {"recorded": epochs, "now": epochs + 1}}]
+    assert rows == [{"paper_a.training.epochs": {"recorded": epochs, "now": epochs + 1}}]
 
 
 # --------------------------------------------------------------------------------------------

@@ -202,10 +202,10 @@ def test_reproduce_passes_corruption_source_on_to_the_evaluation():
     from resode.reproduce import paper_a
 
     cfg = get_preset("tiny", kind="reproduce")
-    pa = dataclasses.replace(cfg.paper_a, corruption_source="files", noise_strengths=[1.0])
-    files = dataclasses.replace(cfg, paper_a=pa)
-    assert paper_a.robustness_config(cfg)["corruption_source"] == "generated"
-    assert paper_a.robustness_config(files)["corruption_source"] == "files"
+    rob = cfg.paper_a.robustness.replace(corruption_source="files", noise_strengths=[1.0])
+    files = dataclasses.replace(cfg, paper_a=dataclasses.replace(cfg.paper_a, robustness=rob))
+    assert paper_a.tasks(cfg)[0].params["robustness"]["corruption_source"] == "generated"
+    assert paper_a.tasks(files)[0].params["robustness"]["corruption_source"] == "files"
     from resode.robustness.evaluate import corruption_loader_for
 
     assert corruption_loader_for(RobustnessConfig(corruption_source="generated"), None) is None

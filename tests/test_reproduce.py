@@ -55,6 +55,7 @@ def test_tiny_report_has_every_section_in_order(tiny_run: Path) -> None:
 def test_tiny_results_hold_every_model_and_seed(tiny_run: Path) -> None:
     cfg = get_preset("tiny")
     pa = cfg.paper_a
+    ev = pa.robustness  # the nested evaluation config
     results = json.loads((tiny_run / "results.json").read_text())
     assert results["config"] == cfg.to_dict()
     assert results["failed"] == {}
@@ -65,19 +66,19 @@ def test_tiny_results_hold_every_model_and_seed(tiny_run: Path) -> None:
     for r in runs:
         rob = r["robustness"]
         assert 0.0 <= rob["clean"] <= 1.0
-        labels = {c + ("" if s == 1 else f"×{s:g}") for c in pa.corruptions for s in [1, 3]}
+        labels = {c + ("" if s == 1 else f"×{s:g}") for c in ev.corruptions for s in [1, 3]}
         assert set(rob["corruptions"]) == labels
-        x3 = [rob["corruptions"][f"{c}×3"]["pooled"] for c in pa.corruptions]
+        x3 = [rob["corruptions"][f"{c}×3"]["pooled"] for c in ev.corruptions]
         assert r["metrics"]["noise_pooled"] == pytest.approx(sum(x3) / len(x3))
         for accs in rob["corruptions"].values():
-            assert set(accs) == {*map(str, pa.severities), "pooled"}
-            sev = [accs[str(s)] for s in pa.severities]  # same number of images at each
+            assert set(accs) == {*map(str, ev.severities), "pooled"}
+            sev = [accs[str(s)] for s in ev.severities]  # same number of images at each
             assert accs["pooled"] == pytest.approx(sum(sev) / len(sev))
-        own = [a for a in pa.attacks if a in ("fgsm", "ifgsm", "pgd")]  # the paper's table
+        own = [a for a in ev.attacks if a in ("fgsm", "ifgsm", "pgd")]  # the paper's table
         assert set(rob["attacks"]) == set(own)  # the cascade ran APGD on the robust points only
-        assert list(rob["cumulative"]) == list(pa.attacks)
-        assert rob["cumulative"][pa.attacks[-1]] == rob["robust"]
-        assert rob["declared_attacks"] == list(pa.attacks) and rob["cascade"]
+        assert list(rob["cumulative"]) == list(ev.attacks)
+        assert rob["cumulative"][ev.attacks[-1]] == rob["robust"]
+        assert rob["declared_attacks"] == list(ev.attacks) and rob["cascade"]
         for lev, acc in rob["robust"].items():  # worst case ≤ every attack and ≤ clean
             assert acc <= min(rob["attacks"][a][lev] for a in own) + 1e-12
             assert acc <= rob["clean_attack_subset"] + 1e-12
@@ -93,7 +94,7 @@ def test_tiny_results_hold_every_model_and_seed(tiny_run: Path) -> None:
     table = results["paper_a"]["attack_table"]
     from resode.reproduce.paper_a import cumulative_label
 
-    labels = [*own, *[cumulative_label(a) for a in pa.attacks[len(own) : -1]], "worst case"]
+    labels = [*own, *[cumulative_label(a) for a in ev.attacks[len(own) : -1]], "worst case"]
     assert {(t["model"], t["attack"]) for t in table} == {(m, a) for m in pa.models for a in labels}
     for t in table:
         assert t["images_ci"][0] <= t["mean"] <= t["images_ci"][1]
@@ -217,10 +218,20 @@ def test_every_preset_is_a_valid_config_with_its_description(
         assert out.count(f"{p.name}: ") == 1
         # every key the file sets is in effect (a typo would be a ConfigError, a silent default
         # would not): the nested values equal the file's
-        for part, keys in p.config.items():
-            for key, value in keys.items():
-                got = getattr(getattr(cfg, part), key)
-                assert got == pytest.approx(_pixels(value)), (p.name, part, key)
+        for key, value in _leaves(p.config):
+            got = cfg
+            for part in key:
+                got = getattr(got, part)
+            assert got == pytest.approx(_pixels(value)), (p.name, key)
+
+
+def _leaves(mapping, prefix=()):  # type: ignore[no-untyped-def]
+    """(key path, value) of every value a preset sets, down the nested configs."""
+    for k, v in mapping.items():
+        if isinstance(v, dict):
+            yield from _leaves(v, (*prefix, k))
+        else:
+            yield (*prefix, k), v
 
 
 def _pixels(value):  # type: ignore[no-untyped-def]
@@ -241,15 +252,24 @@ def test_dotted_cli_options_reach_the_nested_config(tmp_path: Path) -> None:
     sub = parser.add_subparsers()
     cmd.register(sub)
     args = parser.parse_args(
-        ["reproduce", "--paper-a.eps", "4/255", "0.05", "--paper-b.seeds", "4", "--threads", "1"]
+        [
+            "reproduce",
+            *("--paper-a.robustness.eps", "4/255", "0.05"),
+            *("--paper-b.seeds", "4", "--threads", "1"),
+        ]
     )
     base = get_preset("tiny").to_dict()
     cfg = config_from_args(ReproduceConfig, args, base=base)
-    assert cfg.paper_a.eps == pytest.approx([4 / 255, 0.05])
+    assert cfg.paper_a.robustness.eps == pytest.approx([4 / 255, 0.05])
+    # the nested evaluation keeps the preset's other keys (merged over the field's default)
+    assert cfg.paper_a.robustness.steps == get_preset("tiny").paper_a.robustness.steps
+    assert cfg.paper_a.robustness.checks and cfg.paper_a.robustness.n_samples == 32
     assert cfg.paper_b.seeds == 4
     assert cfg.paper_a.seeds == [0, 1]  # the rest of the preset is kept
     with pytest.raises(SystemExit):
-        parser.parse_args(["reproduce", "--paper-a.eps", "8/0"])
+        parser.parse_args(["reproduce", "--paper-a.robustness.eps", "8/0"])
+    with pytest.raises(SystemExit):  # a key the job sets for every cell has no flag
+        parser.parse_args(["reproduce", "--paper-a.robustness.seed", "3"])
 
 
 def test_out_dir_checks(tmp_path: Path) -> None:
@@ -261,7 +281,7 @@ def test_out_dir_checks(tmp_path: Path) -> None:
     check_out_dir(cfg, tmp_path, resume=True)  # same settings: continue
     check_out_dir(cfg.replace(executor="serial", workers=3), tmp_path, resume=True)
     with pytest.raises(ResodeError, match="paper_a"):
-        check_out_dir(cfg.replace(paper_a={**cfg.paper_a.to_dict(), "epochs": 2}), tmp_path, True)
+        check_out_dir(cfg.replace(paper_a={"seeds": [5]}), tmp_path, True)
     file = tmp_path / "file"
     file.write_text("x")
     with pytest.raises(ResodeError, match="is a file"):
@@ -277,14 +297,28 @@ def test_config_validation() -> None:
         get_preset("tiny", paper_b={"depths": [8]})
     with pytest.raises(ConfigError, match=r"unknown key paper_a\.epoch"):
         get_preset("tiny", paper_a={"epoch": 3})
+    with pytest.raises(ConfigError, match=r"unknown key paper_a\.robustness\.epss"):
+        get_preset("tiny", paper_a={"robustness": {"epss": [0.1]}})
+    # the keys the job sets for every cell: one line naming the job's key instead
+    for key, value, instead in [("seed", 3, "seed"), ("dataset", "cifar10", "paper_a.dataset")]:
+        with pytest.raises(ConfigError, match=rf"paper_a\.robustness\.{key} .* use {instead}"):
+            get_preset("tiny", paper_a={"robustness": {key: value}})
+    with pytest.raises(ConfigError, match=r"paper_a\.stability\.seed .* use seed"):
+        get_preset("tiny", paper_a={"stability": {"seed": 1}})
 
 
 def test_an_empty_attack_set_is_reported_as_no_attacks(tmp_path: Path) -> None:
-    """``paper_a.attacks: []`` (noise only): the run finishes, and the adversarial section of the
-    report says there are no attacks instead of failing."""
+    """``paper_a.robustness.attacks: []`` (noise only): the run finishes, and the adversarial
+    section of the report says there are no attacks instead of failing."""
     out = tmp_path / "run"
     args = ["reproduce", "--preset", "tiny", "--out", str(out), "--no-progress", "--workers", "1"]
-    args += ["--paper-a.attacks", "none", "--paper-a.seeds", "0", "--no-paper-a.checks"]
+    args += [
+        "--paper-a.robustness.attacks",
+        "none",
+        "--paper-a.seeds",
+        "0",
+        "--no-paper-a.robustness.checks",
+    ]
     args += ["--no-paper-b.enabled", "--no-sweep.enabled"]
     assert main(args) == 0
     md = (out / "report.md").read_text()

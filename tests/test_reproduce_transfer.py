@@ -38,11 +38,11 @@ def test_every_run_gets_the_other_models_of_its_seed_as_surrogates():
             cell = by_key[ref["key"]]
             assert cell.params["seed"] == t.params["seed"] and ref["digest"] == cell.digest()
     # a cell recomputed under other settings recomputes its transfer tasks
-    longer = dataclasses.replace(cfg, paper_a=dataclasses.replace(pa, epochs=2))
+    longer = cfg.replace(paper_a={"training": {"epochs": 2}})
     again = {t.key: t.digest() for t in transfer.transfer_tasks(longer, paper_a.tasks(longer))}
     assert all(again[t.key] != t.digest() for t in wave)
     # no checks, or one model: no transfer phase
-    off = dataclasses.replace(cfg, paper_a=dataclasses.replace(pa, checks=False))
+    off = cfg.replace(paper_a={"robustness": {"checks": False}})
     assert transfer.transfer_tasks(off, paper_a.tasks(off)) == []
     one = dataclasses.replace(cfg, paper_a=dataclasses.replace(pa, models=["resnet20"]))
     assert transfer.transfer_tasks(one, paper_a.tasks(one)) == []

@@ -224,7 +224,7 @@ def test_reproduce_group_task_gives_one_record_per_seed(tmp_path: Path) -> None:
     from resode.presets import get_preset
     from resode.reproduce import paper_a
 
-    over = {"models": ["inresnet20"], "checks": False, "attacks": ["fgsm"]}
+    over = {"models": ["inresnet20"], "robustness": {"checks": False, "attacks": ["fgsm"]}}
     one = get_preset("tiny", kind="reproduce", device="cpu", threads=1, paper_a=over)
     two = get_preset(
         "tiny", kind="reproduce", device="cpu", threads=1, paper_a={**over, "seed_batch": 2}

@@ -182,7 +182,7 @@ def test_looks_append_replace_and_restart() -> None:
     assert claims[0].sequential.nominal_level == pytest.approx(
         SEQUENTIAL.nominal_levels(ts, ALPHA / 2)[-1]
     )
-    other = more.replace(paper_a=more.paper_a.replace(epochs=2))
+    other = more.replace(paper_a={"training": {"epochs": 2}})
     looks_mod.add_look(looks, other, _claims(3))  # another measurement: a new sequence
     assert [k.sequence for k in looks.looks] == [1, 1, 2] and len(looks.sequence_looks()) == 1
     data = json.loads(json.dumps(looks.to_dict()))
@@ -216,7 +216,7 @@ def test_resume_accepts_added_seeds_and_refuses_other_changes(tmp_path: Path) ->
     for bad in (
         pa.replace(seeds=[0]),  # removes evidence already looked at
         pa.replace(seeds=[0, 2]),  # swaps a seed
-        pa.replace(seeds=[0, 1, 2], epochs=2),  # more seeds and another measurement
+        pa.replace(seeds=[0, 1, 2], training={"epochs": 2}),  # and another measurement
     ):
         with pytest.raises(ResodeError, match="--resume-override"):
             check_out_dir(cfg.replace(paper_a=bad), tmp_path, resume=True)

@@ -22,12 +22,12 @@ torch.set_num_threads(1)
 cfg = get_preset("default")
 out = {}
 for model in ["resnet20", "inresnet20"]:
-    tc = TrainConfig.from_dict(paper_a._train_config(cfg, model, 0, epochs=cfg.paper_a.epochs))
+    tc = TrainConfig.from_dict(paper_a._train_config(cfg, model, 0))
     folder = Path(f"/tmp/apgd_steps/{model}")
     tr = train(tc, folder, resume=True, progress=False)
     m = load_checkpoint(tr.checkpoint_path).model
     ev = load_evalset(**paper_a._evalset_params(cfg))
-    base = paper_a.robustness_config(cfg)
+    base = paper_a.task_robustness(cfg).to_dict()
     for steps in [0, 25, 50, 100]:
         d = dict(base)
         d["corruptions"] = []

@@ -94,8 +94,9 @@ PLAN: tuple[PlanEntry, ...] = (
         "robust_auc",
         "A",
         "mean robust accuracy over [0, ε_max] of the per-point worst case over the declared "
-        "attack set (paper_a.attacks: FGSM, IFGSM, PGD, APGD-CE, APGD-DLR; + standard "
-        "AutoAttack with paper_a.autoattack), a point fooled at ε counted fooled at every "
+        "attack set (paper_a.robustness.attacks: FGSM, IFGSM, PGD, APGD-CE, APGD-DLR; + "
+        "standard AutoAttack with paper_a.robustness.autoattack), a point fooled at ε counted "
+        "fooled at every "
         "larger ε, points",
         "greater",
         1.0,

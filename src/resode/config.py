@@ -260,6 +260,7 @@ class Config:
                 )
         hints = typing.get_type_hints(cls)
         pixel_keys = {f.name for f in dataclasses.fields(cls) if f.metadata.get("pixels")}
+        data = _over_nested_defaults(cls, data)
         kwargs = {
             k: _coerce(prefix + k, _pixels_value(prefix + k, v) if k in pixel_keys else v, hints[k])
             for k, v in data.items()
@@ -288,8 +289,17 @@ class Config:
         return {f.name: plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
     def replace(self: C, **changes: Any) -> C:
-        """A validated copy with some fields changed."""
-        return type(self).from_dict({**self.to_dict(), **changes})
+        """A validated copy with some fields changed; a mapping given for a nested config
+        changes only its keys (``cfg.replace(paper_a={"seeds": [0, 1]})``)."""
+        data = self.to_dict()
+        for k, v in changes.items():
+            nested = getattr(self, k, None)
+            data[k] = (
+                merge_nested(data[k], v)
+                if isinstance(nested, Config) and isinstance(v, Mapping)
+                else v
+            )
+        return type(self).from_dict(data)
 
     @classmethod
     def from_yaml(cls: type[C], path: str | Path) -> C:
@@ -305,6 +315,21 @@ class Config:
 
             atomic_write_text(path, text)
         return text
+
+
+def _over_nested_defaults(cls: type[Config], data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` with every mapping given for a nested config merged over that field's default
+    instance: ``{"robustness": {"eps": [...]}}`` keeps the other keys of the field's default
+    (which may differ from the nested class's own defaults), not of a fresh instance."""
+    out = dict(data)
+    for f in dataclasses.fields(cls):
+        value = out.get(f.name)
+        if not isinstance(value, Mapping) or f.default_factory is dataclasses.MISSING:
+            continue
+        default = f.default_factory()
+        if isinstance(default, Config):
+            out[f.name] = merge_nested(default.to_dict(), value)
+    return out
 
 
 def config_diff(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:
@@ -330,11 +355,14 @@ def add_config_arguments(
     *,
     exclude: tuple[str, ...] = (),
     prefix: str = "",
+    defaults: Config | None = None,
 ) -> None:
     """Add one ``--kebab-case`` option per field of ``cls`` (default ``None`` = not given).
 
-    A nested config field ``paper_a: PaperAConfig`` becomes dotted options ``--paper-a.epochs``
-    (stored under the dotted key ``paper_a.epochs``); ``exclude`` takes dotted keys too.
+    A nested config field ``paper_a: PaperAConfig`` becomes dotted options ``--paper-a.seeds``
+    (stored under the dotted key ``paper_a.seeds``; deeper: ``--paper-a.robustness.eps``);
+    ``exclude`` takes dotted keys too. The help texts show the defaults of ``defaults`` (the
+    nested field's default instance).
     """
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
@@ -342,10 +370,12 @@ def add_config_arguments(
         if key in exclude or not f.metadata.get("cli", True):
             continue
         _, tp = _is_optional(hints[f.name])
+        default = _field_default(f) if defaults is None else getattr(defaults, f.name)
         if isinstance(tp, type) and issubclass(tp, Config):
-            add_config_arguments(parser, tp, exclude=exclude, prefix=key + ".")
+            nested = default if isinstance(default, Config) else None
+            add_config_arguments(parser, tp, exclude=exclude, prefix=key + ".", defaults=nested)
             continue
-        kw = _argument_kwargs(f, tp)
+        kw = _argument_kwargs(f, tp, default)
         if kw is None:
             continue
         kw["dest"] = key
@@ -355,12 +385,15 @@ def add_config_arguments(
             parser.add_argument(_flag(key), metavar=f.name.upper(), **kw)
 
 
-def _argument_kwargs(f: dataclasses.Field, tp: Any) -> dict[str, Any] | None:
+def _field_default(f: dataclasses.Field) -> Any:
+    if f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+        return f.default_factory()  # type: ignore[misc]
+    return f.default if f.default is not dataclasses.MISSING else None
+
+
+def _argument_kwargs(f: dataclasses.Field, tp: Any, default: Any) -> dict[str, Any] | None:
     """argparse keyword arguments of one field (None: not settable from the command line)."""
     origin = get_origin(tp)
-    default = f.default if f.default is not dataclasses.MISSING else None
-    if f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
-        default = f.default_factory()  # type: ignore[misc]
     kw: dict[str, Any] = {
         "default": None,
         "help": f"{f.metadata.get('help', '')} (default: {default})",

@@ -1,29 +1,61 @@
 """The configuration of ``resode reproduce``: one typed config per part, nested in one job config.
 
 A preset (``resode/presets/reproduce/<name>.yaml``) is a set of overrides of these defaults; the
-command line reaches every key with a dotted flag, e.g. ``--paper-a.epochs 20`` or
-``--paper-a.eps 4/255 8/255`` (pixel values accept fractions everywhere).
+command line reaches every key with a dotted flag, e.g. ``--paper-a.training.epochs 20`` or
+``--paper-a.robustness.eps 4/255 8/255`` (pixel values accept fractions everywhere). Paper A
+nests the library's own configs (training overrides, :class:`RobustnessConfig`, the analyses'
+configs) instead of restating their keys.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
+from resode.analysis.landscape import LandscapeConfig
+from resode.analysis.stability import StabilityConfig
 from resode.config import Config, option
 from resode.errors import ConfigError
 from resode.grid.options import ExecutorOptions  # executor, workers, threads, slurm_*
+from resode.robustness.config import RobustnessConfig
+from resode.training.presets import TrainOverrides
+
+#: paper A's evaluation: the library's RobustnessConfig with the values ``resode reproduce``
+#: needs where they differ from ``resode robustness``'s: every test image of the seeded subset
+#: (``n_samples``), batches of 500, the masking checks on
+PAPER_A_ROBUSTNESS = RobustnessConfig(n_samples=None, batch_size=500, checks=True)
+
+#: the analyses' defaults (digits: the largest default attack ε, 16/255, as drift ε and radius)
+PAPER_A_STABILITY = StabilityConfig(n_samples=128, batch_size=64, power_iters=20, eps=16 / 255)
+PAPER_A_LANDSCAPE = LandscapeConfig(n_samples=128, batch_size=128, grid=11, input_radius=16 / 255)
+
+#: keys of the nested library configs that the job sets from its own keys (every cell the same):
+#: dotted key → the job's key to use instead
+JOB_KEYS = {
+    "robustness.dataset": "paper_a.dataset",
+    "robustness.data_root": "paper_a.data_root",
+    "robustness.image_size": "paper_a.image_size",
+    "robustness.seed": "seed",
+    "robustness.device": "device",
+    "robustness.threads": "threads",
+    "robustness.surrogate": "the other models of the same seed (the transfer wave)",
+    "stability.seed": "seed",
+    "landscape.seed": "seed",
+}
 
 
 @dataclass
 class PaperAConfig(Config):
-    """Paper A: ResNet vs damped ResNets, several seeds each, on an image data set."""
+    """Paper A: ResNet vs damped ResNets, several seeds each, on an image data set.
+
+    The training, the evaluation and the analyses are the library's own configs, nested: a
+    cell trains ``training`` (a train preset with overrides), evaluates with ``robustness``
+    (:class:`~resode.robustness.RobustnessConfig`, as ``resode robustness`` does) and analyses
+    with ``stability`` / ``landscape``; the job sets the keys of :data:`JOB_KEYS` itself."""
 
     enabled: bool = option(True, "run paper A (ResNet vs In-ResNet vs λ-In-ResNet)")
     dataset: str = option("digits", "image data set (digits, cifar10, cifar100)")
     data_root: str | None = option(None, "folder holding CIFAR (full-scale presets)")
     image_size: int | None = option(None, "resize images to this size (None: data set default)")
-    train_preset: str = option("digits", "training recipe (a train preset)")
     models: list[str] = option(
         ["resnet20", "inresnet20", "lambda_inresnet20"],
         "registered models; the first is the baseline the others are compared with",
@@ -36,99 +68,61 @@ class PaperAConfig(Config):
         "Float32 results of a group differ from 1's by rounding only; see the README",
         min=1,
     )
-    epochs: int | None = option(None, "epochs (None: the training preset's)", min=1)
-    batch_size: int | None = option(None, "batch size (None: the training preset's)", min=1)
-    train_subset: int | None = option(None, "use only the first N training images", min=1)
-    test_subset: int | None = option(None, "evaluate on a seeded subset of N test images", min=1)
-    corruptions: list[str] = option(
-        ["gaussian_noise", "shot_noise", "impulse_noise", "speckle_noise"],
-        "corruptions: the four noises; with corruption_source = files any of the 19 released "
-        "CIFAR-C files, or all",
+    training: TrainOverrides = option(
+        TrainOverrides(), "the training: a train preset and the keys changed in it"
     )
-    severities: list[int] = option([1, 2, 3, 4, 5], "noise severities", min=1, max=5)
-    noise_strengths: list[float] = option(
-        [1.0],
-        "noise strengths: 1 = the CIFAR-C levels; s > 1 scales them (labelled e.g. ×3); the "
-        "noise claim is judged at the largest",
-        min=0.0,
-        min_exclusive=True,
-    )
-    attacks: list[str] = option(
-        ["fgsm", "ifgsm", "pgd", "apgd-ce", "apgd-dlr"],
-        "the declared white-box attack set (run weakest first; the names of `resode robustness "
-        "--attacks`) or none; the robustness claim is judged on the per-point worst case over it",
-    )
-    apgd_steps: int = option(100, "APGD-CE/APGD-DLR iterations (AutoAttack: 100)", min=1)
-    autoattack: bool = option(
-        False,
-        "add standard AutoAttack to the declared set (needs resode[autoattack]; runs last, on the "
-        "points still robust)",
-    )
-    cascade: bool = option(
-        True,
-        "worst case as a cascade (stronger attacks and larger ε only on the points still "
-        "robust; same worst case); FGSM, IFGSM and PGD are still run on every point (the table)",
-    )
-    eps: list[float] | None = option(
-        None,
-        "L∞ attack radii, e.g. 4/255 8/255 (None: the robustness default for the data set)",
-        pixels=True,
-    )
-    attack_steps: int = option(20, "IFGSM/PGD iterations", min=1)
-    step_rule: Literal["paper", "reach"] = option(
-        "paper",
-        "IFGSM/PGD step: paper = α 1/255; reach = max(1/255, 2.5·ε/steps), which reaches the "
-        "ε-boundary for any ε",
-    )
-    early_stop: bool = option(
-        True, "attacks stop on a sample once it is misclassified (never weaker; faster)"
-    )
-    corruption_source: Literal["generated", "files"] = option(
-        "generated",
-        "generated: the four CIFAR-10-C noises drawn here; files: the released CIFAR-10-C/100-C "
-        ".npy files under data_root (cifar10/cifar100 only)",
-    )
-    checks: bool = option(
-        True,
-        "gradient-masking checks with every robustness claim (flags, monotonicity, ε-sweep to "
-        "zero robust accuracy, Square, transfer from the other models of the same seed); a red "
-        "flag makes the robustness verdict inconclusive",
+    robustness: RobustnessConfig = option(
+        PAPER_A_ROBUSTNESS,
+        "the evaluation (resode robustness's options): n_samples = the seeded test subset, "
+        "eps, attacks, steps, step_rule, corruptions, checks …",
     )
     attack_subset: int | None = option(
         None, "attack only the first N evaluated test images (None: all of them)", min=1
     )
-    eval_batch_size: int = option(500, "evaluation batch size", min=1)
-    analysis_samples: int = option(
-        128, "test images for the stability and landscape analyses", min=1
+    stability: StabilityConfig = option(
+        PAPER_A_STABILITY,
+        "the stability analysis (resode stability's options; eps: the drift's adversarial ε)",
     )
-    power_iters: int = option(20, "power iterations for σ_max of the block Jacobians", min=1)
-    analysis_float64: bool = option(
-        True, "block-level stability measurements on a float64 copy (float32: ~4× faster)"
+    landscape: LandscapeConfig = option(
+        PAPER_A_LANDSCAPE,
+        "the input-landscape analysis (resode landscape's options; input_radius: the scan's r)",
     )
-    landscape_grid: int = option(11, "landscape grid points per axis", min=3)
 
     def check(self) -> None:
-        if [a.strip().lower() for a in self.attacks] == ["none"]:
-            self.attacks = []  # validated against the attack registry by RobustnessConfig
         if self.enabled and not self.models:
             raise ConfigError("paper_a.models must list at least one model")
         if not self.seeds:
             raise ConfigError("paper_a.seeds must list at least one seed")
         if len(set(self.seeds)) != len(self.seeds):
             raise ConfigError(f"paper_a.seeds must be distinct, got {self.seeds}")
+        fresh = {"robustness": RobustnessConfig(), "stability": StabilityConfig()}
+        fresh["landscape"] = LandscapeConfig()
+        for key, instead in JOB_KEYS.items():
+            part, name = key.split(".")
+            if getattr(getattr(self, part), name) != getattr(fresh[part], name):
+                raise ConfigError(
+                    f"paper_a.{key} is set by the job for every cell; use {instead} instead"
+                )
 
 
 @dataclass
 class SweepConfig(Config):
-    """Paper A's interpolation: a pre-act ResNet with the same fixed λ in every damped block."""
+    """Paper A's interpolation: a pre-act ResNet with the same fixed λ in every damped block.
+
+    The sweep trains and evaluates as paper A does (``paper_a.training``,
+    ``paper_a.robustness``) with four keys replaced: ``epochs`` (None: paper A's), ``attacks``,
+    ``severities`` and ``eps`` (None: paper A's); AutoAttack and the masking checks are off and
+    no analyses run."""
 
     enabled: bool = option(True, "run the fixed-λ sweep")
     lambdas: list[float] = option([0.0, 0.25, 0.5, 0.75, 1.0], "fixed λ values", min=0.0, max=1.0)
     depth: int = option(20, "depth of the swept pre-act ResNet", min=8)
     seeds: list[int] = option([0], "seeds of every swept λ")
-    epochs: int | None = option(None, "epochs (None: as paper A)", min=1)
+    epochs: int | None = option(None, "epochs (None: paper_a.training.epochs)", min=1)
     attacks: list[str] = option(["fgsm", "pgd"], "attacks evaluated in the sweep")
-    eps: list[float] | None = option(None, "attack radii (None: as paper A)", pixels=True)
+    eps: list[float] | None = option(
+        None, "attack radii (None: paper_a.robustness.eps)", pixels=True
+    )
     severities: list[int] = option([1, 3, 5], "noise severities in the sweep", min=1, max=5)
 
     def check(self) -> None:
@@ -218,6 +212,7 @@ class ReproduceConfig(ExecutorOptions):
 
 
 __all__ = [
+    "JOB_KEYS",
     "ExecutorOptions",
     "PaperAConfig",
     "PaperBConfig",

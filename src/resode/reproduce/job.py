@@ -240,14 +240,14 @@ def make_figures(
         pa = cfg.paper_a
         models = [m for m in pa.models if a.by_model(m)]
         seed = a.runs[0].seed
-        if pa.corruptions:
+        if pa.robustness.corruptions:
             labels = list(a.runs[0].result["robustness"]["corruptions"])
             figs["noise"] = fig.noise_figure(
-                models, a, labels, pa.severities, out / "paper_a_noise.png"
+                models, a, labels, pa.robustness.severities, out / "paper_a_noise.png"
             )
-        if pa.attacks:
+        if pa.robustness.attacks:
             figs["adversarial"] = fig.attack_figure(
-                models, a, pa.attacks, out / "paper_a_adversarial.png"
+                models, a, pa.robustness.attacks, out / "paper_a_adversarial.png"
             )
         figs.update(fig.lambda_figures(a, models, seed, out))
         st = fig.stability_figure(a, models, seed, out / "paper_a_stability.png")
@@ -256,7 +256,10 @@ def make_figures(
         figs.update(fig.landscape_figures(a, models, seed, out))
         if a.sweep:
             figs["sweep"] = fig.sweep_figure(
-                a, cfg.sweep.depth, cfg.sweep.epochs or pa.epochs, out / "paper_a_lambda_sweep.png"
+                a,
+                cfg.sweep.depth,
+                cfg.sweep.epochs or pa.training.epochs,
+                out / "paper_a_lambda_sweep.png",
             )
     if b is not None and b.depth_sweep:
         figs["depth_sweep"] = fig.depth_sweep_figure(b, out / "paper_b_depth_sweep.png")

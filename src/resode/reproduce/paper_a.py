@@ -21,6 +21,8 @@ from typing import Any
 from resode.grid import Task, TaskOutcome
 from resode.registry import display_name as pretty_model
 from resode.reproduce.config import ReproduceConfig
+from resode.robustness.config import RobustnessConfig
+from resode.training.presets import TrainOverrides
 
 CELL_FN = "resode.reproduce.paper_a:run_cell"
 GROUP_FN = "resode.reproduce.paper_a:run_cell_group"
@@ -35,15 +37,13 @@ def _train_config(
     model: str,
     seed: int,
     *,
-    epochs: int | None,
+    training: TrainOverrides | None = None,
     model_kwargs: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The TrainConfig (as a dict) of one run: the paper-A training preset with this job's
-    data set, seed, device, thread count and overrides."""
-    from resode.training import get_preset
-
+    """The TrainConfig (as a dict) of one run: ``paper_a.training`` (a train preset with
+    overrides) with this job's data set, seed, device and thread count."""
     pa = cfg.paper_a
-    over: dict[str, Any] = {
+    fixed: dict[str, Any] = {
         "model": model,
         "seed": seed,
         "dataset": pa.dataset,
@@ -52,84 +52,45 @@ def _train_config(
         "eval_every": 10**6,  # the test split is evaluated once, at the last epoch
         "data_root": pa.data_root,
         "image_size": pa.image_size,
-        "epochs": epochs,
-        "batch_size": pa.batch_size,
-        "train_subset": pa.train_subset,
     }
     if model_kwargs:
-        over["model_kwargs"] = model_kwargs
-    return get_preset(pa.train_preset, **over).to_dict()
+        fixed["model_kwargs"] = model_kwargs
+    return (training or pa.training).train_config(**fixed).to_dict()
 
 
 def _evalset_params(cfg: ReproduceConfig) -> dict[str, Any]:
+    """The shared test subset: ``paper_a.robustness.n_samples`` images of the job's data set,
+    drawn with the job's seed (:func:`resode.evalset.load_evalset`)."""
     pa = cfg.paper_a
     return {
         "dataset": pa.dataset,
         "root": pa.data_root,
         "image_size": pa.image_size,
-        "n": pa.test_subset,
+        "n": pa.robustness.n_samples,
         "seed": cfg.seed,
     }
 
 
-def robustness_config(cfg: ReproduceConfig, **over: Any) -> dict[str, Any]:
-    """The RobustnessConfig (as a dict) of the job's evaluation."""
-    from resode.robustness import RobustnessConfig
-
-    pa = cfg.paper_a
-    data = {
-        "dataset": pa.dataset,
-        "n_samples": None,
-        "batch_size": pa.eval_batch_size,
-        "attacks": list(pa.attacks) or ["none"],
-        "eps": pa.eps,
-        "steps": pa.attack_steps,
-        "apgd_steps": pa.apgd_steps,
-        "autoattack": pa.autoattack,
-        "cascade": pa.cascade,
-        "corruptions": list(pa.corruptions) or ["none"],
-        "severities": list(pa.severities),
-        "noise_strengths": list(pa.noise_strengths),
-        "corruption_source": pa.corruption_source,
-        "step_rule": pa.step_rule,
-        "early_stop": pa.early_stop,
-        "seed": cfg.seed,
-        "device": cfg.device,
-    }
-    data.update(over)
-    return RobustnessConfig.from_dict(data).to_dict()
-
-
-def analysis_configs(cfg: ReproduceConfig, eps: list[float]) -> tuple[dict, dict]:
-    """The StabilityConfig and LandscapeConfig (as dicts) of the per-run analyses."""
-    from resode.analysis import LandscapeConfig, StabilityConfig
-
-    pa = cfg.paper_a
-    n = pa.analysis_samples
-    scfg = StabilityConfig(
-        n_samples=n,
-        batch_size=min(64, n),
-        power_iters=pa.power_iters,
-        eps=max(eps) if eps else 8 / 255,
-        seed=cfg.seed,
-        attack="fgsm",
-        float64=pa.analysis_float64,
+def task_robustness(cfg: ReproduceConfig) -> RobustnessConfig:
+    """``paper_a.robustness`` with the keys the job owns (:data:`~resode.reproduce.config.JOB_KEYS`)
+    set: the data set, the seed and the device. Every cell's evaluation config."""
+    return cfg.paper_a.robustness.replace(
+        dataset=cfg.paper_a.dataset, seed=cfg.seed, device=cfg.device
     )
-    lcfg = LandscapeConfig(
-        n_samples=n,
-        batch_size=n,
-        grid=pa.landscape_grid,
-        input_radius=max(eps) if eps else 16 / 255,
-        seed=cfg.seed,
-    )
-    return scfg.to_dict(), lcfg.to_dict()
+
+
+def analysis_configs(cfg: ReproduceConfig) -> tuple[dict, dict]:
+    """The StabilityConfig and LandscapeConfig (as dicts) of the per-run analyses: the nested
+    ``paper_a.stability`` / ``paper_a.landscape`` with the job's seed."""
+    pa = cfg.paper_a
+    return pa.stability.replace(seed=cfg.seed).to_dict(), pa.landscape.replace(
+        seed=cfg.seed
+    ).to_dict()
 
 
 def resolved_eps(cfg: ReproduceConfig) -> list[float]:
-    from resode.robustness import RobustnessConfig
-
-    rcfg = RobustnessConfig.from_dict(robustness_config(cfg))
-    return rcfg.resolved_eps(cfg.paper_a.dataset)
+    """The attack radii of paper A: ``paper_a.robustness.eps``, else the data set's default."""
+    return cfg.paper_a.robustness.resolved_eps(cfg.paper_a.dataset)
 
 
 def _cell_seconds(train: dict[str, Any], *, analyses: bool) -> float:
@@ -144,20 +105,21 @@ def tasks(cfg: ReproduceConfig) -> list[Task]:
     pa = cfg.paper_a
     if not pa.enabled:
         return []
-    stab, land = analysis_configs(cfg, resolved_eps(cfg))
+    stab, land = analysis_configs(cfg)
     if pa.seed_batch > 1:
         return _group_tasks(cfg, stab, land)
+    rob = task_robustness(cfg)
     out = []
     for model in pa.models:
         for seed in pa.seeds:
             params = {
                 "model": model,
                 "seed": seed,
-                "train": _train_config(cfg, model, seed, epochs=pa.epochs),
+                "train": _train_config(cfg, model, seed),
                 "evalset": _evalset_params(cfg),
-                "robustness": robustness_config(cfg),
+                "robustness": rob.to_dict(),
                 "attack_subset": pa.attack_subset,
-                "checks": pa.checks and bool(pa.attacks),
+                "checks": rob.checks and bool(rob.attacks),
                 "stability": stab,
                 "landscape": land,
             }
@@ -183,18 +145,19 @@ def _group_tasks(cfg: ReproduceConfig, stab: dict, land: dict) -> list[Task]:
     """``seed_batch > 1``: one task per (model, group of seeds), trained as one seed-stacked
     network (:mod:`resode.training.seed_batch`) and evaluated per seed, as one-seed tasks are."""
     pa = cfg.paper_a
+    rob = task_robustness(cfg)
     out = []
     for model in pa.models:
         for group in seed_groups(list(pa.seeds), pa.seed_batch):
-            trains = [_train_config(cfg, model, s, epochs=pa.epochs) for s in group]
+            trains = [_train_config(cfg, model, s) for s in group]
             params = {
                 "model": model,
                 "seeds": group,
                 "trains": trains,
                 "evalset": _evalset_params(cfg),
-                "robustness": robustness_config(cfg),
+                "robustness": rob.to_dict(),
                 "attack_subset": pa.attack_subset,
-                "checks": pa.checks and bool(pa.attacks),
+                "checks": rob.checks and bool(rob.attacks),
                 "stability": stab,
                 "landscape": land,
             }
@@ -211,18 +174,27 @@ def _group_tasks(cfg: ReproduceConfig, stab: dict, land: dict) -> list[Task]:
     return out
 
 
+def sweep_robustness(cfg: ReproduceConfig) -> RobustnessConfig:
+    """The sweep's evaluation (the rule of :class:`~resode.reproduce.config.SweepConfig`): paper
+    A's with the sweep's attacks, severities and ε (None: paper A's), no AutoAttack, no checks."""
+    sw = cfg.sweep
+    eps = sw.eps if sw.eps is not None else cfg.paper_a.robustness.eps
+    return task_robustness(cfg).replace(
+        attacks=list(sw.attacks),
+        autoattack=False,
+        eps=eps,
+        severities=list(sw.severities),
+        checks=False,
+    )
+
+
 def sweep_tasks(cfg: ReproduceConfig) -> list[Task]:
     """One task per (λ, seed) of the fixed-λ sweep: train and evaluate, no analyses."""
     sw, pa = cfg.sweep, cfg.paper_a
     if not (pa.enabled and sw.enabled and sw.lambdas):
         return []
-    rob = robustness_config(
-        cfg,
-        attacks=list(sw.attacks) or ["none"],
-        autoattack=False,
-        eps=sw.eps if sw.eps is not None else pa.eps,
-        severities=list(sw.severities),
-    )
+    rob = sweep_robustness(cfg).to_dict()
+    training = pa.training if sw.epochs is None else pa.training.replace(epochs=sw.epochs)
     out = []
     for lam in sw.lambdas:
         for seed in sw.seeds:
@@ -232,7 +204,7 @@ def sweep_tasks(cfg: ReproduceConfig) -> list[Task]:
                 "seed": seed,
                 "lam": float(lam),
                 "train": _train_config(
-                    cfg, "preact_resnet", seed, epochs=sw.epochs or pa.epochs, model_kwargs=kw
+                    cfg, "preact_resnet", seed, training=training, model_kwargs=kw
                 ),
                 "evalset": _evalset_params(cfg),
                 "robustness": rob,

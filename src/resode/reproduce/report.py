@@ -73,6 +73,7 @@ def _setup(rep: Report, ctx: ReportContext) -> None:
             f"{info.get('compare_with', '')}."
         )
     pa = cfg.paper_a
+    rob = pa.robustness
     rep.paragraph(
         f"Seeds: training {pa.seeds} (λ-sweep {cfg.sweep.seeds}); evaluation subset, noise, "
         f"attack starts and analysis directions seed {cfg.seed}; paper B data seed {cfg.seed}, "
@@ -93,23 +94,23 @@ def _setup(rep: Report, ctx: ReportContext) -> None:
                 {"setting": "models", "value": ", ".join(display_name(m) for m in pa.models)},
                 {
                     "setting": "attacks",
-                    "value": f"{', '.join(x.upper() for x in pa.attacks)}"
-                    + (", AUTOATTACK" if pa.autoattack else "")
-                    + ", L∞, "
-                    f"ε ∈ {{{', '.join(ctx.a.eps_labels)}}}, {pa.attack_steps} steps "
-                    f"(APGD {pa.apgd_steps}), "
-                    + _step_text(pa)
+                    "value": f"{', '.join(x.upper() for x in rob.attacks)}"
+                    + (", AUTOATTACK" if rob.autoattack else "")
+                    + (", L∞, " if rob.norm == "Linf" else ", L2, ")
+                    + f"ε ∈ {{{', '.join(ctx.a.eps_labels)}}}, {rob.steps} steps "
+                    f"(APGD {rob.apgd_steps}), "
+                    + _step_text(rob)
                     + (
                         "; early stopping on (stops on a sample once it is misclassified: never "
                         "weaker than the full run, unlike the paper's code, which runs every step)"
-                        if pa.early_stop
+                        if rob.early_stop
                         else "; every step run (no early stopping, as the paper's code)"
                     ),
                 },
                 {
                     "setting": "noise",
-                    "value": f"{', '.join(pa.corruptions)}; severities {pa.severities}; "
-                    f"strengths {pa.noise_strengths} (1 = CIFAR-C)",
+                    "value": f"{', '.join(rob.corruptions)}; severities {rob.severities}; "
+                    f"strengths {rob.noise_strengths} (1 = CIFAR-C)",
                 },
                 {"setting": "task seconds (sum over runs)", "value": _task_seconds(ctx.a)},
             ],
@@ -117,8 +118,11 @@ def _setup(rep: Report, ctx: ReportContext) -> None:
         )
 
 
-def _step_text(pa: Any) -> str:
-    if pa.step_rule == "reach":
+def _step_text(rob: Any) -> str:
+    """The step size of the iterative attacks, as :meth:`RobustnessConfig.step_size` picks it."""
+    if rob.alpha is not None:
+        return f"α = {rob.alpha:.4g} (set)"
+    if rob.step_rule == "reach":
         return "α = max(1/255, 2.5ε/steps) (reaches the ε-boundary)"
     return "α = 1/255 (the paper's protocol)"
 
@@ -139,9 +143,10 @@ def _training_text(cfg: ReproduceConfig, run: Any) -> str:
         else None
     )
     if tc is None:
-        return f"preset {cfg.paper_a.train_preset}"
+        return f"preset {cfg.paper_a.training.preset}"
     return (
-        f"preset {cfg.paper_a.train_preset}: {tc.epochs} epochs, batch {tc.batch_size}, lr {tc.lr} "
+        f"preset {cfg.paper_a.training.preset}: {tc.epochs} epochs, batch {tc.batch_size}, "
+        f"lr {tc.lr} "
         f"({tc.schedule}), momentum {tc.momentum}, weight decay {tc.weight_decay}"
     )
 
@@ -264,7 +269,7 @@ def _noise(rep: Report, ctx: ReportContext) -> None:
         )
     rows = []
     for c in labels:
-        for s in [*map(str, pa.severities), "pooled"]:
+        for s in [*map(str, pa.robustness.severities), "pooled"]:
             row = {"noise": c, "severity": s}
             for m in _models(ctx):
                 vals = [r.result["robustness"]["corruptions"][c][s] for r in ctx.a.by_model(m)]
@@ -283,11 +288,11 @@ def _adversarial(rep: Report, ctx: ReportContext) -> None:
     if ctx.a is None:
         return
     pa = ctx.cfg.paper_a
-    declared = [*pa.attacks, *(["autoattack"] if pa.autoattack else [])]
+    declared = [*pa.robustness.attacks, *(["autoattack"] if pa.robustness.autoattack else [])]
     if not declared:
         rep.paragraph(
-            "No attacks were declared (`paper_a.attacks` is empty and AutoAttack is off): no "
-            "adversarial accuracy was measured and the robustness claim is not judged."
+            "No attacks were declared (`paper_a.robustness.attacks` is empty and AutoAttack is "
+            "off): no adversarial accuracy was measured and the robustness claim is not judged."
         )
         return
     rep.paragraph(
@@ -298,7 +303,7 @@ def _adversarial(rep: Report, ctx: ReportContext) -> None:
             " Computed as a cascade: each attack runs only on the points still robust; FGSM, "
             "IFGSM and PGD also on every clean-correct point (their own rows), the stronger "
             "attacks show as cumulative rows."
-            if pa.cascade
+            if pa.robustness.cascade
             else " Every attack ran on every clean-correct point."
         )
     )

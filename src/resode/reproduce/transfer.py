@@ -45,7 +45,9 @@ def transfer_key(model: str, seed: int) -> str:
 def enabled(cfg: ReproduceConfig) -> bool:
     """Transfer tasks run with the masking checks, with attacks, and with ≥ 2 models."""
     pa = cfg.paper_a
-    return bool(pa.enabled and pa.checks and pa.attacks and len(pa.models) >= 2)
+    return bool(
+        pa.enabled and pa.robustness.checks and pa.robustness.attacks and len(pa.models) >= 2
+    )
 
 
 def _cells(tasks: list[Task]) -> dict[tuple[str, int], Task]:

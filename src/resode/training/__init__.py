@@ -19,10 +19,11 @@ module              job
 from resode.runtime import select_device
 from resode.training.config import TrainConfig, lr_at
 from resode.training.engine import TrainResult, evaluate, train
-from resode.training.presets import get_preset, list_presets, save_preset
+from resode.training.presets import TrainOverrides, get_preset, list_presets, save_preset
 
 __all__ = [
     "TrainConfig",
+    "TrainOverrides",
     "TrainResult",
     "evaluate",
     "get_preset",

@@ -3,7 +3,7 @@
 resode reproduce                                   # the default preset, both CPU cores, no download
 resode reproduce --out runs/mine --resume          # continue an interrupted run
 resode reproduce --preset tiny                     # the whole pipeline in seconds
-resode reproduce --paper-a.eps 4/255 8/255 --paper-a.seeds 0 1 2 3   # any key of the config
+resode reproduce --paper-a.robustness.eps 4/255 8/255 --paper-a.seeds 0 1 2 3   # any config key
 resode reproduce --preset cifar10-paper-a --paper-a.data-root ~/data  # full scale (GPU)
 resode reproduce --list-presets                    # presets, wall times, paper numbers
 """
@@ -27,7 +27,7 @@ def _presets_epilog() -> str:
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from resode.config import add_config_arguments
     from resode.presets import preset_names
-    from resode.reproduce.config import ReproduceConfig
+    from resode.reproduce.config import JOB_KEYS, ReproduceConfig
 
     parser = subparsers.add_parser(
         "reproduce",
@@ -66,7 +66,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         default=True,
         help="progress bars (default: on)",
     )
-    add_config_arguments(parser, ReproduceConfig, exclude=("preset",))
+    # the nested library configs' keys the job sets itself (one seed, device, data set) get no flag
+    job_set = tuple(f"paper_a.{k}" for k in JOB_KEYS)
+    add_config_arguments(parser, ReproduceConfig, exclude=("preset", *job_set))
     parser.set_defaults(func=run)
     return parser
 
