@@ -333,7 +333,7 @@ def _over_nested_defaults(cls: type[Config], data: Mapping[str, Any]) -> dict[st
 
 
 def config_diff(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:
-    """Dotted keys whose values differ between two ``to_dict`` mappings (``paper_a.epochs``)."""
+    """Dotted keys whose values differ between two ``to_dict`` mappings (``paper_a.robustness.eps``)."""
     keys = list(dict.fromkeys([*old, *new]))
     out: list[str] = []
     for k in keys:
@@ -435,7 +435,7 @@ def config_from_args(
     cls: type[C], args: argparse.Namespace, base: Mapping[str, Any] | None = None
 ) -> C:
     """``base`` (e.g. a preset), then ``args.config`` YAML if given, then explicit CLI options
-    (dotted keys such as ``paper_a.epochs`` go into the nested config)."""
+    (dotted keys such as ``paper_a.robustness.eps`` go into the nested config)."""
     data: dict[str, Any] = dict(base or {})
     path = getattr(args, "config", None)
     if path:
