@@ -333,7 +333,7 @@ def _over_nested_defaults(cls: type[Config], data: Mapping[str, Any]) -> dict[st
 
 
 def config_diff(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:
-    """Dotted keys whose values differ between two ``to_dict`` mappings (``paper_a.robustness.eps``)."""
+    """Dotted keys whose values differ between two ``to_dict`` mappings (``paper_a.seeds``)."""
     keys = list(dict.fromkeys([*old, *new]))
     out: list[str] = []
     for k in keys:
