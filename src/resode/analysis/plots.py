@@ -7,39 +7,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from resode.analysis.coefficients import LambdaReport
 from resode.analysis.landscape import LandscapeResult
 from resode.analysis.stability import StabilityResult
+from resode.plotting import pyplot, save_figure
 
 DPI = 120
-
-
-def _plt() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig: Any, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    from resode.checkpoint import atomic_savefig
-
-    atomic_savefig(fig, path, dpi=DPI)
-    _plt().close(fig)
-    return path
 
 
 def plot_stability(results: Sequence[StabilityResult], path: str | Path) -> Path:
     """2×2 panels per layer: amplification (random and attack δ), σ_max, cumulative products
     (log scale), feature drift (noise and adversarial η); one colour per model."""
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(2, 2, figsize=(12, 8.5))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for j, r in enumerate(results):
@@ -82,7 +62,7 @@ def plot_stability(results: Sequence[StabilityResult], path: str | Path) -> Path
     axes[0][0].axhline(1.0, color="grey", lw=0.8)
     axes[0][1].axhline(1.0, color="grey", lw=0.8)
     fig.suptitle("Lyapunov stability per block (eval mode)")
-    return _save(fig, path)
+    return save_figure(fig, path, dpi=DPI)
 
 
 def plot_landscape_1d(
@@ -90,7 +70,7 @@ def plot_landscape_1d(
 ) -> Path:
     """1D loss curves of ``space`` ('input': along d_adv and d_rand; 'parameter': d1, d2),
     all models on one axis per direction."""
-    plt = _plt()
+    plt = pyplot()
     names = sorted({k for r in results for k in r.curves if k.startswith(space + "/")})
     if not names:
         raise ValueError(f"no {space} curves in the results")
@@ -114,7 +94,7 @@ def plot_landscape_1d(
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle(f"loss landscape, {space} space (1D)")
-    return _save(fig, path)
+    return save_figure(fig, path, dpi=DPI)
 
 
 def plot_landscape_2d(
@@ -124,7 +104,7 @@ def plot_landscape_2d(
     import numpy as np
     from matplotlib.colors import LogNorm
 
-    plt = _plt()
+    plt = pyplot()
     rs = [r for r in results if space in r.surfaces]
     if not rs:
         raise ValueError(f"no {space} surface in the results")
@@ -159,18 +139,14 @@ def plot_landscape_2d(
         cbar.set_ticks(ticks)
         cbar.set_ticklabels([f"{v:.3g}" for v in ticks])
     fig.suptitle(f"loss landscape, {space} space (2D)")
-    from resode.checkpoint import atomic_savefig
-
-    atomic_savefig(fig, Path(path), dpi=DPI)
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path, dpi=DPI)  # constrained layout: kept, no tight_layout
 
 
 def plot_lambdas(reports: Sequence[LambdaReport], path: str | Path) -> Path:
     """Learned λ_n per block (mean over channels), one bar group per model."""
     import numpy as np
 
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(max(6.0, 0.35 * _max_blocks(reports) + 3), 4.2))
     k = max(1, len(reports))
     width = 0.8 / k
@@ -188,12 +164,12 @@ def plot_lambdas(reports: Sequence[LambdaReport], path: str | Path) -> Path:
     ax.set_title("learned interpolation coefficients")
     ax.grid(alpha=0.3, axis="y")
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path, dpi=DPI)
 
 
 def plot_lambda_trajectories(reports: Sequence[LambdaReport], path: str | Path) -> Path:
     """λ_n over training epochs, one panel per model, one line per block."""
-    plt = _plt()
+    plt = pyplot()
     rs = [r for r in reports if len(r.trajectory)]
     if not rs:
         raise ValueError("no λ trajectory in the reports")
@@ -211,7 +187,7 @@ def plot_lambda_trajectories(reports: Sequence[LambdaReport], path: str | Path) 
         ax.set_title(f"{r.model}: λ over training")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=6, ncol=2)
-    return _save(fig, path)
+    return save_figure(fig, path, dpi=DPI)
 
 
 def _block_index(name: str) -> int:

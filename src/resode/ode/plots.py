@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from resode.plotting import pyplot, save_figure
 
 if TYPE_CHECKING:
     from resode.ode.experiments.depth_sweep import DepthSweepResult
@@ -17,29 +19,10 @@ if TYPE_CHECKING:
     from resode.ode.experiments.weights import WeightsResult
 
 
-def _plt() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig: Any, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    from resode.checkpoint import atomic_savefig
-
-    atomic_savefig(fig, path, dpi=120)
-    _plt().close(fig)
-    return path
-
-
 def plot_depth_sweep(result: DepthSweepResult, out: str | Path) -> list[Path]:
     """fig1_left.png (max_{k,t'≤t}‖ΔZ‖ vs L at the snapshot times, fitted line at T),
     fig1_right.png (log10 L²-in-s distance to the reference over (t, L)), loss.png."""
-    plt, out = _plt(), Path(out)
+    plt, out = pyplot(), Path(out)
     cfg, depths, times = result.config, result.depths, result.times
     fig, ax = plt.subplots(figsize=(5.5, 4.2))
     cmap = plt.get_cmap("viridis")
@@ -62,7 +45,7 @@ def plot_depth_sweep(result: DepthSweepResult, out: str | Path) -> list[Path]:
     ax.set_ylabel(r"$\max_{k,\,t'\leq t}\ \|Z_{k+1}(t') - Z_k(t')\|_F$")
     ax.set_title(f"Fig. 1 left: init={cfg.init}, scaling L^-{cfg.scaling_exponent:g}")
     ax.legend(fontsize=7, loc="best")
-    paths = [_save(fig, out / "fig1_left.png")]
+    paths = [save_figure(fig, out / "fig1_left.png")]
     if result.distances is not None and result.reference is not None:
         mat = result.distances.mean(2)  # (n_depths, n_times)
         fig, ax = plt.subplots(figsize=(5.5, 4.2))
@@ -75,21 +58,21 @@ def plot_depth_sweep(result: DepthSweepResult, out: str | Path) -> list[Path]:
         ax.set_ylabel("depth L")
         ax.set_title(f"Fig. 1 right: log10 ‖Z^L − Z^{{{result.reference.depth}}}‖ in L²(0,1)")
         fig.colorbar(im, ax=ax, label="log10 distance")
-        paths.append(_save(fig, out / "fig1_right.png"))
+        paths.append(save_figure(fig, out / "fig1_right.png"))
     fig, ax = plt.subplots(figsize=(5.5, 4.2))
     for c in result.cells:
         ax.semilogy(c.history["loss"].mean(1), label=f"L={c.depth}")
     ax.set_xlabel("iteration")
     ax.set_ylabel("training loss (mean over seeds)")
     ax.legend(fontsize=7)
-    paths.append(_save(fig, out / "loss.png"))
+    paths.append(save_figure(fig, out / "loss.png"))
     return paths
 
 
 def plot_long_time(result: LongTimeResult, out: str | Path) -> list[Path]:
     """fig2.png: entry (0, 0) of V_k and W_k against k at the snapshot times (first seed), the
     loss of every seed with the fitted rate over the window, and the PL ratio."""
-    plt, out = _plt(), Path(out)
+    plt, out = pyplot(), Path(out)
     cfg, cell = result.config, result.cells[0]
     fig, axes = plt.subplots(1, 4, figsize=(18, 4))
     cmap = plt.get_cmap("viridis")
@@ -115,13 +98,13 @@ def plot_long_time(result: LongTimeResult, out: str | Path) -> list[Path]:
     axes[2].legend(fontsize=7)
     axes[3].set_title("PL ratio (Def. 1)")
     axes[3].set_xlabel("iteration")
-    return [_save(fig, out / "fig2.png")]
+    return [save_figure(fig, out / "fig2.png")]
 
 
 def plot_weights(result: WeightsResult, out: str | Path) -> list[Path]:
     """weights.png: entry (0, 0) of W_k (at init and trained) and V_k against s = k/L, per init
     (first seed)."""
-    plt, out = _plt(), Path(out)
+    plt, out = pyplot(), Path(out)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for c in result.cells:
         s = np.arange(1, c.depth + 1) / c.depth
@@ -136,12 +119,12 @@ def plot_weights(result: WeightsResult, out: str | Path) -> list[Path]:
         ax.set_title(f"{name} against layer (L = {cfg.depth}, T = {cfg.iterations})")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    return [_save(fig, out / "weights.png")]
+    return [save_figure(fig, out / "weights.png")]
 
 
 def plot_relu(result: ReluResult, out: str | Path) -> list[Path]:
     """relu_counterexample.png: trained w_k against s = k/D for every depth D."""
-    plt, out = _plt(), Path(out)
+    plt, out = pyplot(), Path(out)
     fig, ax = plt.subplots(figsize=(5.5, 4.2))
     for c in result.cells:
         w = c.w[0] if c.w.ndim == 2 else c.w  # seed 0: the configured sample (x, Cx)
@@ -151,12 +134,12 @@ def plot_relu(result: ReluResult, out: str | Path) -> list[Path]:
     ax.set_ylabel("trained w_k")
     ax.set_title(f"ReLU counter-example, C={result.config.C:g}")
     ax.legend(fontsize=7)
-    return [_save(fig, out / "relu_counterexample.png")]
+    return [save_figure(fig, out / "relu_counterexample.png")]
 
 
 def plot_table1(result: Table1Result, out: str | Path) -> list[Path]:
     """cifar_smoothness.png: D(ℓ) = mean_k‖Z_{k+ℓ} − Z_k‖ against the lag, every trained net."""
-    plt, out = _plt(), Path(out)
+    plt, out = pyplot(), Path(out)
     fig, ax = plt.subplots(figsize=(6, 4.2))
     for c in result.cells:
         lag = c.smoothness["lag"]
@@ -170,4 +153,4 @@ def plot_table1(result: Table1Result, out: str | Path) -> list[Path]:
     ax.set_ylabel("mean_k ‖Z_{k+ℓ} − Z_k‖_F")
     ax.set_title("Table 1 nets: smoothness of trained conv weights")
     ax.legend(fontsize=6)
-    return [_save(fig, out / "cifar_smoothness.png")]
+    return [save_figure(fig, out / "cifar_smoothness.png")]

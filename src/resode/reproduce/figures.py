@@ -12,27 +12,9 @@ import math
 from pathlib import Path
 from typing import Any
 
+from resode.plotting import pyplot, save_figure
 from resode.registry import display_name
 from resode.report import mean_std
-
-
-def _plt() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig: Any, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    from resode.checkpoint import atomic_savefig
-
-    atomic_savefig(fig, path, dpi=120)
-    _plt().close(fig)
-    return path
 
 
 def _errorbars(ax: Any, xs: list[float], per_seed: list[list[float]], label: str) -> None:
@@ -46,7 +28,7 @@ def noise_figure(
 ) -> Path:
     """Noise accuracy against severity (mean ± std over seeds): one column per corruption, one
     row per strength (the CIFAR-C levels, then the scaled ones, e.g. ×3)."""
-    plt = _plt()
+    plt = pyplot()
     kinds = list(dict.fromkeys(lab.split("×")[0] for lab in labels))
     strengths = list(dict.fromkeys(lab.split("×")[1] if "×" in lab else "" for lab in labels))
     fig, axes = plt.subplots(
@@ -71,7 +53,7 @@ def noise_figure(
             ax.grid(alpha=0.3)
             ax.legend(fontsize=6)
     fig.suptitle("Stochastic noise: mean ± std over seeds")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def attack_figure(models: list[str], a: Any, attacks: list[str], path: Path) -> Path:
@@ -82,7 +64,7 @@ def attack_figure(models: list[str], a: Any, attacks: list[str], path: Path) -> 
     over images as a band."""
     from resode.reproduce.paper_a import attack_rows
 
-    plt = _plt()
+    plt = pyplot()
     rows = attack_rows(a)
     labels = list(dict.fromkeys(r.attack for r in rows))
     rank = {atk: i for i, atk in enumerate(attacks)}
@@ -109,12 +91,12 @@ def attack_figure(models: list[str], a: Any, attacks: list[str], path: Path) -> 
     fig.suptitle(
         "Attack table: mean ± std over seeds; band: 95 % Clopper–Pearson interval over images"
     )
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def sweep_figure(a: Any, depth: int, epochs: int | None, path: Path) -> Path:
     """Clean, noise and robust accuracy against the fixed λ."""
-    plt = _plt()
+    plt = pyplot()
     lams = sorted({r.result["lam"] for r in a.sweep})
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     keys = sorted({k for r in a.sweep for k in r.metrics if k.endswith("_mean")} - {"robust_mean"})
@@ -135,13 +117,13 @@ def sweep_figure(a: Any, depth: int, epochs: int | None, path: Path) -> Path:
     ax.set_title(f"Fixed-λ sweep: pre-act ResNet-{depth}, {epochs} epochs")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def claims_figure(claims: list[Any], path: Path) -> Path:
     """Forest plot: each claim's effect with its confidence interval, the ± margin band around the
     reference (grey) and the reference itself; the colour is the verdict."""
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(len(claims), 1, figsize=(8, 0.6 * len(claims) + 1.2), squeeze=False)
     for ax, c in zip(axes[:, 0], claims):
         _claim_axis(ax, c.judgement)
@@ -150,7 +132,7 @@ def claims_figure(claims: list[Any], path: Path) -> Path:
     fig.suptitle(
         "Effects with confidence intervals; grey: ± margin around the reference", fontsize=9
     )
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 _COLOURS = {"reproduced": "#2a9d2a", "contradicted": "#c0392b", "inconclusive": "#d4a017"}
@@ -245,7 +227,7 @@ def depth_sweep_figure(b: Any, path: Path) -> Path:
     law), and L·max against L (constant ⇔ slope −1)."""
     import numpy as np
 
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     for init, r in b.depth_sweep.items():
         Ls = np.asarray(r.depths, dtype=float)
@@ -270,7 +252,7 @@ def depth_sweep_figure(b: Any, path: Path) -> Path:
     for ax in axes:
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 __all__ = [
