@@ -326,3 +326,57 @@ def test_an_empty_attack_set_is_reported_as_no_attacks(tmp_path: Path) -> None:
     assert "No attacks were declared" in section
     results = json.loads((out / "results.json").read_text())
     assert "robust_auc" not in json.dumps(results.get("claims", {}))
+
+
+def _adversarial_paragraph(cfg: ReproduceConfig, tmp_path: Path) -> str:
+    """The first paragraph the adversarial section's writer adds for ``cfg`` (no runs)."""
+    from types import SimpleNamespace
+
+    from resode.report import Report
+    from resode.reproduce.report import ReportContext
+
+    writer = {title: fn for title, _, fn in SECTIONS}["Paper A: adversarial attacks"]
+    rep = Report("t", tmp_path)
+    a = SimpleNamespace(runs=[], eps_labels=[], n_attack=0)
+    writer(rep, ReportContext(cfg, tmp_path, {}, 0.0, a=a))
+    return next(b.payload["text"] for b in rep.blocks if b.kind == "paragraph")
+
+
+def test_the_adversarial_paragraph_orders_the_set_and_names_the_per_point_attacks(
+    tmp_path: Path,
+) -> None:
+    """The declared set is listed weakest first (the registry's strength order, whatever order
+    the config gives), and the cascade sentence names exactly the attacks the engine ran on
+    every clean-correct point (``per_attack`` ∩ the declared set, AutoAttack included)."""
+    robustness = {
+        "attacks": ["apgd-dlr", "pgd", "apgd-ce", "fgsm"],
+        "autoattack": True,
+        "per_attack": ["autoattack", "pgd", "ifgsm"],  # ifgsm is not declared: it never ran
+    }
+    cfg = get_preset("tiny", paper_a={"robustness": robustness})
+    declared = "Declared attack set (weakest first): FGSM, PGD, APGD-CE, APGD-DLR, AUTOATTACK;"
+    text = _adversarial_paragraph(cfg, tmp_path)
+    assert declared in text
+    assert "PGD and AUTOATTACK also on every clean-correct point (their own rows)" in text
+    assert "IFGSM" not in text and "FGSM, IFGSM" not in text
+    # a config whose list was set after validation (not sorted by check) is still ordered
+    cfg.paper_a.robustness.attacks = ["apgd-dlr", "pgd", "apgd-ce", "fgsm"]
+    assert declared in _adversarial_paragraph(cfg, tmp_path)
+    # one per-point attack; none; all of them; no cascade
+    cfg = get_preset("tiny", paper_a={"robustness": {**robustness, "per_attack": ["apgd-ce"]}})
+    assert "; APGD-CE also on every clean-correct point (its own rows)" in _adversarial_paragraph(
+        cfg, tmp_path
+    )
+    cfg = get_preset("tiny", paper_a={"robustness": {**robustness, "per_attack": ["none"]}})
+    text = _adversarial_paragraph(cfg, tmp_path)
+    assert "none on every clean-correct point" in text and "own rows" not in text
+    # "all" is every attack of ``attacks``: AutoAttack still only on the points left robust
+    cfg = get_preset("tiny", paper_a={"robustness": {**robustness, "per_attack": ["all"]}})
+    text = _adversarial_paragraph(cfg, tmp_path)
+    assert "; FGSM, PGD, APGD-CE and APGD-DLR also on every clean-correct point" in text
+    robustness["autoattack"] = False
+    cfg = get_preset("tiny", paper_a={"robustness": {**robustness, "per_attack": ["all"]}})
+    assert "each also ran on every clean-correct point" in _adversarial_paragraph(cfg, tmp_path)
+    cfg = get_preset("tiny", paper_a={"robustness": {**robustness, "cascade": False}})
+    text = _adversarial_paragraph(cfg, tmp_path)
+    assert text.endswith("Every attack ran on every clean-correct point.")

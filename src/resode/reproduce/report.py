@@ -15,6 +15,7 @@ from typing import Any
 from resode.registry import display_name
 from resode.report import Report, fmt_mean_std, fmt_num, fmt_pct, mean_std
 from resode.reproduce.config import ReproduceConfig
+from resode.robustness.config import RobustnessConfig
 from resode.verdicts import ratio_text
 
 
@@ -280,6 +281,23 @@ def _noise(rep: Report, ctx: ReportContext) -> None:
         rep.figure(ctx.figures["noise"], "Noise accuracy against severity (mean ± std over seeds)")
 
 
+def _declared_attacks(rc: RobustnessConfig) -> tuple[list[str], list[str]]:
+    """A paper-A cell's declared attack set in the registry's cascade order (weakest first), and
+    those of it the engine runs on every clean-correct point (their own rows): the attacks of
+    :func:`resode.robustness.evaluate.attack_specs` (no surrogate: the transfer attack is the
+    second wave's) that :meth:`RobustnessConfig.reported_alone` keeps."""
+    from resode.attacks import by_strength
+    from resode.robustness.evaluate import attack_specs
+
+    declared = by_strength([display for display, _, _ in attack_specs(rc, None)])
+    return declared, [a for a in declared if rc.reported_alone(a)]
+
+
+def _and(names: list[str]) -> str:
+    """``A``, ``A and B``, ``A, B and C``."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
 def _adversarial(rep: Report, ctx: ReportContext) -> None:
     """The attack table: every row of :func:`resode.reproduce.paper_a.attack_rows` (attacks on
     their own, the cascade's cumulative rows, the worst case), mean ± std over seeds."""
@@ -287,25 +305,38 @@ def _adversarial(rep: Report, ctx: ReportContext) -> None:
 
     if ctx.a is None:
         return
-    pa = ctx.cfg.paper_a
-    declared = [*pa.robustness.attacks, *(["autoattack"] if pa.robustness.autoattack else [])]
+    rc = ctx.cfg.paper_a.robustness
+    declared, alone = _declared_attacks(rc)
     if not declared:
         rep.paragraph(
             "No attacks were declared (`paper_a.robustness.attacks` is empty and AutoAttack is "
             "off): no adversarial accuracy was measured and the robustness claim is not judged."
         )
         return
+    if not rc.cascade:
+        how = " Every attack ran on every clean-correct point."
+    elif alone == declared:
+        how = (
+            " Computed as a cascade, but every attack is in `paper_a.robustness.per_attack`, so "
+            "each also ran on every clean-correct point (its own row)."
+        )
+    elif alone:
+        how = (
+            " Computed as a cascade: each attack runs only on the points still robust; "
+            f"{_and([x.upper() for x in alone])} also on every clean-correct point "
+            f"({'their' if len(alone) > 1 else 'its'} own rows), the other attacks show as "
+            "cumulative rows."
+        )
+    else:
+        how = (
+            " Computed as a cascade: each attack runs only on the points still robust, none on "
+            "every clean-correct point (`paper_a.robustness.per_attack` names none of them): "
+            "every attack shows as a cumulative row."
+        )
     rep.paragraph(
         f"Declared attack set (weakest first): {', '.join(x.upper() for x in declared)}; the "
         "robustness claim is judged on the per-point worst case over it (a point fooled at a "
-        "smaller ε counts as fooled at every larger one: the balls are nested)."
-        + (
-            " Computed as a cascade: each attack runs only on the points still robust; FGSM, "
-            "IFGSM and PGD also on every clean-correct point (their own rows), the stronger "
-            "attacks show as cumulative rows."
-            if pa.robustness.cascade
-            else " Every attack ran on every clean-correct point."
-        )
+        "smaller ε counts as fooled at every larger one: the balls are nested)." + how
     )
     cells: dict[tuple[str, str], dict[str, Any]] = {}
     for r in attack_rows(ctx.a):
