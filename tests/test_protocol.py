@@ -33,9 +33,8 @@ def test_an_experiment_keeps_the_protocol(name: str, tmp_path: Path) -> None:
     assert set(exp.job_keys) <= fields and set(exp.reproduce) <= fields
     from resode.reproduce.config import PaperBConfig
 
-    assert (
-        typing.get_type_hints(PaperBConfig)[name] is exp.config
-    )  # paper_b.<name> *is* the experiment's config
+    # paper_b.<name> *is* the experiment's config
+    assert typing.get_type_hints(PaperBConfig)[name] is exp.config
     assert getattr(ReproduceConfig().paper_b, name) == exp.reproduce_config()
     for preset in ("paper", "short"):
         config = exp.config.from_dict(preset_mapping(f"ode/{exp.command}", preset))
