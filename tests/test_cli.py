@@ -80,8 +80,7 @@ def test_every_subcommand_help_documents_its_options() -> None:
     """Each command's help: its usage line, its description, and every config option's flag
     with that option's help text (options whose flag has another name are listed here)."""
     from resode.analysis import LandscapeConfig, StabilityConfig
-    from resode.cli.commands.ode import _EXPERIMENTS
-    from resode.ode import experiments
+    from resode.ode.experiments.protocol import experiments
     from resode.reproduce import ReproduceConfig
     from resode.reproduce.config import JOB_KEYS
     from resode.robustness import RobustnessConfig
@@ -120,12 +119,12 @@ def test_every_subcommand_help_documents_its_options() -> None:
                 squeezed = "".join(text.split())
                 assert "".join(help_text.split()) in squeezed, f"resode {name}: help of {flag}"
     ode = _choices(commands["ode"])
-    assert set(ode) == set(_EXPERIMENTS)
-    for name, (cfg_name, _, _) in _EXPERIMENTS.items():
-        text = _help_text(ode[name])
-        assert text.startswith(f"usage: resode ode {name}")
-        for flag in _config_flags(getattr(experiments, cfg_name), {}):
-            assert flag in text, f"resode ode {name} --help lacks {flag}"
+    assert set(ode) == {e.command for e in experiments()}  # every registered experiment
+    for exp in experiments():
+        text = _help_text(ode[exp.command])
+        assert text.startswith(f"usage: resode ode {exp.command}")
+        for flag in _config_flags(exp.config, {}):
+            assert flag in text, f"resode ode {exp.command} --help lacks {flag}"
 
 
 def test_console_script_runs_as_module() -> None:

@@ -102,8 +102,8 @@ def test_tiny_results_hold_every_model_and_seed(tiny_run: Path) -> None:
     sweep = results["paper_b"]["depth_sweep"]
     assert set(sweep) == set(cfg.paper_b.inits)
     for e in sweep.values():
-        assert e["depths"] == sorted(cfg.paper_b.depths)
-        assert all(len(v) == cfg.paper_b.seeds for v in e["max_dz"])
+        assert e["depths"] == sorted(cfg.paper_b.depth_sweep.depths)
+        assert all(len(v) == cfg.paper_b.depth_sweep.seeds for v in e["max_dz"])
         assert e["L_max_dz"][0] == pytest.approx([e["depths"][0] * v for v in e["max_dz"][0]])
     claims = results["claims"]
     # 7 paper-A claims + the Lyapunov intersection–union row × 2 damped models; paper B: the
@@ -255,7 +255,7 @@ def test_dotted_cli_options_reach_the_nested_config(tmp_path: Path) -> None:
         [
             "reproduce",
             *("--paper-a.robustness.eps", "4/255", "0.05"),
-            *("--paper-b.seeds", "4", "--threads", "1"),
+            *("--paper-b.depth-sweep.seeds", "4", "--threads", "1"),
         ]
     )
     base = get_preset("tiny").to_dict()
@@ -264,7 +264,9 @@ def test_dotted_cli_options_reach_the_nested_config(tmp_path: Path) -> None:
     # the nested evaluation keeps the preset's other keys (merged over the field's default)
     assert cfg.paper_a.robustness.steps == get_preset("tiny").paper_a.robustness.steps
     assert cfg.paper_a.robustness.checks and cfg.paper_a.robustness.n_samples == 32
-    assert cfg.paper_b.seeds == 4
+    assert cfg.paper_b.depth_sweep.seeds == 4
+    # the nested experiment config keeps the preset's other keys
+    assert cfg.paper_b.depth_sweep.iterations == get_preset("tiny").paper_b.depth_sweep.iterations
     assert cfg.paper_a.seeds == [0, 1]  # the rest of the preset is kept
     with pytest.raises(SystemExit):
         parser.parse_args(["reproduce", "--paper-a.robustness.eps", "8/0"])
@@ -294,7 +296,14 @@ def test_config_validation() -> None:
     with pytest.raises(ConfigError, match="lambdas"):
         get_preset("tiny", sweep={"lambdas": [1.5]})
     with pytest.raises(ConfigError, match="depths"):
-        get_preset("tiny", paper_b={"depths": [8]})
+        get_preset("tiny", paper_b={"depth_sweep": {"depths": [8]}})
+    with pytest.raises(ConfigError, match=r"paper_b\.experiments: fig9 not registered"):
+        get_preset("tiny", paper_b={"experiments": ["depth_sweep", "fig9"]})
+    # the keys the job sets for every cell: one line naming the job's key instead
+    with pytest.raises(ConfigError, match=r"paper_b\.long_time\.seed .* use seed"):
+        get_preset("tiny", paper_b={"long_time": {"seed": 3}})
+    with pytest.raises(ConfigError, match=r"paper_b\.depth_sweep\.init .* use paper_b\.inits"):
+        get_preset("tiny", paper_b={"depth_sweep": {"init": "iid"}})
     with pytest.raises(ConfigError, match=r"unknown key paper_a\.epoch"):
         get_preset("tiny", paper_a={"epoch": 3})
     with pytest.raises(ConfigError, match=r"unknown key paper_a\.robustness\.epss"):

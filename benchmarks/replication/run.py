@@ -13,7 +13,7 @@ Usage (paper A only, the primary comparison; 48 training cells)::
 
     resode reproduce --preset default --out RUN --workers 2 \\
         --paper-a.models resnet20 inresnet20 --paper-a.seeds $(seq 0 23) \\
-        --no-sweep.enabled --no-paper-b.enabled --no-table1.enabled
+        --no-sweep.enabled --no-paper-b.enabled
     python benchmarks/replication/run.py RUN --sets 0-7 8-15 16-23
 """
 

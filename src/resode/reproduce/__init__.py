@@ -22,9 +22,9 @@ from typing import Any
 from resode.reproduce.config import (
     PaperAConfig,
     PaperBConfig,
+    PaperBJob,
     ReproduceConfig,
     SweepConfig,
-    Table1Config,
 )
 from resode.reproduce.job import ReproduceResult, latest_run, run_reproduce
 
@@ -48,10 +48,10 @@ def list_presets() -> list[str]:
 __all__ = [
     "PaperAConfig",
     "PaperBConfig",
+    "PaperBJob",
     "ReproduceConfig",
     "ReproduceResult",
     "SweepConfig",
-    "Table1Config",
     "get_preset",
     "latest_run",
     "list_presets",

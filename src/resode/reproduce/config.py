@@ -9,6 +9,7 @@ configs) instead of restating their keys.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from resode.analysis.landscape import LandscapeConfig
@@ -16,6 +17,7 @@ from resode.analysis.stability import StabilityConfig
 from resode.config import Config, option
 from resode.errors import ConfigError
 from resode.grid.options import ExecutorOptions  # executor, workers, threads, slurm_*
+from resode.ode.experiments.protocol import experiments
 from resode.robustness.config import RobustnessConfig
 from resode.training.presets import TrainOverrides
 
@@ -131,69 +133,63 @@ class SweepConfig(Config):
 
 
 @dataclass
-class PaperBConfig(Config):
-    """Paper B on synthetic data: the depth sweep (Fig. 1), weights against layer, long time
-    (Fig. 2), the ReLU counter-example. Every seed draws its own data and initialisation."""
+class PaperBJob(Config):
+    """The job-level keys of paper B; :data:`PaperBConfig` adds one nested config per registered
+    experiment (:mod:`resode.ode.experiments.protocol`): ``paper_b.depth_sweep`` *is* a
+    :class:`~resode.ode.experiments.DepthSweepConfig`, starting from the experiment's short
+    design (its ``reproduce`` keys). Every seed draws its own data and initialisation."""
 
-    enabled: bool = option(True, "run paper B (synthetic depth sweep, long time)")
-    depths: list[int] = option([2, 8, 32, 128, 512], "depths L of the sweep", min=1)
-    iterations: int = option(100, "GD iterations T of the depth sweep", min=1)
-    n: int = option(100, "depth sweep: samples n", min=1)
-    d: int = option(16, "dimension d = q = d'", min=1)
-    m: int = option(32, "depth sweep: width m", min=1)
-    lr: float = option(1e-2, "depth sweep: base learning rate (residual rate L × this)", min=0.0)
-    seeds: int = option(
-        5,
-        "independent networks per depth and init, each its own data draw (≥ 2 for a verdict)",
-        min=1,
+    enabled: bool = option(True, "run paper B")
+    experiments: list[str] = option(
+        [e.name for e in experiments() if e.in_default],
+        "the registered experiments to run: "
+        + ", ".join(e.name for e in experiments())
+        + " (table1 needs CIFAR-10)",
     )
-    inits: list[str] = option(["tied", "iid"], "initialisations compared")
-    reference_depth: int = option(
-        0, "depth sweep: reference depth for the L²-in-s distances (0: skip)", min=0
+    inits: list[str] = option(
+        ["tied", "iid"],
+        "initialisations compared: one depth sweep each (and the gap claim between tied and "
+        "iid), and the inits of the weights run",
     )
     reference_iid: bool = option(
         True,
         "depth sweep: train the reference depth for the i.i.d. init too (its distances are "
         "reported; the convergence claim is the tied init's)",
     )
-    ode_check: bool = option(False, "depth sweep: compare with the neural ODE (dopri5) solve")
-    float64: bool = option(False, "paper B in float64")
-    weights_depth: int = option(64, "depth of the weights-against-layer networks", min=2)
-    long_iterations: int = option(3000, "long-time run: GD iterations", min=1)
-    long_n: int = option(50, "long-time run: samples n", min=1)
-    long_m: int = option(64, "long-time run: width m", min=1)
-    long_depth: int = option(64, "long-time run: depth L", min=2)
-    long_lr: float = option(5e-3, "long-time run: base learning rate (rate L × this)", min=0.0)
-    long_seeds: int = option(
-        5, "long-time run: seeds (one task each, each its own data and init)", min=1
-    )
-    relu: bool = option(True, "run the ReLU counter-example (scalar net, seeds draw (x, Cx))")
-    relu_depths: list[int] = option([4, 16, 64, 256], "ReLU counter-example: even depths", min=2)
-    relu_iterations: int = option(3000, "ReLU counter-example: GD iterations", min=1)
 
     def check(self) -> None:
-        if self.enabled and len(set(self.depths)) < 2:
-            raise ConfigError("paper_b.depths needs at least two distinct depths to fit a slope")
+        known = {e.name for e in experiments()}
+        unknown = [name for name in self.experiments if name not in known]
+        if unknown:
+            raise ConfigError(
+                f"paper_b.experiments: {', '.join(unknown)} not registered; use some of "
+                f"{', '.join(sorted(known))}"
+            )
         for init in self.inits:
             if init not in ("tied", "iid", "gp"):
                 raise ConfigError(f"paper_b.inits: {init!r} is not one of tied, iid, gp")
+        for exp in experiments():
+            nested, fresh = getattr(self, exp.name), exp.config()
+            for key, instead in exp.job_keys.items():
+                if getattr(nested, key) != getattr(fresh, key):
+                    raise ConfigError(
+                        f"paper_b.{exp.name}.{key} is set by the job for every cell; use "
+                        f"{instead} instead"
+                    )
 
 
-@dataclass
-class Table1Config(Config):
-    """Paper B Table 1: the scaled conv net, activation × init, on CIFAR-10."""
+def _paper_b_config() -> type[PaperBJob]:
+    """:class:`PaperBJob` with one field per registered experiment, ``paper_b.<name>``."""
+    fields = [
+        (e.name, e.config, option(e.reproduce_config(), f"paper B: {e.title} ({e.help})"))
+        for e in experiments()
+    ]
+    cls = dataclasses.make_dataclass("PaperBConfig", fields, bases=(PaperBJob,))
+    cls.__module__, cls.__doc__ = __name__, PaperBJob.__doc__
+    return cls
 
-    enabled: bool = option(False, "train the Table 1 grid (activation × init)")
-    dataset: str = option("cifar10", "data set")
-    data_root: str | None = option(None, "folder holding CIFAR-10")
-    activations: list[str] = option(["identity", "gelu", "relu"], "activations")
-    inits: list[str] = option(["tied", "iid"], "initialisations")
-    seeds: int = option(5, "runs per cell, seeds seed.. (the paper: median of 5)", min=1)
-    depth: int = option(256, "residual blocks L", min=4)
-    epochs: int | None = option(None, "epochs (None: the training preset's 180)", min=1)
-    train_subset: int | None = option(None, "use only the first N training images", min=1)
-    test_subset: int | None = option(None, "use only the first N test images", min=1)
-    image_size: int | None = option(None, "resize images", min=4)
+
+PaperBConfig = _paper_b_config()
 
 
 @dataclass
@@ -207,8 +203,7 @@ class ReproduceConfig(ExecutorOptions):
     device: str = option("auto", "auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps")
     paper_a: PaperAConfig = option(PaperAConfig(), "paper A")
     sweep: SweepConfig = option(SweepConfig(), "paper A: fixed-λ sweep")
-    paper_b: PaperBConfig = option(PaperBConfig(), "paper B: synthetic experiments")
-    table1: Table1Config = option(Table1Config(), "paper B: Table 1 (CIFAR-10)")
+    paper_b: PaperBConfig = option(PaperBConfig(), "paper B: its registered experiments")
 
 
 __all__ = [
@@ -216,7 +211,7 @@ __all__ = [
     "ExecutorOptions",
     "PaperAConfig",
     "PaperBConfig",
+    "PaperBJob",
     "ReproduceConfig",
     "SweepConfig",
-    "Table1Config",
 ]

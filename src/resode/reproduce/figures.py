@@ -222,14 +222,14 @@ def lambda_figures(a: Any, models: list[str], seed: int, out: Path) -> dict[str,
     return figs
 
 
-def depth_sweep_figure(b: Any, path: Path) -> Path:
+def depth_sweep_figure(sweeps: dict[str, Any], path: Path) -> Path:
     """Fig. 1 (left) for every init: max_{k,t≤T}‖ΔZ‖ against L (seeds as dots, the fitted power
     law), and L·max against L (constant ⇔ slope −1)."""
     import numpy as np
 
     plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    for init, r in b.depth_sweep.items():
+    for init, r in sweeps.items():
         Ls = np.asarray(r.depths, dtype=float)
         v = np.asarray(r.running_max_dz)[:, -1, :]
         label = init

@@ -261,8 +261,9 @@ def make_figures(
                 cfg.sweep.epochs or pa.training.epochs,
                 out / "paper_a_lambda_sweep.png",
             )
-    if b is not None and b.depth_sweep:
-        figs["depth_sweep"] = fig.depth_sweep_figure(b, out / "paper_b_depth_sweep.png")
+    if b is not None and b.variants("depth_sweep"):
+        sweeps = b.variants("depth_sweep")
+        figs["depth_sweep"] = fig.depth_sweep_figure(sweeps, out / "paper_b_depth_sweep.png")
     return figs
 
 
@@ -300,85 +301,23 @@ def results_dict(
             "attack_table": [row.to_dict() for row in paper_a.attack_rows(a)],
         }
     if b is not None:
-        res["paper_b"] = {
-            "depth_sweep": {init: _sweep_summary(r) for init, r in b.depth_sweep.items()},
-            "weights": _weights_summary(b.weights),
-            "long_time": _long_time_summary(b.long_time),
-            "relu": _relu_summary(b.relu),
-            "table1": None
-            if b.table1 is None
-            else {"groups": b.table1.groups, "ratios": b.table1.ratios},
-        }
+        res["paper_b"] = paper_b_summaries(b)
     return res
 
 
-def _sweep_summary(r: Any) -> dict[str, Any]:
-    final = r.running_max_dz[:, -1, :]
-    return {
-        "depths": r.depths,
-        "seeds": r.seeds,
-        "max_dz": final.tolist(),
-        "L_max_dz": [(L * final[i]).tolist() for i, L in enumerate(r.depths)],
-        "final_loss": [r.cell(L).history["loss"][-1].tolist() for L in r.depths],
-        "fit": r.fit.to_dict() if r.fit is not None else None,
-        "label": r.label,
-        "config": r.config.to_dict(),
-        # one slope per seed (each its own data draw): the values the claims are judged on
-        "seed_slopes": None if r.seed_slopes is None else r.seed_slopes.tolist(),
-        "distance_seed_slopes": None
-        if r.distance_seed_slopes is None
-        else r.distance_seed_slopes.tolist(),
-        "distance_fit": r.distance_fit.to_dict() if r.distance_fit is not None else None,
-    }
+def paper_b_summaries(b: Any) -> dict[str, Any]:
+    """``results.json``'s ``paper_b``: each registered experiment's own ``summary`` (by variant
+    where it has them, e.g. one depth sweep per init; None when it did not finish)."""
+    from resode.ode.experiments.protocol import experiments
 
-
-def _weights_summary(w: Any) -> dict[str, Any] | None:
-    if w is None:
-        return None
-    return {
-        c.init: {
-            "depth": c.depth,
-            "max_dz_init": c.max_dz_init.tolist(),
-            "max_dz_trained": c.max_dz_trained.tolist(),
-            "max_move": None if c.max_move is None else c.max_move.tolist(),
-            "smoothing_fraction": c.smoothing_fraction().tolist(),
-        }
-        for c in w.cells
-    }
-
-
-def _long_time_summary(lt: Any) -> dict[str, Any] | None:
-    if lt is None:
-        return None
-    return {
-        "config": lt.config.to_dict(),
-        "loss_first": float(lt.loss[0, 0]),
-        "loss_last": float(lt.loss[-1, 0]),
-        "window": list(lt.window),
-        "rates_per_1000": lt.rates.tolist(),
-        "rate_method": lt.rate_method,
-        "pl_initial": lt.pl_initial.tolist(),
-        "pl_min": lt.pl_min.tolist(),
-        "seeds": list(lt.seeds),
-        "loss_last_per_seed": lt.loss[-1].tolist(),
-        "decay_exponent_beta": None if lt.exponents is None else lt.exponents.tolist(),
-        "pl_rate_ratio_last_quarter": None
-        if lt.pl_rate_ratio is None
-        else lt.pl_rate_ratio.tolist(),
-    }
-
-
-def _relu_summary(r: Any) -> dict[str, Any] | None:
-    if r is None:
-        return None
-    return {
-        "config": r.config.to_dict(),
-        "depths": [c.depth for c in r.cells],
-        "max_abs_dw": [c.max_abs_dw_seeds.tolist() for c in r.cells],
-        "seed_slopes": r.seed_slopes.tolist(),
-        "odd_layers_unchanged": r.odd_layers_unchanged,
-        "even_max_error": r.even_max_error,
-    }
+    out: dict[str, Any] = {}
+    for exp in experiments():
+        runs = b.variants(exp.name)
+        if exp.name == "depth_sweep":  # variants by init
+            out[exp.name] = {init: exp.summary(r) for init, r in runs.items()}
+        else:
+            out[exp.name] = exp.summary(runs[""]) if "" in runs else None
+    return out
 
 
 def write_outputs(out: Path, results: dict[str, Any], a: Any, b: Any, judged: list[Any]) -> None:
@@ -398,7 +337,7 @@ def write_outputs(out: Path, results: dict[str, Any], a: Any, b: Any, judged: li
                 out / "paper_a_lambda_sweep.csv",
                 [{"lam": r.result["lam"], "seed": r.seed, **r.metrics} for r in a.sweep],
             )
-    if b is not None and b.depth_sweep:
+    if b is not None and b.variants("depth_sweep"):
         write_csv(
             out / "paper_b_depth_sweep.csv",
             [
@@ -410,7 +349,7 @@ def write_outputs(out: Path, results: dict[str, Any], a: Any, b: Any, judged: li
                     "L_max_dz": L * float(r.running_max_dz[i, -1, j]),
                     "final_loss": float(r.cell(L).history["loss"][-1][j]),
                 }
-                for init, r in b.depth_sweep.items()
+                for init, r in b.variants("depth_sweep").items()
                 for i, L in enumerate(r.depths)
                 for j, s in enumerate(r.seeds)
             ],

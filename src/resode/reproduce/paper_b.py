@@ -1,10 +1,14 @@
-"""Paper B as a grid of tasks: the cells of :mod:`resode.ode.experiments` (one per depth and
-initialisation of the depth sweep, the reference depth, one per initialisation of the
-weights-against-layer experiment, one per seed of the long-time run, one per depth of the ReLU
-counter-example, one per Table 1 network),
-each a :mod:`resode.grid` task with its own folder; :func:`collect` combines the finished cells
-with the experiments' own ``*_combine`` functions (fits, judged claims) and writes each
-experiment's files (figures, JSON, CSV, Markdown) under ``paper_b/``.
+"""Paper B as a grid of tasks, read from the registered experiments
+(:mod:`resode.ode.experiments.protocol`).
+
+Each experiment named in ``paper_b.experiments`` runs its nested config ``paper_b.<name>`` with
+the keys the job owns set (its ``job_keys``: the job's seed as the initialisation and data seed,
+the device and thread count of Table 1). Two job rules compare initialisations: the depth sweep
+runs once per ``paper_b.inits`` (a *variant* per init; without ``paper_b.reference_iid`` the
+i.i.d. sweep skips the reference depth) and the weights run trains ``paper_b.inits``. Every cell
+is a :mod:`resode.grid` task in ``paper_b/<experiment>[_<variant>]/<cell>``; :func:`collect`
+combines each variant whose cells all finished with the experiment's own ``combine`` (fits,
+judged claims) and writes its files there with the experiment's ``write``.
 """
 
 from __future__ import annotations
@@ -14,282 +18,120 @@ from pathlib import Path
 from typing import Any
 
 from resode.grid import Task, TaskOutcome
+from resode.ode.experiments.protocol import Cell, Experiment, experiments
 from resode.reproduce.config import ReproduceConfig
 
 
-def _gd_common(cfg: ReproduceConfig) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Variant:
+    """One run of a registered experiment in the job: its folder, label and config."""
+
+    experiment: Experiment
+    label: str  # "" or, for the depth sweep, the init
+    config: Any
+    folder: str  # relative to the job's out folder
+
+    def cells(self, root: Path) -> list[Cell]:
+        return self.experiment.cells(self.config, lambda key: root / self.folder / key / "run")
+
+
+def variants(cfg: ReproduceConfig) -> list[Variant]:
+    """The experiment runs of paper B, in report order (empty when paper B is off)."""
     pb = cfg.paper_b
-    return {
-        "d": pb.d,
-        "seed": cfg.seed,
-        "data_seed": cfg.seed,
-        "data_per_seed": True,
-        "float64": pb.float64,
-        "normalisation": "official",
-        "activation": "gelu",
-    }
-
-
-def configs(cfg: ReproduceConfig) -> dict[str, Any]:
-    """The experiment configs of paper B: ``depth_sweep`` (one per init), ``weights``,
-    ``long_time``, ``relu`` and ``table1``."""
-    from resode.ode.experiments import (
-        CifarConfig,
-        DepthSweepConfig,
-        LongTimeConfig,
-        ReluCounterexampleConfig,
-        WeightsConfig,
-    )
-
-    pb, t1 = cfg.paper_b, cfg.table1
-    out: dict[str, Any] = {}
-    if pb.enabled:
-        sweep = {
-            **_gd_common(cfg),
-            "n": pb.n,
-            "m": pb.m,
-            "iterations": pb.iterations,
-            "depths": list(pb.depths),
-            "reference_depth": pb.reference_depth,
-            "seeds": pb.seeds,
-            "lr": pb.lr,
-            "ode_check": pb.ode_check,
-            "snapshots": 2 if not pb.reference_depth else 6,
-        }
-        out["depth_sweep"] = {
-            init: DepthSweepConfig.from_dict(
-                {
-                    **sweep,
-                    "init": init,
-                    **({"reference_depth": 0} if init == "iid" and not pb.reference_iid else {}),
-                }
-            )
-            for init in pb.inits
-        }
-        out["weights"] = WeightsConfig.from_dict(
-            {
-                **_gd_common(cfg),
-                "inits": list(pb.inits),
-                "n": pb.n,
-                "m": pb.m,
-                "depth": pb.weights_depth,
-                "iterations": pb.iterations,
-                "lr": pb.lr,
-                "seeds": pb.seeds,
-            }
-        )
-        out["long_time"] = LongTimeConfig.from_dict(
-            {
-                **_gd_common(cfg),
-                "n": pb.long_n,
-                "m": pb.long_m,
-                "depth": pb.long_depth,
-                "iterations": pb.long_iterations,
-                "lr": pb.long_lr,
-                "seeds": pb.long_seeds,
-                "snapshots": 8,
-            }
-        )
-        if pb.relu:
-            out["relu"] = ReluCounterexampleConfig.from_dict(
-                {
-                    "depths": list(pb.relu_depths),
-                    "iterations": pb.relu_iterations,
-                    "seeds": pb.seeds,
-                    "seed": cfg.seed,
-                }
-            )
-    if t1.enabled:
-        over = {
-            "activations": list(t1.activations),
-            "inits": list(t1.inits),
-            "seeds": t1.seeds,
-            "seed": cfg.seed,
-            "depth": t1.depth,
-            "device": cfg.device,
-            "dataset": t1.dataset,
-            "data_root": t1.data_root,
-            "epochs": t1.epochs,
-            "train_subset": t1.train_subset,
-            "test_subset": t1.test_subset,
-            "image_size": t1.image_size,
-            "threads": cfg.threads,
-        }
-        out["table1"] = CifarConfig.from_dict({k: v for k, v in over.items() if v is not None})
+    if not pb.enabled:
+        return []
+    job = {"seed": cfg.seed, "data_seed": cfg.seed, "device": cfg.device, "threads": cfg.threads}
+    out = []
+    for exp in experiments():
+        if exp.name not in pb.experiments:
+            continue
+        config = getattr(pb, exp.name)
+        config = config.replace(**{k: job[k] for k in exp.job_keys if k in job})
+        if exp.name == "depth_sweep":  # job rule: one sweep per compared init
+            for init in pb.inits:
+                ref = {} if init != "iid" or pb.reference_iid else {"reference_depth": 0}
+                c = config.replace(init=init, **ref)
+                out.append(Variant(exp, init, c, f"paper_b/{exp.name}_{init}"))
+            continue
+        if exp.name == "weights":  # job rule: the weights of the compared inits
+            config = config.replace(inits=list(pb.inits))
+        out.append(Variant(exp, "", config, f"paper_b/{exp.name}"))
     return out
 
 
-def gd_seconds(work: float) -> float:
-    """Rough seconds of a GD cell from L·T·S·n·m (one thread, measured on the 2-core development
-    machine: L = 1024, T = 500, 5 seeds, n = 100, m = 32 took ≈ 90 s); only orders the tasks."""
-    return 1.1e-8 * work
-
-
 def tasks(cfg: ReproduceConfig, root: Path) -> list[Task]:
-    """Every cell of paper B as a task, the longest first (they start first)."""
-    from resode.ode.experiments import (
-        depth_sweep_cell,
-        depth_sweep_reference_cell,
-        long_time_cell,
-        relu_cell,
-        table1_cell,
-        weights_cell,
-    )
+    """Every cell of paper B as a task."""
     from resode.ode.experiments.common import cell_as_task
 
     out: list[Task] = []
-    cfgs = configs(cfg)
-
-    def add(key: str, fn: Any, *args: Any, cost: float = 0.0) -> None:
-        task = cell_as_task(fn, args)
-        out.append(Task(key, task.fn, task.params, cfg.threads, key.split("/", 1)[1], cost))
-
-    for init, dcfg in cfgs.get("depth_sweep", {}).items():
-        size = dcfg.iterations * dcfg.seeds * dcfg.n * dcfg.m
-        if dcfg.reference_depth:
-            add(
-                f"paper_b/depth_sweep_{init}/reference",
-                depth_sweep_reference_cell,
-                dcfg,
-                cost=gd_seconds(dcfg.reference_depth * size),
+    for v in variants(cfg):
+        for cell in v.cells(root):
+            task = cell_as_task(cell.fn, cell.args)
+            key = f"{v.folder}/{cell.key}"
+            out.append(
+                Task(key, task.fn, task.params, cfg.threads, key.split("/", 1)[1], cell.cost)
             )
-        for L in sorted(dcfg.sweep_depths(), reverse=True):
-            add(
-                f"paper_b/depth_sweep_{init}/L{L}",
-                depth_sweep_cell,
-                dcfg,
-                L,
-                cost=gd_seconds(L * size),
-            )
-    if "long_time" in cfgs:
-        lcfg = cfgs["long_time"]
-        for s in range(lcfg.seed, lcfg.seed + lcfg.seeds):
-            add(
-                f"paper_b/long_time/seed{s}",
-                long_time_cell,
-                lcfg,
-                s,
-                cost=gd_seconds(lcfg.depth * lcfg.iterations * lcfg.n * lcfg.m),
-            )
-    if "weights" in cfgs:
-        w = cfgs["weights"]
-        for init in w.inits:
-            add(
-                f"paper_b/weights/{init}",
-                weights_cell,
-                w,
-                init,
-                cost=gd_seconds(w.depth * w.iterations * w.seeds * w.n * w.m),
-            )
-    if "relu" in cfgs:
-        rcfg = cfgs["relu"]
-        for D in sorted(set(rcfg.depths), reverse=True):
-            add(f"paper_b/relu/D{D}", relu_cell, rcfg, D, cost=2e-7 * D * rcfg.iterations)
-    if "table1" in cfgs:
-        ccfg = cfgs["table1"]
-        for act in ccfg.activations:
-            for init in ccfg.inits:
-                for s in range(ccfg.seed, ccfg.seed + ccfg.seeds):
-                    key = f"table1/{act}-{init}-seed{s}"
-                    add(key, table1_cell, ccfg, act, init, s, root / key / "run")
     return out
 
 
 @dataclass
 class PaperBResult:
-    """The combined experiments of paper B (each None when not run) and the failed cells."""
+    """The combined experiments of paper B: experiment name → variant label → its typed result
+    (only the variants whose cells all finished), the failed cells, the experiments' figures."""
 
-    depth_sweep: dict[str, Any] = field(default_factory=dict)
-    weights: Any = None
-    long_time: Any = None
-    relu: Any = None
-    table1: Any = None
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    declared: list[str] = field(default_factory=list)  # the experiments the job ran
     failed: dict[str, str] = field(default_factory=dict)
     figures: dict[str, Path] = field(default_factory=dict)
+
+    def variants(self, name: str) -> dict[str, Any]:
+        """The results of experiment ``name`` by variant (empty when it did not finish)."""
+        return self.results.get(name, {})
 
     def judgements(self) -> list[Any]:
         from resode.ode.experiments import slope_gap_judgement
 
-        out = [j for r in self.depth_sweep.values() for j in r.judgements()]
-        if "tied" in self.depth_sweep and "iid" in self.depth_sweep:
-            gap = slope_gap_judgement(self.depth_sweep["tied"], self.depth_sweep["iid"])
-            if gap is not None:
-                out.append(gap)
-        for r in (self.long_time, self.weights, self.relu, self.table1):
-            if r is not None:
-                out += r.judgements()
+        out = []
+        for name, runs in self.results.items():  # registry order
+            out += [j for r in runs.values() for j in r.judgements()]
+            if name == "depth_sweep" and "tied" in runs and "iid" in runs:  # across two variants
+                gap = slope_gap_judgement(runs["tied"], runs["iid"])
+                if gap is not None:
+                    out.append(gap)
         return out
-
-
-def _records(outcomes: dict[str, TaskOutcome], prefix: str, failed: dict[str, str]) -> list[Any]:
-    from resode.ode.experiments.common import record_of
-
-    recs = []
-    for key, oc in outcomes.items():
-        if key.startswith(prefix):
-            if oc.ok:
-                recs.append(record_of(oc))
-            else:
-                failed[key] = oc.error or "failed"
-    return recs
 
 
 def collect(
     cfg: ReproduceConfig, outcomes: dict[str, TaskOutcome], root: Path
 ) -> PaperBResult | None:
-    """Combine every experiment whose cells all finished; name the failed cells."""
-    from resode.ode.experiments import (
-        ReferenceCell,
-        depth_sweep_combine,
-        long_time_combine,
-        relu_combine,
-        table1_combine,
-        weights_combine,
-    )
-    from resode.ode.experiments.depth_sweep import write as write_depth_sweep
-    from resode.ode.experiments.long_time import write as write_long_time
-    from resode.ode.experiments.relu import write as write_relu
-    from resode.ode.experiments.table1 import write as write_table1
-    from resode.ode.experiments.weights import write as write_weights
+    """Combine every variant whose cells all finished, write its files; name the failed cells."""
+    from resode.ode.experiments.common import record_of
 
-    if not (cfg.paper_b.enabled or cfg.table1.enabled):
+    runs = variants(cfg)
+    if not runs:
         return None
-    cfgs, out = configs(cfg), PaperBResult()
-    for init, dcfg in cfgs.get("depth_sweep", {}).items():
-        recs = _records(outcomes, f"paper_b/depth_sweep_{init}/", out.failed)
-        ref = next((r for r in recs if isinstance(r, ReferenceCell)), None)
-        cells = [r for r in recs if not isinstance(r, ReferenceCell)]
-        if len(cells) == len(dcfg.sweep_depths()) and (ref is not None or not dcfg.reference_depth):
-            out.depth_sweep[init] = depth_sweep_combine(dcfg, cells, ref)
-            _write(
-                write_depth_sweep,
-                out.depth_sweep[init],
-                root / f"paper_b/depth_sweep_{init}",
-                out,
-                f"depth_sweep_{init}",
-            )
-    parts = (
-        ("long_time", "paper_b/long_time/", long_time_combine, write_long_time),
-        ("weights", "paper_b/weights/", weights_combine, write_weights),
-        ("relu", "paper_b/relu/", relu_combine, write_relu),
-        ("table1", "table1/", table1_combine, write_table1),
-    )
-    for name, prefix, combine, write in parts:
-        if name not in cfgs:
+    out = PaperBResult(declared=list(dict.fromkeys(v.experiment.name for v in runs)))
+    for v in runs:
+        keys = [f"{v.folder}/{c.key}" for c in v.cells(root)]
+        failed = {k: _error(outcomes, k) for k in keys if not _ok(outcomes, k)}
+        out.failed.update(failed)
+        if failed:
             continue
-        before = len(out.failed)
-        cells = _records(outcomes, prefix, out.failed)
-        if cells and len(out.failed) == before:
-            setattr(out, name, combine(cfgs[name], cells))
-            _write(write, getattr(out, name), root / prefix.rstrip("/"), out, name)
+        result = v.experiment.combine(v.config, [record_of(outcomes[k]) for k in keys])
+        out.results.setdefault(v.experiment.name, {})[v.label] = result
+        name = Path(v.folder).name
+        for p in v.experiment.write(result, root / v.folder):
+            if Path(p).suffix == ".png":
+                out.figures[f"{name}/{Path(p).stem}"] = Path(p)
     return out
 
 
-def _write(write: Any, result: Any, folder: Path, out: PaperBResult, name: str) -> None:
-    """The experiment's own files; its PNG figures are kept for the report."""
-    for p in write(result, folder):
-        if Path(p).suffix == ".png":
-            out.figures[f"{name}/{Path(p).stem}"] = Path(p)
+def _ok(outcomes: dict[str, TaskOutcome], key: str) -> bool:
+    return key in outcomes and outcomes[key].ok
 
 
-__all__ = ["PaperBResult", "collect", "configs", "tasks"]
+def _error(outcomes: dict[str, TaskOutcome], key: str) -> str:
+    return (outcomes[key].error if key in outcomes else "not run") or "failed"
+
+
+__all__ = ["PaperBResult", "Variant", "collect", "tasks", "variants"]

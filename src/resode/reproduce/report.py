@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from resode.ode.experiments.protocol import experiments
 from resode.registry import display_name
 from resode.report import Report, fmt_mean_std, fmt_num, fmt_pct, mean_std
 from resode.reproduce.config import ReproduceConfig
 from resode.robustness.config import RobustnessConfig
-from resode.verdicts import ratio_text
+
+Writer = Callable[[Report, "ReportContext"], None]
 
 
 @dataclass
@@ -78,7 +80,8 @@ def _setup(rep: Report, ctx: ReportContext) -> None:
     rep.paragraph(
         f"Seeds: training {pa.seeds} (λ-sweep {cfg.sweep.seeds}); evaluation subset, noise, "
         f"attack starts and analysis directions seed {cfg.seed}; paper B data seed {cfg.seed}, "
-        f"network seeds {cfg.seed}..{cfg.seed + cfg.paper_b.seeds - 1}. The full configuration "
+        f"network seeds {cfg.seed}..{cfg.seed + cfg.paper_b.depth_sweep.seeds - 1} (depth "
+        "sweep). The full configuration "
         "is in `reproduce_config.yaml` and `results.json`; every task's inputs and result are in "
         "its folder (`paper_a/<model>-seed<s>/result.json`, next to the run's `config.yaml`)."
     )
@@ -548,162 +551,32 @@ def _paper_b(rep: Report, ctx: ReportContext) -> None:
     if b is None:
         rep.paragraph("Not run in this preset.")
         return
-    pb = ctx.cfg.paper_b
+    ds = ctx.cfg.paper_b.depth_sweep
     rep.paragraph(
         "Marion et al. 2024: h_{k+1} = h_k + (1/L)·σ(h_k W_k) V_k (the official code's "
-        f"normalisation), GELU, full-batch GD on MSE with rate L × {pb.lr:g}; synthetic data "
-        f"n = {pb.n}, d = {pb.d}, m = {pb.m}, {'float64' if pb.float64 else 'float32'}, "
-        f"{pb.seeds} networks per depth, each seed its own data draw and init. V_k = 0 at "
-        "init; W_k tied (one draw for all k) or "
-        "i.i.d. Every experiment's own files (figures, JSON, CSV, Markdown) are in "
-        "`paper_b/<experiment>/`."
+        f"normalisation), GELU, full-batch GD on MSE with rate L × {ds.lr:g} (depth sweep); "
+        f"synthetic data n = {ds.n}, d = {ds.d}, m = {ds.m}, "
+        f"{'float64' if ds.float64 else 'float32'}, {ds.seeds} networks per depth, each seed its "
+        "own data draw and init. V_k = 0 at init; W_k tied (one draw for all k) or i.i.d. Every "
+        "experiment's own files (figures, JSON, CSV, Markdown) are in `paper_b/<experiment>/`."
     )
 
 
-def _depth_sweep(rep: Report, ctx: ReportContext) -> None:
-    b = ctx.b
-    if b is None or not b.depth_sweep:
-        return
-    rows = []
-    for init, r in b.depth_sweep.items():
-        for i, L in enumerate(r.depths):
-            final = [float(v) for v in r.running_max_dz[i][-1]]
-            rows.append(
-                {
-                    "init": init,
-                    "L": L,
-                    "max ‖ΔZ‖": fmt_mean_std(final),
-                    "L·max": fmt_mean_std([L * v for v in final]),
-                    "final loss": fmt_mean_std([float(x) for x in r.cell(L).history["loss"][-1]]),
-                }
-            )
-    rep.table(rows)
-    fits = [
-        {
-            "init": init,
-            "slope": f"{r.fit.slope:.3f}",
-            f"{100 * r.fit.confidence:.0f} % CI": f"[{r.fit.ci_low:.3f}, {r.fit.ci_high:.3f}]",
-            "R²": f"{r.fit.r2:.3f}",
-            "points": r.fit.n_points,
-            "reading": r.label,
-        }
-        for init, r in b.depth_sweep.items()
-        if r.fit is not None
-    ]
-    rep.table(fits)
-    if "depth_sweep" in ctx.figures:
-        rep.figure(
-            ctx.figures["depth_sweep"],
-            f"max_(k, t≤{ctx.cfg.paper_b.iterations}) ‖Z_(k+1) − Z_k‖ against L, fitted power law",
-        )
+def _experiment_section(name: str) -> Writer:
+    """The section of the registered paper-B experiment ``name``: its own ``report``."""
 
+    def write(rep: Report, ctx: ReportContext) -> None:
+        from resode.ode.experiments.protocol import get_experiment
 
-def _weights(rep: Report, ctx: ReportContext) -> None:
-    w = ctx.b.weights if ctx.b is not None else None
-    if w is None:
-        return
-    rows = [
-        {
-            "init": c.init,
-            "L": c.depth,
-            "max ‖ΔZ‖ at init": fmt_mean_std([float(v) for v in c.max_dz_init]),
-            "max ‖ΔZ‖ trained": fmt_mean_std([float(v) for v in c.max_dz_trained]),
-            "max_k ‖Z_k(T) − Z_k(0)‖": "–"
-            if c.max_move is None
-            else fmt_mean_std([float(v) for v in c.max_move]),
-            "smoothing fraction φ": fmt_mean_std([float(v) for v in c.smoothing_fraction()]),
-        }
-        for c in w.cells
-    ]
-    rep.table(rows)
-    fig = ctx.b.figures.get("weights/weights")
-    if fig is not None:
-        rep.figure(fig, "Entries of W_k and V_k against s = k/L, at init and after training")
+        runs = ctx.b.variants(name) if ctx.b is not None else {}
+        if runs:
+            get_experiment(name).report(rep, runs, {**ctx.b.figures, **ctx.figures})
+        elif ctx.b is not None and name in ctx.b.declared:
+            rep.paragraph("Not finished: a cell failed (the failed cells are listed below).")
+        else:
+            rep.paragraph("Not run in this preset.")
 
-
-def _long_time(rep: Report, ctx: ReportContext) -> None:
-    lt = ctx.b.long_time if ctx.b is not None else None
-    if lt is None:
-        return
-    c = lt.config
-    lo, hi = lt.window
-
-    def ms(v: Any) -> str:
-        return fmt_mean_std([float(x) for x in v])
-
-    beta = "–" if lt.exponents is None else ms(lt.exponents)
-    rep.paragraph(
-        f"n = {c.n}, m = {c.m}, L = {c.depth}, tied init, rate {c.depth} × {c.lr:g}, "
-        f"{c.iterations} iterations (the paper: 80 000), seeds {lt.seeds} (each its own data "
-        f"and init; mean ± std over seeds below). Loss {ms(lt.loss[0])} → {ms(lt.loss[-1])}; "
-        f"slope of ln(loss) over iterations {lo}–{hi}: {ms(lt.rates)} per 1000 iterations; "
-        f"decay exponent β (log-log slope of the local rate against t; 0 exponential, −1 power "
-        f"law): {beta}; PL ratio {ms(lt.pl_initial)} at t = 0, minimum {ms(lt.pl_min)} over the "
-        f"run; rate / (lr·min PL) over the last quarter: "
-        f"{'–' if lt.pl_rate_ratio is None else ms(lt.pl_rate_ratio)}."
-    )
-    fig = ctx.b.figures.get("long_time/fig2")
-    if fig is not None:
-        rep.figure(fig, "Weights against layer during training, and the loss")
-
-
-def _relu(rep: Report, ctx: ReportContext) -> None:
-    r = ctx.b.relu if ctx.b is not None else None
-    if r is None:
-        rep.paragraph("Not run in this preset.")
-        return
-    c = r.config
-    rep.paragraph(
-        f"Scalar ReLU net h_(k+1) = h_k + relu(w_(k+1) h_k)/D, w_k(0) = (−1)^k/D, one sample "
-        f"(x, Cx) per seed (seed 0: x = {c.x:g}, C = {c.C:g}; others drawn), {c.iterations} GD "
-        f"steps. Odd layers unchanged: {r.odd_layers_unchanged}; even layers at w* = "
-        f"D(C^(2/D) − 1) within {r.even_max_error:.2e}."
-    )
-    rep.table(
-        [
-            {
-                "D": cell.depth,
-                "max_k |w_(k+1) − w_k| (mean ± std over seeds)": fmt_mean_std(
-                    [float(v) for v in cell.max_abs_dw_seeds]
-                ),
-            }
-            for cell in r.cells
-        ]
-    )
-    rep.paragraph("Per-seed slopes against D: " + ", ".join(f"{v:.4f}" for v in r.seed_slopes))
-
-
-def _table1(rep: Report, ctx: ReportContext) -> None:
-    t1 = ctx.b.table1 if ctx.b is not None else None
-    if t1 is None:
-        rep.paragraph("Not run in this preset.")
-        return
-    rows = []
-    for g in t1.groups:
-        rows.append(
-            {
-                "activation": g["activation"],
-                "init": g["init"],
-                "seeds": g["seeds"],
-                "train acc median [IQR]": _median_iqr(g, "train_acc"),
-                "test acc median [IQR]": _median_iqr(g, "test_acc"),
-                "mean ‖ΔW‖ median": fmt_num(g["mean_dw_median"]),
-                "paper train / test": f"{g['paper_train_acc']} / {g['paper_test_acc']}",
-            }
-        )
-    rep.table(rows)
-    rep.paragraph(
-        "Tied / i.i.d. ratio of the median layer-averaged ‖W_{k+1} − W_k‖_F: "
-        + ", ".join(f"{a}: {ratio_text(v)}" for a, v in t1.ratios.items())
-        + " (the paper's appendix: about 1/10)."
-    )
-
-
-def _median_iqr(g: dict[str, Any], key: str) -> str:
-    med = g.get(f"{key}_median")
-    if med is None:
-        return "–"
-    return f"{med:.2f} [{g[f'{key}_q25']:.2f}, {g[f'{key}_q75']:.2f}]"
+    return write
 
 
 def _paper_b_claims(rep: Report, ctx: ReportContext) -> None:
@@ -722,8 +595,6 @@ def _files(rep: Report, ctx: ReportContext) -> None:
     )
 
 
-Writer = Callable[[Report, ReportContext], None]
-
 #: (heading, level, writer) in report order
 SECTIONS: tuple[tuple[str, int, Writer], ...] = (
     ("Setup", 2, _setup),
@@ -739,11 +610,7 @@ SECTIONS: tuple[tuple[str, int, Writer], ...] = (
     ("Paper A: fixed-λ sweep", 3, _sweep),
     ("Paper A: claims", 3, _paper_a_claims),
     ("Paper B", 2, _paper_b),
-    ("Paper B: depth sweep", 3, _depth_sweep),
-    ("Paper B: weights against layer", 3, _weights),
-    ("Paper B: long-time training", 3, _long_time),
-    ("Paper B: ReLU counter-example", 3, _relu),
-    ("Paper B: Table 1", 3, _table1),
+    *[(f"Paper B: {e.title}", 3, _experiment_section(e.name)) for e in experiments()],
     ("Paper B: claims", 3, _paper_b_claims),
     ("Files", 2, _files),
 )

@@ -24,35 +24,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-_EXPERIMENTS = {
-    "depth-sweep": ("DepthSweepConfig", "depth_sweep", "Fig. 1: smoothness slope of max‖ΔZ‖ vs L"),
-    "long-time": ("LongTimeConfig", "long_time", "Fig. 2: long training, loss decay rate"),
-    "weights": (
-        "WeightsConfig",
-        "weights_against_layer",
-        "trained weights against layer s = k/L for each init",
-    ),
-    "relu-counterexample": (
-        "ReluCounterexampleConfig",
-        "relu_counterexample",
-        "ReLU counter-example: odd layers never move",
-    ),
-    "cifar": ("CifarConfig", "cifar_grid", "Table 1: activation × init grid, smoothness per run"),
-}
-#: the main output file of each experiment: an --out folder holding it is a finished run
-_OUTPUT = {
-    "depth-sweep": "depth_sweep.json",
-    "long-time": "long_time.json",
-    "weights": "weights.json",
-    "relu-counterexample": "relu_counterexample.json",
-    "cifar": "cifar.json",
-}
-
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from resode.config import add_config_arguments
     from resode.grid.options import ExecutorOptions
-    from resode.ode import experiments
+    from resode.ode.experiments.protocol import experiments
     from resode.presets import preset_names
 
     parser = subparsers.add_parser(
@@ -63,7 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(
         dest="experiment", metavar="EXPERIMENT", required=True, parser_class=type(parser)
     )
-    for name, (cfg_name, _, help_text) in _EXPERIMENTS.items():
+    for exp in experiments():  # the registered experiments (resode.ode.experiments.protocol)
+        name, help_text = exp.command, exp.help
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("--out", help=f"output folder (default: runs/ode-{name})")
         names = preset_names(f"ode/{name}")
@@ -94,7 +71,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
             help="progress bars (default: on)",
         )
         add_config_arguments(p, ExecutorOptions, exclude=("workers", "threads"))
-        add_config_arguments(p, getattr(experiments, cfg_name))
+        add_config_arguments(p, exp.config)
         p.set_defaults(func=run, experiment=name)
     return parser
 
@@ -102,24 +79,23 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from resode.config import config_from_args
     from resode.errors import ResodeError
-    from resode.ode import experiments
     from resode.ode.experiments.common import cell_executor
+    from resode.ode.experiments.protocol import get_experiment, run_experiment
     from resode.presets import preset_mapping
     from resode.report import prepare_out_dir
 
     if args.workers < 1:
         raise ResodeError(f"--workers must be >= 1, got {args.workers}")
-    cfg_name, fn_name, _ = _EXPERIMENTS[args.experiment]
-    cls = getattr(experiments, cfg_name)
-    base = preset_mapping(f"ode/{args.experiment}", args.preset)
-    config = config_from_args(cls, args, base=base)
-    out = Path(args.out or f"runs/ode-{args.experiment}")
-    done = () if args.resume else (_OUTPUT[args.experiment],)
+    exp = get_experiment(args.experiment)
+    base = preset_mapping(f"ode/{exp.command}", args.preset)
+    config = config_from_args(exp.config, args, base=base)
+    out = Path(args.out or f"runs/ode-{exp.command}")
+    done = () if args.resume else (exp.output,)
     prepare_out_dir(out, done, what=f"{args.experiment} run (pass --resume to reuse its cells)")
     executor, cache_dir = _executor(args, out)
     with cell_executor(executor):
-        result = getattr(experiments, fn_name)(
-            config, out, progress=args.progress, workers=args.workers, cache_dir=cache_dir
+        result = run_experiment(
+            exp, config, out, progress=args.progress, workers=args.workers, cache_dir=cache_dir
         )
     print(f"resode ode {args.experiment}: results in {out}")
     fit = getattr(result, "fit", None)

@@ -5,8 +5,9 @@ Cells (independent, picklable, cacheable): :func:`depth_sweep_cell` trains one d
 seeds batched; :func:`depth_sweep_reference_cell` trains the reference depth and keeps only its
 projection onto each sweep depth's grid. :func:`depth_sweep_combine` fits the log-log slope with
 its t interval and judges the claim of the config's init and scaling through
-:mod:`resode.verdicts`; :func:`write` makes PNG + JSON + CSV + Markdown; :func:`depth_sweep`
-runs everything.
+:mod:`resode.verdicts`; :func:`write` makes PNG + JSON + CSV + Markdown; :func:`summary` and
+:func:`report` are its entry in ``resode reproduce``'s results and report; :data:`EXPERIMENT`
+registers all of it (:mod:`resode.ode.experiments.protocol`); :func:`depth_sweep` runs everything.
 
 Claims (sentences here, direction and margin from :data:`resode.analysis_plan.PLAN`), each
 judged on one value per seed (each seed its own data draw and initialisation; one-sample t over
@@ -31,7 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,14 +41,14 @@ import numpy as np
 
 from resode.config import option
 from resode.errors import ConfigError, ResodeError
-from resode.ode.experiments.common import (
-    Call,
-    GDConfig,
-    Init,
-    Record,
-    run_cells,
-    seeds_of,
-    train_network,
+from resode.ode.experiments.common import GDConfig, Init, Record, seeds_of, train_network
+from resode.ode.experiments.protocol import (
+    Cell,
+    Experiment,
+    FilesOf,
+    gd_seconds,
+    register,
+    run_experiment,
 )
 
 if TYPE_CHECKING:
@@ -517,6 +518,122 @@ def write(result: DepthSweepResult, out_dir: str | Path) -> list[Path]:
     return paths
 
 
+def cells(config: DepthSweepConfig, files_of: FilesOf | None = None) -> list[Cell]:
+    """The reference depth (when set; the deepest network, first) and one cell per sweep depth,
+    deepest first."""
+    size = config.iterations * config.seeds * config.n * config.m
+    out = [
+        Cell(f"L{L}", depth_sweep_cell, (config, L), gd_seconds(L * size))
+        for L in config.sweep_depths()[::-1]
+    ]
+    if config.reference_depth:
+        ref = Cell(
+            "reference",
+            depth_sweep_reference_cell,
+            (config,),
+            gd_seconds(config.reference_depth * size),
+        )
+        out.insert(0, ref)
+    return out
+
+
+def combine(config: DepthSweepConfig, records: Sequence[Any]) -> DepthSweepResult:
+    """:func:`depth_sweep_combine` of the cells' records (the reference one found by its type)."""
+    ref = next((r for r in records if isinstance(r, ReferenceCell)), None)
+    return depth_sweep_combine(config, [r for r in records if isinstance(r, DepthCell)], ref)
+
+
+def summary(r: DepthSweepResult) -> dict[str, Any]:
+    """The entry of one depth sweep in ``resode reproduce``'s ``results.json``."""
+    final = r.running_max_dz[:, -1, :]
+    return {
+        "depths": r.depths,
+        "seeds": r.seeds,
+        "max_dz": final.tolist(),
+        "L_max_dz": [(L * final[i]).tolist() for i, L in enumerate(r.depths)],
+        "final_loss": [r.cell(L).history["loss"][-1].tolist() for L in r.depths],
+        "fit": r.fit.to_dict() if r.fit is not None else None,
+        "label": r.label,
+        "config": r.config.to_dict(),
+        # one slope per seed (each its own data draw): the values the claims are judged on
+        "seed_slopes": None if r.seed_slopes is None else r.seed_slopes.tolist(),
+        "distance_seed_slopes": None
+        if r.distance_seed_slopes is None
+        else r.distance_seed_slopes.tolist(),
+        "distance_fit": r.distance_fit.to_dict() if r.distance_fit is not None else None,
+    }
+
+
+def report(rep: Any, results: Mapping[str, DepthSweepResult], figures: Mapping[str, Path]) -> None:
+    """The report section: max‖ΔZ‖ and L·max per init and depth, the fitted slopes, Fig. 1."""
+    from resode.report import fmt_mean_std
+
+    rows = []
+    for init, r in results.items():
+        for i, L in enumerate(r.depths):
+            final = [float(v) for v in r.running_max_dz[i][-1]]
+            rows.append(
+                {
+                    "init": init,
+                    "L": L,
+                    "max ‖ΔZ‖": fmt_mean_std(final),
+                    "L·max": fmt_mean_std([L * v for v in final]),
+                    "final loss": fmt_mean_std([float(x) for x in r.cell(L).history["loss"][-1]]),
+                }
+            )
+    rep.table(rows)
+    fits = [
+        {
+            "init": init,
+            "slope": f"{r.fit.slope:.3f}",
+            f"{100 * r.fit.confidence:.0f} % CI": f"[{r.fit.ci_low:.3f}, {r.fit.ci_high:.3f}]",
+            "R²": f"{r.fit.r2:.3f}",
+            "points": r.fit.n_points,
+            "reading": r.label,
+        }
+        for init, r in results.items()
+        if r.fit is not None
+    ]
+    rep.table(fits)
+    if "depth_sweep" in figures:
+        T = next(iter(results.values())).config.iterations
+        rep.figure(
+            figures["depth_sweep"], f"max_(k, t≤{T}) ‖Z_(k+1) − Z_k‖ against L, fitted power law"
+        )
+
+
+EXPERIMENT = register(
+    Experiment(
+        name="depth_sweep",
+        command="depth-sweep",
+        title="depth sweep",
+        help="Fig. 1: smoothness slope of max‖ΔZ‖ vs L",
+        config=DepthSweepConfig,
+        cells=cells,
+        combine=combine,
+        write=write,
+        summary=summary,
+        report=report,
+        output="depth_sweep.json",
+        order=10,
+        # `resode reproduce`: a short sweep without the reference depth (paper-b-full has it)
+        reproduce={
+            "depths": [2, 8, 32, 128, 512],
+            "iterations": 100,
+            "seeds": 5,
+            "reference_depth": 0,
+            "snapshots": 2,
+            "ode_check": False,
+        },
+        job_keys={
+            "seed": "seed",
+            "data_seed": "seed",
+            "init": "paper_b.inits (one depth sweep per init)",
+        },
+    )
+)
+
+
 def depth_sweep(
     config: DepthSweepConfig,
     out_dir: str | Path | None = None,
@@ -527,12 +644,6 @@ def depth_sweep(
 ) -> DepthSweepResult:
     """Run every depth cell and the reference cell (in ``workers`` processes, cached under
     ``cache_dir``), combine, and write into ``out_dir`` when given."""
-    calls: list[Call] = [(depth_sweep_cell, (config, L)) for L in config.sweep_depths()[::-1]]
-    if config.reference_depth:  # the deepest network first: it takes longest
-        calls.insert(0, (depth_sweep_reference_cell, (config,)))
-    done = run_cells(calls, workers=workers, cache_dir=cache_dir, progress=progress)
-    ref = done.pop(0) if config.reference_depth else None
-    result = depth_sweep_combine(config, done, ref)
-    if out_dir is not None:
-        write(result, out_dir)
-    return result
+    return run_experiment(
+        EXPERIMENT, config, out_dir, progress=progress, workers=workers, cache_dir=cache_dir
+    )

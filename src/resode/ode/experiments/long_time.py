@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,7 +34,15 @@ import numpy as np
 
 from resode.config import option
 from resode.errors import ConfigError, ResodeError
-from resode.ode.experiments.common import Call, GDConfig, Init, Record, run_cells, train_network
+from resode.ode.experiments.common import GDConfig, Init, Record, train_network
+from resode.ode.experiments.protocol import (
+    Cell,
+    Experiment,
+    FilesOf,
+    gd_seconds,
+    register,
+    run_experiment,
+)
 
 if TYPE_CHECKING:
     from resode.ode.measures import LagSmoothness
@@ -375,6 +383,82 @@ def write(result: LongTimeResult, out_dir: str | Path) -> list[Path]:
     return paths
 
 
+def cells(config: LongTimeConfig, files_of: FilesOf | None = None) -> list[Cell]:
+    """One cell per seed (each its own data draw and initialisation)."""
+    cost = gd_seconds(config.depth * config.iterations * config.n * config.m)
+    return [
+        Cell(f"seed{s}", long_time_cell, (config, s), cost)
+        for s in range(config.seed, config.seed + config.seeds)
+    ]
+
+
+def summary(lt: LongTimeResult) -> dict[str, Any]:
+    """The entry of the long-time run in ``resode reproduce``'s ``results.json``."""
+    return {
+        "config": lt.config.to_dict(),
+        "loss_first": float(lt.loss[0, 0]),
+        "loss_last": float(lt.loss[-1, 0]),
+        "window": list(lt.window),
+        "rates_per_1000": lt.rates.tolist(),
+        "rate_method": lt.rate_method,
+        "pl_initial": lt.pl_initial.tolist(),
+        "pl_min": lt.pl_min.tolist(),
+        "seeds": list(lt.seeds),
+        "loss_last_per_seed": lt.loss[-1].tolist(),
+        "decay_exponent_beta": None if lt.exponents is None else lt.exponents.tolist(),
+        "pl_rate_ratio_last_quarter": None
+        if lt.pl_rate_ratio is None
+        else lt.pl_rate_ratio.tolist(),
+    }
+
+
+def report(rep: Any, results: Mapping[str, LongTimeResult], figures: Mapping[str, Path]) -> None:
+    """The report section: sizes, the loss, its decay rate and exponent β, the PL ratios."""
+    from resode.report import fmt_mean_std
+
+    for lt in results.values():
+        c = lt.config
+        lo, hi = lt.window
+
+        def ms(v: Any) -> str:
+            return fmt_mean_std([float(x) for x in v])
+
+        beta = "–" if lt.exponents is None else ms(lt.exponents)
+        rep.paragraph(
+            f"n = {c.n}, m = {c.m}, L = {c.depth}, tied init, rate {c.depth} × {c.lr:g}, "
+            f"{c.iterations} iterations (the paper: 80 000), seeds {lt.seeds} (each its own data "
+            f"and init; mean ± std over seeds below). Loss {ms(lt.loss[0])} → {ms(lt.loss[-1])}; "
+            f"slope of ln(loss) over iterations {lo}–{hi}: {ms(lt.rates)} per 1000 iterations; "
+            f"decay exponent β (log-log slope of the local rate against t; 0 exponential, −1 "
+            f"power law): {beta}; PL ratio {ms(lt.pl_initial)} at t = 0, minimum "
+            f"{ms(lt.pl_min)} over the run; rate / (lr·min PL) over the last quarter: "
+            f"{'–' if lt.pl_rate_ratio is None else ms(lt.pl_rate_ratio)}."
+        )
+    fig = figures.get("long_time/fig2")
+    if fig is not None:
+        rep.figure(fig, "Weights against layer during training, and the loss")
+
+
+EXPERIMENT = register(
+    Experiment(
+        name="long_time",
+        command="long-time",
+        title="long-time training",
+        help="Fig. 2: long training, loss decay rate",
+        config=LongTimeConfig,
+        cells=cells,
+        combine=long_time_combine,
+        write=write,
+        summary=summary,
+        report=report,
+        output="long_time.json",
+        order=20,
+        reproduce={"iterations": 3000, "snapshots": 8},
+        job_keys={"seed": "seed", "data_seed": "seed"},
+    )
+)
+
+
 def long_time(
     config: LongTimeConfig,
     out_dir: str | Path | None = None,
@@ -384,9 +468,6 @@ def long_time(
     cache_dir: str | Path | None = None,
 ) -> LongTimeResult:
     """Run one cell per seed, combine, and write into ``out_dir`` when given."""
-    calls: list[Call] = [(long_time_cell, (config, config.seed + s)) for s in range(config.seeds)]
-    cells = run_cells(calls, workers=workers, cache_dir=cache_dir, progress=progress)
-    result = long_time_combine(config, cells)
-    if out_dir is not None:
-        write(result, out_dir)
-    return result
+    return run_experiment(
+        EXPERIMENT, config, out_dir, progress=progress, workers=workers, cache_dir=cache_dir
+    )

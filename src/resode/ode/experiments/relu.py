@@ -19,7 +19,7 @@ Cells: :func:`relu_cell` (one depth); :func:`relu_combine`; :func:`write`.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,7 +28,8 @@ import numpy as np
 
 from resode.config import Config, option
 from resode.errors import ConfigError, ResodeError
-from resode.ode.experiments.common import Call, Record, run_cells
+from resode.ode.experiments.common import Record
+from resode.ode.experiments.protocol import Cell, Experiment, FilesOf, register, run_experiment
 
 if TYPE_CHECKING:
     import torch
@@ -265,6 +266,73 @@ def write(result: ReluResult, out_dir: str | Path) -> list[Path]:
     return paths
 
 
+def cells(config: ReluCounterexampleConfig, files_of: FilesOf | None = None) -> list[Cell]:
+    """One cell per depth (all seeds), deepest first."""
+    return [
+        Cell(f"D{D}", relu_cell, (config, D), 2e-7 * D * config.iterations)
+        for D in sorted(set(config.depths))[::-1]
+    ]
+
+
+def summary(r: ReluResult) -> dict[str, Any]:
+    """The entry of the ReLU counter-example in ``resode reproduce``'s ``results.json``."""
+    return {
+        "config": r.config.to_dict(),
+        "depths": [c.depth for c in r.cells],
+        "max_abs_dw": [c.max_abs_dw_seeds.tolist() for c in r.cells],
+        "seed_slopes": r.seed_slopes.tolist(),
+        "odd_layers_unchanged": r.odd_layers_unchanged,
+        "even_max_error": r.even_max_error,
+    }
+
+
+def report(rep: Any, results: Mapping[str, ReluResult], figures: Mapping[str, Path]) -> None:
+    """The report section: the odd layers that never move, the even layers' fixed point, the
+    increments against D."""
+    from resode.report import fmt_mean_std
+
+    for r in results.values():
+        c = r.config
+        rep.paragraph(
+            f"Scalar ReLU net h_(k+1) = h_k + relu(w_(k+1) h_k)/D, w_k(0) = (−1)^k/D, one sample "
+            f"(x, Cx) per seed (seed 0: x = {c.x:g}, C = {c.C:g}; others drawn), {c.iterations} "
+            f"GD steps. Odd layers unchanged: {r.odd_layers_unchanged}; even layers at w* = "
+            f"D(C^(2/D) − 1) within {r.even_max_error:.2e}."
+        )
+        rep.table(
+            [
+                {
+                    "D": cell.depth,
+                    "max_k |w_(k+1) − w_k| (mean ± std over seeds)": fmt_mean_std(
+                        [float(v) for v in cell.max_abs_dw_seeds]
+                    ),
+                }
+                for cell in r.cells
+            ]
+        )
+        slopes = ", ".join(f"{v:.4f}" for v in r.seed_slopes)
+        rep.paragraph("Per-seed slopes against D: " + slopes)
+
+
+EXPERIMENT = register(
+    Experiment(
+        name="relu",
+        command="relu-counterexample",
+        title="ReLU counter-example",
+        help="ReLU counter-example: odd layers never move",
+        config=ReluCounterexampleConfig,
+        cells=cells,
+        combine=relu_combine,
+        write=write,
+        summary=summary,
+        report=report,
+        output="relu_counterexample.json",
+        order=40,
+        job_keys={"seed": "seed"},
+    )
+)
+
+
 def relu_counterexample(
     config: ReluCounterexampleConfig,
     out_dir: str | Path | None = None,
@@ -274,9 +342,6 @@ def relu_counterexample(
     cache_dir: str | Path | None = None,
 ) -> ReluResult:
     """One cell per depth, combine, and write into ``out_dir`` when given."""
-    calls: list[Call] = [(relu_cell, (config, D)) for D in sorted(set(config.depths))[::-1]]
-    cells = run_cells(calls, workers=workers, cache_dir=cache_dir, progress=progress)
-    result = relu_combine(config, cells)
-    if out_dir is not None:
-        write(result, out_dir)
-    return result
+    return run_experiment(
+        EXPERIMENT, config, out_dir, progress=progress, workers=workers, cache_dir=cache_dir
+    )

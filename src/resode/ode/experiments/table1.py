@@ -26,7 +26,7 @@ resume); :func:`table1_combine`; :func:`write`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,7 +35,8 @@ import numpy as np
 
 from resode.config import Config, option
 from resode.errors import ResodeError
-from resode.ode.experiments.common import Call, Record, run_cells
+from resode.ode.experiments.common import Record
+from resode.ode.experiments.protocol import Cell, Experiment, FilesOf, register, run_experiment
 
 if TYPE_CHECKING:
     from resode.verdicts import Judgement
@@ -319,6 +320,76 @@ def write(result: Table1Result, out_dir: str | Path) -> list[Path]:
     return paths
 
 
+def cells(config: CifarConfig, files_of: FilesOf) -> list[Cell]:
+    """One training run per (activation, init, seed), each in its own folder ``files_of(key)``."""
+    return [
+        Cell(key, table1_cell, (config, act, init, seed, files_of(key)))
+        for act in config.activations
+        for init in config.inits
+        for seed in range(config.seed, config.seed + config.seeds)
+        for key in [f"{act}-{init}-seed{seed}"]
+    ]
+
+
+def summary(t1: Table1Result) -> dict[str, Any]:
+    """The entry of Table 1 in ``resode reproduce``'s ``results.json``."""
+    return {"groups": t1.groups, "ratios": t1.ratios}
+
+
+def report(rep: Any, results: Mapping[str, Table1Result], figures: Mapping[str, Path]) -> None:
+    """The report section: median [IQR] accuracies and smoothness per row, the paper's row, the
+    tied / i.i.d. smoothness ratios."""
+    from resode.report import fmt_num
+    from resode.verdicts import ratio_text
+
+    def median_iqr(g: dict[str, Any], key: str) -> str:
+        med = g.get(f"{key}_median")
+        if med is None:
+            return "–"
+        return f"{med:.2f} [{g[f'{key}_q25']:.2f}, {g[f'{key}_q75']:.2f}]"
+
+    for t1 in results.values():
+        rows = [
+            {
+                "activation": g["activation"],
+                "init": g["init"],
+                "seeds": g["seeds"],
+                "train acc median [IQR]": median_iqr(g, "train_acc"),
+                "test acc median [IQR]": median_iqr(g, "test_acc"),
+                "mean ‖ΔW‖ median": fmt_num(g["mean_dw_median"]),
+                "paper train / test": f"{g['paper_train_acc']} / {g['paper_test_acc']}",
+            }
+            for g in t1.groups
+        ]
+        rep.table(rows)
+        rep.paragraph(
+            "Tied / i.i.d. ratio of the median layer-averaged ‖W_{k+1} − W_k‖_F: "
+            + ", ".join(f"{a}: {ratio_text(v)}" for a, v in t1.ratios.items())
+            + " (the paper's appendix: about 1/10)."
+        )
+
+
+EXPERIMENT = register(
+    Experiment(
+        name="table1",
+        command="cifar",
+        title="Table 1",
+        help="Table 1: activation × init grid, smoothness per run",
+        config=CifarConfig,
+        cells=cells,
+        combine=table1_combine,
+        write=write,
+        summary=summary,
+        report=report,
+        output="cifar.json",
+        order=50,
+        reproduce={"seeds": 5, "dataset": "cifar10"},
+        job_keys={"seed": "seed", "device": "device", "threads": "threads"},
+        in_default=False,  # CIFAR-10 and hours of GPU time: the cifar10-table1 preset
+    )
+)
+
+
 def cifar_grid(
     config: CifarConfig,
     out_dir: str | Path,
@@ -329,14 +400,6 @@ def cifar_grid(
 ) -> Table1Result:
     """Train every (activation, init, seed) cell into ``out_dir/<act>-<init>-seed<s>``, combine,
     write."""
-    out = Path(out_dir)
-    calls: list[Call] = [
-        (table1_cell, (config, act, init, seed, out / f"{act}-{init}-seed{seed}"))
-        for act in config.activations
-        for init in config.inits
-        for seed in range(config.seed, config.seed + config.seeds)
-    ]
-    cells = run_cells(calls, workers=workers, cache_dir=cache_dir, progress=progress)
-    result = table1_combine(config, cells)
-    write(result, out)
-    return result
+    return run_experiment(
+        EXPERIMENT, config, out_dir, progress=progress, workers=workers, cache_dir=cache_dir
+    )

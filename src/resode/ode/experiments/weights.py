@@ -22,7 +22,7 @@ over seeds, each seed its own data draw and initialisation):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,7 +31,15 @@ import numpy as np
 
 from resode.config import option
 from resode.errors import ConfigError, ResodeError
-from resode.ode.experiments.common import Call, GDConfig, Record, run_cells, seeds_of, train_network
+from resode.ode.experiments.common import GDConfig, Record, seeds_of, train_network
+from resode.ode.experiments.protocol import (
+    Cell,
+    Experiment,
+    FilesOf,
+    gd_seconds,
+    register,
+    run_experiment,
+)
 
 if TYPE_CHECKING:
     from resode.ode.measures import LagSmoothness
@@ -244,6 +252,71 @@ def write(result: WeightsResult, out_dir: str | Path) -> list[Path]:
     return paths
 
 
+def cells(config: WeightsConfig, files_of: FilesOf | None = None) -> list[Cell]:
+    """One cell per initialisation (its seeds batched)."""
+    cost = gd_seconds(config.depth * config.iterations * config.seeds * config.n * config.m)
+    return [Cell(init, weights_cell, (config, init), cost) for init in config.inits]
+
+
+def summary(w: WeightsResult) -> dict[str, Any]:
+    """The entry of the weights-against-layer run in ``resode reproduce``'s ``results.json``."""
+    return {
+        c.init: {
+            "depth": c.depth,
+            "max_dz_init": c.max_dz_init.tolist(),
+            "max_dz_trained": c.max_dz_trained.tolist(),
+            "max_move": None if c.max_move is None else c.max_move.tolist(),
+            "smoothing_fraction": c.smoothing_fraction().tolist(),
+        }
+        for c in w.cells
+    }
+
+
+def report(rep: Any, results: Mapping[str, WeightsResult], figures: Mapping[str, Path]) -> None:
+    """The report section: max‖ΔZ‖ at init and trained, the largest move, φ, per init."""
+    from resode.report import fmt_mean_std
+
+    def ms(v: Any) -> str:
+        return fmt_mean_std([float(x) for x in v])
+
+    for w in results.values():
+        rows = [
+            {
+                "init": c.init,
+                "L": c.depth,
+                "max ‖ΔZ‖ at init": ms(c.max_dz_init),
+                "max ‖ΔZ‖ trained": ms(c.max_dz_trained),
+                "max_k ‖Z_k(T) − Z_k(0)‖": "–" if c.max_move is None else ms(c.max_move),
+                "smoothing fraction φ": ms(c.smoothing_fraction()),
+            }
+            for c in w.cells
+        ]
+        rep.table(rows)
+    fig = figures.get("weights/weights")
+    if fig is not None:
+        rep.figure(fig, "Entries of W_k and V_k against s = k/L, at init and after training")
+
+
+EXPERIMENT = register(
+    Experiment(
+        name="weights",
+        command="weights",
+        title="weights against layer",
+        help="trained weights against layer s = k/L for each init",
+        config=WeightsConfig,
+        cells=cells,
+        combine=weights_combine,
+        write=write,
+        summary=summary,
+        report=report,
+        output="weights.json",
+        order=30,
+        reproduce={"iterations": 100, "seeds": 5},
+        job_keys={"seed": "seed", "data_seed": "seed", "inits": "paper_b.inits"},
+    )
+)
+
+
 def weights_against_layer(
     config: WeightsConfig,
     out_dir: str | Path | None = None,
@@ -253,9 +326,6 @@ def weights_against_layer(
     cache_dir: str | Path | None = None,
 ) -> WeightsResult:
     """One cell per init, combine, and write into ``out_dir`` when given."""
-    calls: list[Call] = [(weights_cell, (config, init)) for init in config.inits]
-    cells = run_cells(calls, workers=workers, cache_dir=cache_dir, progress=progress)
-    result = weights_combine(config, cells)
-    if out_dir is not None:
-        write(result, out_dir)
-    return result
+    return run_experiment(
+        EXPERIMENT, config, out_dir, progress=progress, workers=workers, cache_dir=cache_dir
+    )
