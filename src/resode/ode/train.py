@@ -17,6 +17,7 @@ Per iteration t = 0..T (state before the t-th update) and per seed the history h
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from resode.ode.scaled_resnet import (
     residual_backward,
     residual_forward,
 )
+from resode.runtime import torch_threads
 
 HISTORY_KEYS: tuple[str, ...] = (
     "loss",
@@ -370,13 +372,12 @@ def train_gd(
     diff_ws: dict[str, torch.Tensor] = {}
     step = dict(rate=rate, lr=lr, embed=model.train_embeddings)
     upd = dict(rate=rate, lr=lr, train_embeddings=model.train_embeddings)
-    old_threads = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
+    # None: keep the caller's count (a grid task's); runtime.torch_threads restores it after
+    threads_set = contextlib.nullcontext() if threads is None else torch_threads(threads)
     start = time.perf_counter()
     bar = tqdm(range(iterations + 1), desc=desc or f"GD L={L}", disable=not progress, leave=False)
     try:
-        with torch.no_grad():
+        with threads_set, torch.no_grad():
             for t in bar:
                 g = stacked_loss_and_grads(A, Vl, Wl, B, xs, ys, **grad_kw)
                 record[t], gz2 = _record(g, Vl, Wl, name, diff_ws, **step)
@@ -397,7 +398,6 @@ def train_gd(
                 if progress and t % 50 == 0:
                     bar.set_postfix(loss=f"{float(record[t, 0].mean()):.3g}")
     finally:
-        torch.set_num_threads(old_threads)
         with torch.no_grad():
             V.copy_(Vl.transpose(0, 1))
             W.copy_(Wl.transpose(0, 1))

@@ -47,7 +47,7 @@ from resode.checkpoint import (
 )
 from resode.config import RESUME_OVERRIDES, record_override
 from resode.errors import CheckpointError, NumericalError, ResodeError
-from resode.runtime import deterministic_cuda, resolve_threads, select_device
+from resode.runtime import deterministic_cuda, select_device, torch_threads
 from resode.training import distributed as ddp
 from resode.training.config import (
     TrainConfig,
@@ -346,14 +346,14 @@ def _train_unlocked(
     info = ddp.init_from_env(device.type)
     if info.enabled and device.type == "cuda":
         device = torch.device("cuda", info.local_rank)
-    old_threads = torch.get_num_threads()
-    torch.set_num_threads(resolve_threads(config.threads))
     try:
         cuda = device.type == "cuda"
-        with deterministic_cuda(config.deterministic) if cuda else contextlib.nullcontext():
+        with (
+            torch_threads(config.threads),
+            deterministic_cuda(config.deterministic) if cuda else contextlib.nullcontext(),
+        ):
             return _train(config, out_dir, ckpt_path, device, info, resume, progress)
     finally:
-        torch.set_num_threads(old_threads)
         ddp.cleanup(info)
 
 

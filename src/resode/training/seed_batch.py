@@ -68,7 +68,7 @@ import torch.nn.functional as F
 from resode.checkpoint import atomic_write_bytes, read_checkpoint, save_checkpoint
 from resode.errors import NumericalError, ResodeError
 from resode.nn.seed_stack import SeedStack
-from resode.runtime import resolve_threads, select_device
+from resode.runtime import select_device, torch_threads
 from resode.training import engine as _engine
 from resode.training.config import TrainConfig, amp_dtype, epoch_generator, lr_at, use_channels_last
 from resode.training.engine import (
@@ -218,15 +218,10 @@ def train_seed_batch(
                 f"{str(d)!r} already holds a checkpoint ({CHECKPOINT_NAME}); pass resume=True "
                 "to continue it or choose another folder"
             )
-    old_threads = torch.get_num_threads()
-    torch.set_num_threads(resolve_threads(configs[0].threads))
-    try:
-        with contextlib.ExitStack() as locks:
-            for d in dirs:
-                locks.enter_context(folder_lock(d, blocking=False, what="resode train"))
-            return _train_batch(configs, dirs, resume, resume_override)
-    finally:
-        torch.set_num_threads(old_threads)
+    with torch_threads(configs[0].threads), contextlib.ExitStack() as locks:
+        for d in dirs:
+            locks.enter_context(folder_lock(d, blocking=False, what="resode train"))
+        return _train_batch(configs, dirs, resume, resume_override)
 
 
 def _train_batch(
