@@ -88,6 +88,9 @@ def test_every_subcommand_help_documents_its_options() -> None:
     from resode.training import TrainConfig
 
     job_set = {"--paper-a." + k.replace("_", "-") for k in JOB_KEYS}
+    job_set |= {
+        f"--paper-b.{e.name}.{k}".replace("_", "-") for e in experiments() for k in e.job_keys
+    }
     parser = build_parser()
     commands = _choices(parser)
     assert set(commands) == {

@@ -67,7 +67,10 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="progress bars (default: on)",
     )
     # the nested library configs' keys the job sets itself (one seed, device, data set) get no flag
+    from resode.ode.experiments.protocol import experiments
+
     job_set = tuple(f"paper_a.{k}" for k in JOB_KEYS)
+    job_set += tuple(f"paper_b.{e.name}.{k}" for e in experiments() for k in e.job_keys)
     add_config_arguments(parser, ReproduceConfig, exclude=("preset", *job_set))
     parser.set_defaults(func=run)
     return parser
