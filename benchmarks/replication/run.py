@@ -62,7 +62,7 @@ def judge_set(res: dict, seeds: list[int]) -> dict[tuple[str, str], SetVerdict]:
     pa = res["paper_a"]
     models = res["config"]["paper_a"]["models"]
     runs = [
-        RunRecord(r["model"], r["seed"], Path("."), r, r["metrics"])
+        RunRecord(r["model"], r["seed"], Path("."), None, r["metrics"])  # metrics suffice
         for r in pa["runs"]
         if r["seed"] in seeds
     ]
