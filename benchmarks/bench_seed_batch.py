@@ -28,6 +28,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 import resode  # noqa: E402,F401  (the kernel policy first)
+from resode.reproduce.runs import RunResult  # noqa: E402
 
 
 def _cpu(fn: Any, *args: Any) -> tuple[float, Any]:
@@ -95,8 +96,8 @@ def candidates(model: str, seeds: int, steps: int = 6) -> dict[str, float]:
         }
 
 
-def _phases(results: list[Any]) -> dict[str, float]:
-    """Wall seconds per phase, summed over the seeds' results (``RunResult``s)."""
+def _phases(results: list[RunResult]) -> dict[str, float]:
+    """Wall seconds per phase, summed over the seeds' results."""
     out = {"train": 0.0, "noise": 0.0, "attacks": 0.0}
     for r in results:
         out["train"] += r.train.seconds

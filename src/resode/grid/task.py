@@ -7,9 +7,11 @@ worker, a Slurm array job — can run it from the task alone::
     outcome = run_task(task, root)   # calls fn(params, root / task.key) → result
 
 ``Task.fn`` resolved by :func:`resolve` is the executor's one entry point into the layers above
-it (the experiments register their cell functions there; nothing else in ``grid`` names an upper
-module). The function returns a JSON mapping or a typed result with ``to_dict()`` (e.g.
-:class:`resode.reproduce.runs.RunResult`), stored as its ``to_dict()``.
+it (the experiments name their cell functions there; nothing else in ``grid`` names an upper
+module). The function returns either a JSON-able mapping or a typed result with a
+``to_dict()`` method (e.g. :class:`resode.reproduce.runs.RunResult`); ``result.json`` and
+:attr:`TaskOutcome.result` hold that mapping (``to_dict()`` of a typed result), and the caller
+that knows the function turns it back into its type (``RunResult.from_dict``).
 
 Guarantees of :func:`run_task`:
 
@@ -93,10 +95,15 @@ class TaskOutcome:
 
 
 def fn_ref(fn: Callable[..., Any]) -> str:
-    """``"package.module:function"`` of a module-level function: what a task's ``fn`` holds
-    (checked to resolve back to ``fn``, so a renamed or nested function fails at once)."""
+    """``"package.module:function"`` of a module-level function: what a task's ``fn`` holds.
+
+    Checked to name ``fn`` itself in its module (a lambda, a nested function, a method or a
+    function bound under another name is refused at once, not when a worker resolves it)."""
+    import sys
+
     ref = f"{fn.__module__}:{fn.__qualname__}"
-    if "<" in fn.__qualname__ or "." in fn.__qualname__:
+    module = sys.modules.get(fn.__module__)
+    if "." in fn.__qualname__ or getattr(module, fn.__qualname__, None) is not fn:
         raise ValueError(f"task function {ref!r} must be a module-level function")
     return ref
 

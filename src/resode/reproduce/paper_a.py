@@ -6,7 +6,10 @@ starts for every model, since every random stream is seeded from the run's seed 
 the stream, never from the model), reads its learned λ against their initial values, and runs the
 stability and input-landscape analyses. One task per (λ, seed) of the fixed-λ sweep trains and
 evaluates ``preact_resnet(depth, damping="fixed", lam=λ)``. Each task runs in its own folder with
-a fixed thread count (:mod:`resode.grid`); :func:`collect` turns their JSON results into a
+a fixed thread count (:mod:`resode.grid`) and returns a typed result
+(:class:`~resode.reproduce.runs.RunResult`; a seed-stacked group a
+:class:`~resode.reproduce.runs.GroupResult`), stored as its ``to_dict()``; :func:`collect` reads
+the stored results back into them (:func:`~resode.reproduce.runs.parse_cell`) and builds a
 :class:`PaperAResult`.
 """
 
@@ -240,7 +243,8 @@ def sweep_tasks(cfg: ReproduceConfig) -> list[Task]:
 
 
 def run_cell(params: dict[str, Any], folder: Path) -> RunResult:
-    """Train (or finish, or reuse) one run in ``folder``, then evaluate and analyse it."""
+    """Train (or finish, or reuse) one run in ``folder``, then evaluate and analyse it: its
+    :class:`RunResult` (the task runner stores ``to_dict()`` in ``folder/result.json``)."""
     import time
 
     from resode.training import TrainConfig, train
@@ -294,7 +298,8 @@ def _evaluate_run(
 def run_cell_group(params: dict[str, Any], folder: Path) -> GroupResult:
     """Train (or finish) a group of seeds of one model as one seed-stacked network, each seed in
     ``folder/seed<s>`` (an ordinary run folder), then evaluate and analyse every seed exactly as
-    :func:`run_cell` does: one :class:`RunResult` per seed."""
+    :func:`run_cell` does: a :class:`GroupResult`, one :class:`RunResult` per seed (stored as
+    ``{"runs": [...]}``)."""
     import time
 
     from resode.training import TrainConfig
@@ -598,7 +603,9 @@ def collect(
     cfg: ReproduceConfig, outcomes: dict[str, TaskOutcome], root: Path, tasks: Sequence[Task]
 ) -> PaperAResult | None:
     """Turn the task outcomes into a :class:`PaperAResult` (None when paper A did not run);
-    ``tasks``: the job's tasks, whose parameters name the model of a failed cell."""
+    ``tasks``: the job's tasks. A cell is a task of :data:`CELL_FN` or :data:`GROUP_FN` (its
+    function says how its result reads), a sweep run one whose parameters hold ``lam``; the
+    parameters name the model of a failed cell."""
     from resode.robustness import eps_label
 
     if not cfg.paper_a.enabled:
@@ -627,7 +634,7 @@ def collect(
     transfer.attach(cfg, runs, outcomes)  # the second wave: transfer numbers and checks
     order = {m: i for i, m in enumerate(cfg.paper_a.models)}
     runs.sort(key=lambda r: (order.get(r.model, 99), r.seed))
-    sweep.sort(key=lambda r: (r.result.lam if r.result and r.result.lam else 0.0, r.seed))
+    sweep.sort(key=lambda r: ((r.result.lam if r.result else None) or 0.0, r.seed))
     eps = resolved_eps(cfg)
     first = runs[0].result if runs else None
     return PaperAResult(

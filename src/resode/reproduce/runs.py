@@ -177,7 +177,7 @@ class RunResult:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunResult:
-        lam, checks = d.get("lambdas") or None, d.get("checks")
+        lambdas, checks = d.get("lambdas") or None, d.get("checks")
         return cls(
             model=d["model"],
             seed=int(d["seed"]),
@@ -185,7 +185,7 @@ class RunResult:
             n_test=d["n_test"],
             indices=list(d["indices"]),
             robustness=Evaluation.from_dict(d["robustness"]),
-            lambdas=None if lam is None else Lambdas(**lam),
+            lambdas=None if lambdas is None else Lambdas(**lambdas),
             lam=d.get("lam"),
             checks=None if checks is None else [CheckResult.from_dict(c) for c in checks],
             stability=_summary(StabilitySummary, d.get("stability")),

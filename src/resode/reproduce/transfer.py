@@ -36,7 +36,6 @@ from resode.reproduce.config import ReproduceConfig
 from resode.reproduce.runs import TransferResult
 
 TRANSFER_PREFIX = "paper_a/transfer/"
-CELL_PREFIX = "paper_a/"
 
 
 def transfer_key(model: str, seed: int) -> str:
@@ -53,12 +52,13 @@ def enabled(cfg: ReproduceConfig) -> bool:
 
 def _cells(tasks: list[Task]) -> dict[tuple[str, int], Task]:
     """(model, seed) → the paper-A task that trains it: a one-seed cell, or the seed-stacked
-    group task holding that seed (``paper_a.seed_batch > 1``)."""
+    group task holding that seed (``paper_a.seed_batch > 1``); the fixed-λ sweep's runs (with
+    ``lam``) are no model of the comparison."""
     from resode.reproduce.paper_a import CELL_FN, GROUP_FN
 
     out: dict[tuple[str, int], Task] = {}
     for t in tasks:
-        if not t.key.startswith(CELL_PREFIX) or "lam" in t.params:
+        if "lam" in t.params:
             continue
         if t.fn == CELL_FN:
             out[(t.params["model"], int(t.params["seed"]))] = t
@@ -138,7 +138,9 @@ def _cell_model(root: Path, ref: dict[str, Any], device: Any) -> Any:
     from resode.reproduce.paper_a import GROUP_FN
     from resode.reproduce.runs import parse_cell
 
-    group = stored.get("task", {}).get("fn") == GROUP_FN  # each seed's run in folder/seed<s>
+    # the stored task's function says how to read its result: a group holds one run per seed,
+    # each in folder/seed<s>
+    group = stored.get("task", {}).get("fn") == GROUP_FN
     (run,) = [r for r in parse_cell(stored["result"], group=group) if r.seed == int(ref["seed"])]
     if group:
         folder = folder / f"seed{ref['seed']}"
