@@ -28,6 +28,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 import resode  # noqa: E402,F401  (the kernel policy first)
+from resode.reproduce.runs import RunResult  # noqa: E402
 
 
 def _cpu(fn: Any, *args: Any) -> tuple[float, Any]:
@@ -95,13 +96,13 @@ def candidates(model: str, seeds: int, steps: int = 6) -> dict[str, float]:
         }
 
 
-def _phases(results: list[dict[str, Any]]) -> dict[str, float]:
+def _phases(results: list[RunResult]) -> dict[str, float]:
     """Wall seconds per phase, summed over the seeds' results."""
     out = {"train": 0.0, "noise": 0.0, "attacks": 0.0}
     for r in results:
-        out["train"] += r["train"]["seconds"]
-        out["noise"] += r["robustness"]["seconds"]["noise"]
-        out["attacks"] += r["robustness"]["seconds"]["attacks"]
+        out["train"] += r.train.seconds
+        out["noise"] += r.robustness.seconds.noise
+        out["attacks"] += r.robustness.seconds.attacks
     return out
 
 
@@ -166,7 +167,7 @@ def cell(model: str, seeds: list[int], epochs: int | None) -> dict[str, Any]:
         (t,) = paper_a.tasks(grouped)
         with _Profile() as p_batch:
             batch_cpu, res = _cpu(paper_a.run_cell_group, dict(t.params), root / t.key)
-    batched = res["runs"]
+    batched = res.runs
     return {
         "model": model,
         "seeds": seeds,
@@ -184,8 +185,8 @@ def cell(model: str, seeds: list[int], epochs: int | None) -> dict[str, Any]:
             "batched": p_batch.split(batch_cpu),
         },
         "clean_accuracy_per_seed": {
-            "one_run_per_seed": [r["robustness"]["clean"] for r in single],
-            "batched": [r["robustness"]["clean"] for r in batched],
+            "one_run_per_seed": [r.robustness.clean for r in single],
+            "batched": [r.robustness.clean for r in batched],
         },
     }
 

@@ -48,6 +48,14 @@ DEMO_FIGURES = {
 # ------------------------------------------------------------------------------------ record
 
 
+def _runs(rows: list[dict[str, Any]]) -> list[tuple[dict[str, Any], Any]]:
+    """Each run of ``results.json``: the row (its ``metrics``) and its stored
+    :class:`~resode.reproduce.runs.RunResult`."""
+    from resode.reproduce.runs import RunResult
+
+    return [(r, RunResult.from_dict(r)) for r in rows]
+
+
 def record(run: Path, name: str) -> Path:
     """Trim ``run/results.json`` to what the README shows and keep it as docs/results/NAME.json."""
     res = json.loads((run / "results.json").read_text())
@@ -59,11 +67,12 @@ def record(run: Path, name: str) -> Path:
             "n_test": pa["n_test"],
             "n_attack": pa["n_attack"],
             "runs": [
-                {"model": r["model"], "seed": r["seed"], "metrics": r["metrics"]}
-                for r in pa["runs"]
+                {"model": run.model, "seed": run.seed, "metrics": r["metrics"]}
+                for r, run in _runs(pa["runs"])
             ],
             "sweep": [
-                {"lam": r["lam"], "seed": r["seed"], "metrics": r["metrics"]} for r in pa["sweep"]
+                {"lam": run.lam, "seed": run.seed, "metrics": r["metrics"]}
+                for r, run in _runs(pa["sweep"])
             ],
             # per model × attack × ε: per-seed robust accuracy, Clopper–Pearson and seed intervals
             "attack_table": [_compact_row(row) for row in pa.get("attack_table", [])],

@@ -42,7 +42,7 @@ def _runs(model: str, metrics: dict[str, float]) -> list[RunRecord]:
     out = []
     for seed, j in enumerate(JITTER):
         m = {k: v * (1 + j) for k, v in metrics.items()}
-        out.append(RunRecord(model, seed, Path("."), {}, m))
+        out.append(RunRecord(model, seed, Path("."), None, m))
     return out
 
 

@@ -118,10 +118,8 @@ def test_a_red_flag_turns_the_robustness_verdict_inconclusive_and_leaves_others_
     bad = CheckResult("flags", False, "zero gradients", {"zero_grad_fraction": 1.0})
     good = CheckResult("square", True, "fine", {})
     runs = [
-        SimpleNamespace(
-            label="In-ResNet", seed=0, result={"checks": [bad.to_dict(), good.to_dict()]}
-        ),
-        SimpleNamespace(label="ResNet", seed=0, result={"checks": [good.to_dict()]}),
+        SimpleNamespace(label="In-ResNet", seed=0, checks=[bad, good]),
+        SimpleNamespace(label="ResNet", seed=0, checks=[good]),
     ]
     over = apply_checks(ADVERSARIAL, j, runs)
     assert over.verdict == INCONCLUSIVE and "zero gradients" in over.reason
@@ -171,7 +169,7 @@ def test_paper_a_evaluation_passes_the_configured_device_to_every_call(monkeypat
     out = paper_a._evaluate(convnet(), ev, {"robustness": cfg.to_dict()})
     assert seen == [sentinel, sentinel]
     assert made and all(d == sentinel for d in made)
-    assert set(out["attacks"]) == {"fgsm"}
+    assert set(out.attacks) == {"fgsm"}
 
 
 def test_clopper_pearson_matches_closed_forms_and_seed_interval_the_t_formula():

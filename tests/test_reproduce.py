@@ -132,6 +132,35 @@ def test_tiny_results_hold_every_model_and_seed(tiny_run: Path) -> None:
 
 
 @pytest.mark.slow
+def test_tiny_stored_results_read_back_into_their_types_exactly(tiny_run: Path) -> None:
+    """Every paper-A cell's and transfer task's result.json is its typed result's to_dict():
+    read back and written again it is the same JSON text (same keys, order, bits)."""
+    from resode.reproduce.paper_a import CELL_FN
+    from resode.reproduce.runs import RunResult, TransferResult
+    from resode.reproduce.transfer import TRANSFER_FN
+
+    types = {CELL_FN: RunResult, TRANSFER_FN: TransferResult}
+    seen = dict.fromkeys(types, 0)
+    for path in sorted(tiny_run.rglob("result.json")):
+        stored = json.loads(path.read_text())
+        cls = types.get(stored["task"]["fn"])
+        if cls is None:  # paper B, the fingerprint
+            continue
+        typed = cls.from_dict(stored["result"])
+        assert json.dumps(typed.to_dict()) == json.dumps(stored["result"]), path
+        assert cls.from_dict(json.loads(json.dumps(typed.to_dict()))) == typed
+        seen[stored["task"]["fn"]] += 1
+    results = json.loads((tiny_run / "results.json").read_text())
+    pa = results["paper_a"]
+    assert seen == {CELL_FN: len(pa["runs"]) + len(pa["sweep"]), TRANSFER_FN: len(pa["runs"])}
+    for r in pa["runs"] + pa["sweep"]:  # results.json: the metrics, then the run as stored
+        run = {k: v for k, v in r.items() if k != "metrics"}
+        assert json.dumps(RunResult.from_dict(run).to_dict()) == json.dumps(run)
+    assert all("transfer" in r and "checks" in r for r in pa["runs"])
+    assert not any("transfer" in r or "checks" in r for r in pa["sweep"])  # never ran there
+
+
+@pytest.mark.slow
 def test_tiny_html_is_self_contained_and_plots_exist(tiny_run: Path) -> None:
     html = (tiny_run / "report.html").read_text()
     assert "http://" not in html and "https://" not in html

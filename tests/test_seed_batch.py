@@ -223,6 +223,7 @@ def test_reproduce_group_task_gives_one_record_per_seed(tmp_path: Path) -> None:
     from resode.grid import Task, run_task
     from resode.presets import get_preset
     from resode.reproduce import paper_a
+    from resode.reproduce.runs import GroupResult, RunResult
 
     over = {"models": ["inresnet20"], "robustness": {"checks": False, "attacks": ["fgsm"]}}
     one = get_preset("tiny", kind="reproduce", device="cpu", threads=1, paper_a=over)
@@ -248,7 +249,10 @@ def test_reproduce_group_task_gives_one_record_per_seed(tmp_path: Path) -> None:
     res = paper_a.collect(two, outcomes, tmp_path, groups)
     assert [(r.model, r.seed) for r in res.runs] == [("inresnet20", 0), ("inresnet20", 1)]
     assert res.runs[1].folder == folder / "seed1"
-    assert set(res.runs[0].metrics) == set(paper_a.metrics(ref))
+    assert set(res.runs[0].metrics) == set(paper_a.metrics(RunResult.from_dict(ref)))
+    # the typed results round-trip their stored JSON exactly
+    assert GroupResult.from_dict(out.result).to_dict() == out.result
+    assert RunResult.from_dict(ref).to_dict() == ref
     # resumed: the group's training is not repeated (its checkpoints are reused)
     (folder / "result.json").unlink()
     stamp = (folder / "seed0" / "last.pt").stat().st_mtime_ns

@@ -31,6 +31,7 @@ from resode.reproduce import get_preset
 from resode.reproduce import looks as looks_mod
 from resode.reproduce.claims import adjust_claims, paper_a_claims
 from resode.reproduce.paper_a import PaperAResult, RunRecord
+from resode.reproduce.runs import RunResult
 from resode.verdicts import format_seeds
 
 CONFIDENT = ("reproduced", "contradicted")
@@ -57,15 +58,19 @@ def _cell(v: SetVerdict, raw: bool = True) -> str:
     return f"{v.verdict} ({v.finding})" + (f"; raw {v.raw_verdict}" if raw else "")
 
 
+def _record(r: dict[str, Any]) -> RunRecord:
+    """One run of ``results.json``: its metrics, and its :class:`RunResult` (whose masking checks
+    turn a robustness verdict inconclusive) where the file holds it; a file trimmed to the
+    metrics (``docs/results/*.json``) judges without the checks."""
+    run = RunResult.from_dict(r) if "robustness" in r else None
+    return RunRecord(r["model"], int(r["seed"]), Path("."), run, r["metrics"])
+
+
 def judge_set(res: dict, seeds: list[int]) -> dict[tuple[str, str], SetVerdict]:
     """(claim, model) → its :class:`SetVerdict` on these seeds."""
     pa = res["paper_a"]
     models = res["config"]["paper_a"]["models"]
-    runs = [
-        RunRecord(r["model"], r["seed"], Path("."), r, r["metrics"])
-        for r in pa["runs"]
-        if r["seed"] in seeds
-    ]
+    runs = [_record(r) for r in pa["runs"] if r["seed"] in seeds]
     eps = pa.get("eps", [])  # the recorded docs/results files keep only the labels
     a = PaperAResult(runs, [], {}, eps, pa["eps_labels"], pa["n_test"], pa["n_attack"])
     cfg = get_preset("default", paper_a={"models": models, "seeds": seeds})

@@ -1,9 +1,17 @@
 """A task: one self-contained cell of an experiment grid, with its own folder, config and seed.
 
-A :class:`Task` names a function by import path (``"module:function"``) and holds JSON-able
-parameters, so any process — a local worker, a Slurm array job — can run it from the task alone::
+A :class:`Task` names a function by import path (``"module:function"``, written by
+:func:`fn_ref` from the function itself) and holds JSON-able parameters, so any process — a local
+worker, a Slurm array job — can run it from the task alone::
 
-    outcome = run_task(task, root)   # calls fn(params, root / task.key) → dict
+    outcome = run_task(task, root)   # calls fn(params, root / task.key) → result
+
+``Task.fn`` resolved by :func:`resolve` is the executor's one entry point into the layers above
+it (the experiments name their cell functions there; nothing else in ``grid`` names an upper
+module). The function returns either a JSON-able mapping or a typed result with a
+``to_dict()`` method (e.g. :class:`resode.reproduce.runs.RunResult`); ``result.json`` and
+:attr:`TaskOutcome.result` hold that mapping (``to_dict()`` of a typed result), and the caller
+that knows the function turns it back into its type (``RunResult.from_dict``).
 
 Guarantees of :func:`run_task`:
 
@@ -86,7 +94,21 @@ class TaskOutcome:
         return asdict(self)
 
 
-def resolve(path: str) -> Callable[[dict[str, Any], Path], dict[str, Any]]:
+def fn_ref(fn: Callable[..., Any]) -> str:
+    """``"package.module:function"`` of a module-level function: what a task's ``fn`` holds.
+
+    Checked to name ``fn`` itself in its module (a lambda, a nested function, a method or a
+    function bound under another name is refused at once, not when a worker resolves it)."""
+    import sys
+
+    ref = f"{fn.__module__}:{fn.__qualname__}"
+    module = sys.modules.get(fn.__module__)
+    if "." in fn.__qualname__ or getattr(module, fn.__qualname__, None) is not fn:
+        raise ValueError(f"task function {ref!r} must be a module-level function")
+    return ref
+
+
+def resolve(path: str) -> Callable[[dict[str, Any], Path], Any]:
     """The function named ``"package.module:function"``."""
     module, _, name = path.partition(":")
     if not module or not name:
@@ -195,6 +217,8 @@ def run_task(task: Task, root: str | Path) -> TaskOutcome:
             fn = resolve(task.fn)
             with torch_threads(task.threads):
                 result = fn(dict(task.params), folder)
+            if hasattr(result, "to_dict"):  # a typed result: stored as its JSON mapping
+                result = result.to_dict()
         except ResodeError as exc:
             msg = " ".join(str(exc).split())
             _write_json_atomic(folder / ERROR_FILE, {"kind": "user", "error": msg})
@@ -221,4 +245,12 @@ def run_task(task: Task, root: str | Path) -> TaskOutcome:
         return TaskOutcome(task.key, "done", result, seconds=seconds, cpu_seconds=cpu)
 
 
-__all__ = ["Task", "TaskOutcome", "cached_outcome", "folder_lock", "resolve", "run_task"]
+__all__ = [
+    "Task",
+    "TaskOutcome",
+    "cached_outcome",
+    "fn_ref",
+    "folder_lock",
+    "resolve",
+    "run_task",
+]

@@ -178,18 +178,17 @@ RED_FLAG_REASON = "gradient-masking red flag"
 
 def apply_checks(claim: Claim, judgement: Judgement, runs: list[Any]) -> Judgement:
     """``judgement``, or ``inconclusive`` with the red flags as reason when ``claim`` rests on
-    attacks and any of ``runs`` (records with ``result["checks"]``) failed a masking check
+    attacks and any of ``runs`` (records with their ``checks``) failed a masking check
     (:mod:`resode.robustness.checks`)."""
     import dataclasses
 
-    from resode.robustness.checks import CheckResult, red_flags
+    from resode.robustness.checks import red_flags
 
     if claim.name not in ROBUSTNESS_CLAIMS:
         return judgement
     flags = []
     for r in runs:
-        checks = [CheckResult.from_dict(c) for c in r.result.get("checks") or []]
-        flags += [f"{r.label} seed {r.seed}: {f}" for f in red_flags(checks)]
+        flags += [f"{r.label} seed {r.seed}: {f}" for f in red_flags(r.checks)]
     if not flags:
         return judgement
     return dataclasses.replace(

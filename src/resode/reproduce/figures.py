@@ -42,10 +42,7 @@ def noise_figure(
             ax, label = axes[i][j], kind + (f"×{st}" if st else "")
             for m in models:
                 runs = a.by_model(m)
-                vals = [
-                    [r.result["robustness"]["corruptions"][label][str(s)] for r in runs]
-                    for s in severities
-                ]
+                vals = [[r.robustness.corruptions[label][str(s)] for r in runs] for s in severities]
                 _errorbars(ax, list(severities), vals, display_name(m))
             ax.set_title(label.replace("_", " ") + ("" if st else " (CIFAR-C)"), fontsize=9)
             ax.set_xlabel("severity")
@@ -97,7 +94,7 @@ def attack_figure(models: list[str], a: Any, attacks: list[str], path: Path) -> 
 def sweep_figure(a: Any, depth: int, epochs: int | None, path: Path) -> Path:
     """Clean, noise and robust accuracy against the fixed λ."""
     plt = pyplot()
-    lams = sorted({r.result["lam"] for r in a.sweep})
+    lams = sorted({r.result.lam for r in a.sweep})
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     keys = sorted({k for r in a.sweep for k in r.metrics if k.endswith("_mean")} - {"robust_mean"})
     for key, label in (
@@ -107,7 +104,7 @@ def sweep_figure(a: Any, depth: int, epochs: int | None, path: Path) -> Path:
         ("robust_mean", "robust: worst case (mean over ε)"),
     ):
         ys = [
-            mean_std([r.metrics.get(key, math.nan) for r in a.sweep if r.result["lam"] == lam])[0]
+            mean_std([r.metrics.get(key, math.nan) for r in a.sweep if r.result.lam == lam])[0]
             for lam in lams
         ]
         if all(math.isfinite(y) for y in ys):
@@ -207,10 +204,10 @@ def lambda_figures(a: Any, models: list[str], seed: int, out: Path) -> dict[str,
     reports = []
     for m in models:
         run = next((r for r in a.by_model(m) if r.seed == seed), None)
-        if run is None or not run.result.get("lambdas"):
+        if run is None or run.result.lambdas is None:
             continue
         reports.append(
-            lambda_report(run.folder / run.result["train"]["checkpoint"], name=display_name(m))
+            lambda_report(run.folder / run.result.train.checkpoint, name=display_name(m))
         )
     if not reports:
         return {}

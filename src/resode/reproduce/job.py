@@ -129,12 +129,14 @@ def fingerprint_task() -> Any:
     """The machine's fingerprint (:mod:`resode.fingerprint`), computed in a worker like every
     task, so ``results.json`` says which machines give the same numbers. The kernel policy is a
     parameter: a run resumed under another policy recomputes it."""
+    from resode.fingerprint import fingerprint_task as fn
     from resode.grid import Task
+    from resode.grid.task import fn_ref
     from resode.kernels import current_policy
 
     return Task(
         key=FINGERPRINT_KEY,
-        fn="resode.fingerprint:fingerprint_task",
+        fn=fn_ref(fn),
         params={"kernels": current_policy().policy},
         label="fingerprint",
         cost=10.0,
@@ -241,7 +243,7 @@ def make_figures(
         models = [m for m in pa.models if a.by_model(m)]
         seed = a.runs[0].seed
         if pa.robustness.corruptions:
-            labels = list(a.runs[0].result["robustness"]["corruptions"])
+            labels = list(a.runs[0].robustness.corruptions)
             figs["noise"] = fig.noise_figure(
                 models, a, labels, pa.robustness.severities, out / "paper_a_noise.png"
             )
@@ -295,8 +297,8 @@ def results_dict(
             "eps_labels": a.eps_labels,
             "n_test": a.n_test,
             "n_attack": a.n_attack,
-            "runs": [{"metrics": r.metrics, **r.result} for r in a.runs],
-            "sweep": [{"metrics": r.metrics, **r.result} for r in a.sweep],
+            "runs": [{"metrics": r.metrics, **r.result.to_dict()} for r in a.runs],
+            "sweep": [{"metrics": r.metrics, **r.result.to_dict()} for r in a.sweep],
             # per model × attack × ε, with Clopper–Pearson (images) and t (seeds) intervals
             "attack_table": [row.to_dict() for row in paper_a.attack_rows(a)],
         }
@@ -335,7 +337,7 @@ def write_outputs(out: Path, results: dict[str, Any], a: Any, b: Any, judged: li
         if a.sweep:
             write_csv(
                 out / "paper_a_lambda_sweep.csv",
-                [{"lam": r.result["lam"], "seed": r.seed, **r.metrics} for r in a.sweep],
+                [{"lam": r.result.lam, "seed": r.seed, **r.metrics} for r in a.sweep],
             )
     if b is not None and b.variants("depth_sweep"):
         write_csv(
@@ -367,9 +369,7 @@ def write_corruption_tables(out: Path, a: Any, baseline: str | None = None) -> l
     rows = [
         row
         for r in a.runs
-        for row in corruption_rows(
-            r.model, r.result["robustness"]["corruptions"], r.result["robustness"]["n"], r.seed
-        )
+        for row in corruption_rows(r.model, r.robustness.corruptions, r.robustness.n, r.seed)
     ]
     return write_corruption_table(out, rows, stem="paper_a_corruptions", baseline=baseline)
 

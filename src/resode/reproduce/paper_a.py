@@ -6,7 +6,10 @@ starts for every model, since every random stream is seeded from the run's seed 
 the stream, never from the model), reads its learned λ against their initial values, and runs the
 stability and input-landscape analyses. One task per (λ, seed) of the fixed-λ sweep trains and
 evaluates ``preact_resnet(depth, damping="fixed", lam=λ)``. Each task runs in its own folder with
-a fixed thread count (:mod:`resode.grid`); :func:`collect` turns their JSON results into a
+a fixed thread count (:mod:`resode.grid`) and returns a typed result
+(:class:`~resode.reproduce.runs.RunResult`; a seed-stacked group a
+:class:`~resode.reproduce.runs.GroupResult`), stored as its ``to_dict()``; :func:`collect` reads
+the stored results back into them (:func:`~resode.reproduce.runs.parse_cell`) and builds a
 :class:`PaperAResult`.
 """
 
@@ -19,14 +22,24 @@ from pathlib import Path
 from typing import Any
 
 from resode.grid import Task, TaskOutcome
+from resode.grid.task import fn_ref
 from resode.registry import display_name as pretty_model
 from resode.reproduce.config import ReproduceConfig
+from resode.reproduce.runs import (
+    AttackIntervals,
+    EvalSeconds,
+    Evaluation,
+    GroupResult,
+    Lambdas,
+    LandscapeSummary,
+    RunResult,
+    StabilitySummary,
+    TrainSummary,
+    parse_cell,
+)
+from resode.robustness.checks import CheckResult
 from resode.robustness.config import RobustnessConfig
 from resode.training.presets import TrainOverrides
-
-CELL_FN = "resode.reproduce.paper_a:run_cell"
-GROUP_FN = "resode.reproduce.paper_a:run_cell_group"
-
 
 # --------------------------------------------------------------------------------------------
 # building the tasks
@@ -229,8 +242,9 @@ def sweep_tasks(cfg: ReproduceConfig) -> list[Task]:
 # running one task (in a worker process)
 
 
-def run_cell(params: dict[str, Any], folder: Path) -> dict[str, Any]:
-    """Train (or finish, or reuse) one run in ``folder``, then evaluate and analyse it."""
+def run_cell(params: dict[str, Any], folder: Path) -> RunResult:
+    """Train (or finish, or reuse) one run in ``folder``, then evaluate and analyse it: its
+    :class:`RunResult` (the task runner stores ``to_dict()`` in ``folder/result.json``)."""
     import time
 
     from resode.training import TrainConfig, train
@@ -243,50 +257,49 @@ def run_cell(params: dict[str, Any], folder: Path) -> dict[str, Any]:
 
 def _evaluate_run(
     trained: Any, tcfg: Any, train_seconds: float, params: dict[str, Any], folder: Path
-) -> dict[str, Any]:
+) -> RunResult:
     """Evaluate and analyse one trained run (its checkpoint), as one run's result."""
     from resode.checkpoint import load_checkpoint
     from resode.evalset import load_evalset
+    from resode.robustness import RobustnessConfig, evaluation_device
 
     last = trained.history[-1] if trained.history else {}
     ck = load_checkpoint(trained.checkpoint_path)
     model = ck.model
     ev = load_evalset(**params["evalset"])
-    out: dict[str, Any] = {
-        "model": params["model"],
-        "seed": params["seed"],
-        "train": {
-            "checkpoint": trained.checkpoint_path.name,
-            "seconds": train_seconds,
-            "epochs": last.get("epoch"),
-            "train_acc": last.get("train_acc"),
-            "test_acc_full": last.get("test_acc"),
-            "threads": tcfg.threads,
-        },
-        "n_test": len(ev),
-        "indices": ev.indices,
-        "robustness": _evaluate(model, ev, params),
-        "lambdas": _lambdas(ck),
-    }
-    if "lam" in params:
-        out["lam"] = params["lam"]
+    out = RunResult(
+        model=params["model"],
+        seed=params["seed"],
+        train=TrainSummary(
+            checkpoint=trained.checkpoint_path.name,
+            seconds=train_seconds,
+            epochs=last.get("epoch"),
+            train_acc=last.get("train_acc"),
+            test_acc_full=last.get("test_acc"),
+            threads=tcfg.threads,
+        ),
+        n_test=len(ev),
+        indices=ev.indices,
+        robustness=_evaluate(model, ev, params),
+        lambdas=_lambdas(ck),
+        lam=params.get("lam"),
+    )
     if params.get("checks"):
-        out["checks"] = _checks(model, ev, {**params, "_robustness_result": out["robustness"]})
+        out.checks = _checks(model, ev, params, out.robustness)
     # the analyses run where the evaluation ran (they follow the model's device)
-    from resode.robustness import RobustnessConfig, evaluation_device
-
     model = model.to(evaluation_device(RobustnessConfig.from_dict(params["robustness"])))
     if params.get("stability"):
-        out["stability"] = _stability(model, ev, params["stability"], folder)
+        out.stability = _stability(model, ev, params["stability"], folder)
     if params.get("landscape"):
-        out["landscape"] = _landscape(model, ev, params["landscape"], folder)
+        out.landscape = _landscape(model, ev, params["landscape"], folder)
     return out
 
 
-def run_cell_group(params: dict[str, Any], folder: Path) -> dict[str, Any]:
+def run_cell_group(params: dict[str, Any], folder: Path) -> GroupResult:
     """Train (or finish) a group of seeds of one model as one seed-stacked network, each seed in
     ``folder/seed<s>`` (an ordinary run folder), then evaluate and analyse every seed exactly as
-    :func:`run_cell` does; ``{"runs": [one run's result per seed]}``."""
+    :func:`run_cell` does: a :class:`GroupResult`, one :class:`RunResult` per seed (stored as
+    ``{"runs": [...]}``)."""
     import time
 
     from resode.training import TrainConfig
@@ -302,12 +315,17 @@ def run_cell_group(params: dict[str, Any], folder: Path) -> dict[str, Any]:
         one = {k: v for k, v in params.items() if k not in ("seeds", "trains")}
         one.update(seed=seed, train=tcfg.to_dict())
         res = _evaluate_run(tr, tcfg, seconds, one, d)
-        res["train"]["seed_batch"] = len(tcfgs)
+        res.train.seed_batch = len(tcfgs)
         runs.append(res)
-    return {"runs": runs}
+    return GroupResult(runs)
 
 
-def _evaluate(model: Any, ev: Any, params: dict[str, Any]) -> dict[str, Any]:
+#: the worker's entry points, as the tasks name them (``grid.task.resolve`` imports them)
+CELL_FN = fn_ref(run_cell)
+GROUP_FN = fn_ref(run_cell_group)
+
+
+def _evaluate(model: Any, ev: Any, params: dict[str, Any]) -> Evaluation:
     """Clean and noise accuracy on every evaluated image; the attacks on the first
     ``attack_subset`` of them (with the clean accuracy on that part, for the robust curve)."""
     import time
@@ -346,25 +364,21 @@ def _evaluate(model: Any, ev: Any, params: dict[str, Any]) -> dict[str, Any]:
     else:
         attacks, robust, clean_att, cumulative, per_attack = {}, {}, noise.clean, {}, {}
     n_att = len(head)
-    return {
-        "n": noise.n,
-        "n_attack": n_att,
-        "clean": noise.clean,
-        "clean_attack_subset": clean_att,
-        "corruptions": noise.corruptions,
-        "attacks": attacks,
-        "robust": robust,
-        "cumulative": cumulative,
-        "declared_attacks": list(rcfg.attacks) + (["autoattack"] if rcfg.autoattack else []),
-        "cascade": rcfg.cascade,
-        "intervals": attack_intervals(attacks, robust, cumulative, n_att),
-        "eps": rcfg.resolved_eps(ev.dataset),
-        "seconds": {
-            "noise": t1 - t0,
-            "attacks": time.perf_counter() - t1,
-            "per_attack": per_attack,
-        },
-    }
+    return Evaluation(
+        n=noise.n,
+        n_attack=n_att,
+        clean=noise.clean,
+        clean_attack_subset=clean_att,
+        corruptions=noise.corruptions,
+        attacks=attacks,
+        robust=robust,
+        cumulative=cumulative,
+        declared_attacks=list(rcfg.attacks) + (["autoattack"] if rcfg.autoattack else []),
+        cascade=rcfg.cascade,
+        intervals=attack_intervals(attacks, robust, cumulative, n_att),
+        eps=rcfg.resolved_eps(ev.dataset),
+        seconds=EvalSeconds(t1 - t0, time.perf_counter() - t1, per_attack),
+    )
 
 
 def attack_intervals(
@@ -373,7 +387,7 @@ def attack_intervals(
     cumulative: dict[str, dict[str, float]],
     n: int,
     level: float = 0.95,
-) -> dict[str, Any]:
+) -> AttackIntervals:
     """Clopper–Pearson intervals over the ``n`` attacked images of one run, per attack and ε
     (``attacks``), for the worst case (``robust``) and the cumulative rows: ``[lo, hi]``."""
     from resode.robustness.intervals import clopper_pearson
@@ -381,39 +395,35 @@ def attack_intervals(
     def ci(acc: float) -> list[float]:
         return list(clopper_pearson(round(acc * n), n, level))
 
-    return {
-        "level": level,
-        "attacks": {a: {lev: ci(v) for lev, v in accs.items()} for a, accs in attacks.items()},
-        "robust": {lev: ci(v) for lev, v in robust.items()},
-        "cumulative": {
-            a: {lev: ci(v) for lev, v in accs.items()} for a, accs in cumulative.items()
-        },
-    }
+    return AttackIntervals(
+        level=level,
+        attacks={a: {lev: ci(v) for lev, v in accs.items()} for a, accs in attacks.items()},
+        robust={lev: ci(v) for lev, v in robust.items()},
+        cumulative={a: {lev: ci(v) for lev, v in accs.items()} for a, accs in cumulative.items()},
+    )
 
 
-def _checks(model: Any, ev: Any, params: dict[str, Any]) -> list[dict[str, Any]]:
+def _checks(model: Any, ev: Any, params: dict[str, Any], rob: Evaluation) -> list[CheckResult]:
     """The gradient-masking checks (:mod:`resode.robustness.checks`) on the attacked subset,
-    against this run's white-box accuracies; on the evaluation's device."""
+    against this run's white-box accuracies (``rob``); on the evaluation's device."""
     from resode.robustness import RobustnessConfig, evaluation_device
     from resode.robustness.checks import run_checks
 
     rcfg = RobustnessConfig.from_dict(params["robustness"])
     head = ev.head(params.get("attack_subset"))
-    rob = params["_robustness_result"]
-    checks = run_checks(
+    return run_checks(
         model,
         head.images,
         head.labels,
         rcfg,
         dataset=ev.dataset,
-        attacks=rob["attacks"],
-        robust=rob["robust"],
+        attacks=rob.attacks,
+        robust=rob.robust,
         device=evaluation_device(rcfg),
     )
-    return [c.to_dict() for c in checks]
 
 
-def _lambdas(ck: Any) -> dict[str, Any]:
+def _lambdas(ck: Any) -> Lambdas | None:
     """Learned λ per damped block (mean over channels) and their values at initialisation
     (the same model rebuilt with the run's seed: the engine seeds before building it)."""
     import torch
@@ -423,7 +433,7 @@ def _lambdas(ck: Any) -> dict[str, Any]:
 
     final = lambda_values(ck.model)
     if not final:
-        return {}
+        return None
     seed = int((ck.payload.get("config") or {}).get("seed", 0))
     torch.manual_seed(seed)
     spec = ck.payload["model"]
@@ -432,32 +442,32 @@ def _lambdas(ck: Any) -> dict[str, Any]:
     def mean(v: list[float]) -> float:
         return sum(v) / len(v)
 
-    return {
-        "final": {k: mean(v) for k, v in final.items()},
-        "init": {k: mean(v) for k, v in init.items()},
-    }
+    return Lambdas(
+        final={k: mean(v) for k, v in final.items()},
+        init={k: mean(v) for k, v in init.items()},
+    )
 
 
-def _stability(model: Any, ev: Any, scfg: dict[str, Any], folder: Path) -> dict[str, float]:
+def _stability(model: Any, ev: Any, scfg: dict[str, Any], folder: Path) -> StabilitySummary:
     """Scalar stability summaries; the full per-block result goes to ``stability.json``."""
     from resode.analysis import StabilityConfig, analyze_stability
 
     cfg = StabilityConfig.from_dict(scfg)
     st = analyze_stability(model, ev.images, ev.labels, cfg, name="model")
     st.to_json(folder / "stability.json")
-    return {
-        "cum_amp_random": st.cum_amp_random[-1],
-        "cum_amp_attack": st.cum_amp_attack[-1],
-        "cum_gain_random": st.cum_gain_random[-1],
-        "cum_gain_attack": st.cum_gain_attack[-1],
-        "state_growth": math.prod(st.norm_ratio_geomean),
-        "cum_sigma_max": st.cum_sigma_max[-1],
-        "drift_noise_last": st.drift_noise_mean[-1],
-        "drift_adv_last": st.drift_adv_mean[-1],
-    }
+    return StabilitySummary(
+        cum_amp_random=st.cum_amp_random[-1],
+        cum_amp_attack=st.cum_amp_attack[-1],
+        cum_gain_random=st.cum_gain_random[-1],
+        cum_gain_attack=st.cum_gain_attack[-1],
+        state_growth=math.prod(st.norm_ratio_geomean),
+        cum_sigma_max=st.cum_sigma_max[-1],
+        drift_noise_last=st.drift_noise_mean[-1],
+        drift_adv_last=st.drift_adv_mean[-1],
+    )
 
 
-def _landscape(model: Any, ev: Any, lcfg: dict[str, Any], folder: Path) -> dict[str, float]:
+def _landscape(model: Any, ev: Any, lcfg: dict[str, Any], folder: Path) -> LandscapeSummary:
     """Loss rise along the attack and a random direction; the grids go to ``landscape.json``."""
     from resode.analysis import LandscapeConfig, analyze_landscape
 
@@ -470,12 +480,12 @@ def _landscape(model: Any, ev: Any, lcfg: dict[str, Any], folder: Path) -> dict[
         zero = min(range(len(coords)), key=lambda i: abs(coords[i]))
         return max(loss[i] for i in range(len(coords)) if coords[i] >= 0) - loss[zero]
 
-    return {
-        "clean_loss": la.clean_loss,
-        "loss_rise_adv": rise(la.curves["input/adv"]),
-        "loss_rise_rand": rise(la.curves["input/rand"]),
-        "radius": cfg.input_radius,
-    }
+    return LandscapeSummary(
+        clean_loss=la.clean_loss,
+        loss_rise_adv=rise(la.curves["input/adv"]),
+        loss_rise_rand=rise(la.curves["input/rand"]),
+        radius=cfg.input_radius,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -489,12 +499,22 @@ class RunRecord:
     model: str
     seed: int
     folder: Path
-    result: dict[str, Any]
+    result: RunResult | None  # None: a record rebuilt from the metrics alone (a README file)
     metrics: dict[str, float] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
         return pretty_model(self.model)
+
+    @property
+    def checks(self) -> list[CheckResult]:
+        """The run's masking checks (white-box and transfer; empty when none ran)."""
+        return list(self.result.checks or []) if self.result is not None else []
+
+    @property
+    def robustness(self) -> Evaluation:
+        assert self.result is not None, "a record without its run's result"
+        return self.result.robustness
 
 
 @dataclass
@@ -532,7 +552,7 @@ def robust_auc(eps: list[float], robust: list[float], clean: float) -> float:
     return area / xs[-1] if xs[-1] > 0 else clean
 
 
-def metrics(result: dict[str, Any]) -> dict[str, float]:
+def metrics(result: RunResult) -> dict[str, float]:
     """The scalar metrics of one run that summaries and claims use (accuracies as fractions):
 
     clean, noise_pooled (mean over the stochastic noise types — Gaussian, shot, impulse,
@@ -545,11 +565,11 @@ def metrics(result: dict[str, Any]) -> dict[str, float]:
     """
     from resode.corruptions import CORRUPTION_PARAMETERS  # the four stochastic noises
 
-    rob = result["robustness"]
-    m: dict[str, float] = {"clean": rob["clean"]}
+    rob = result.robustness
+    m: dict[str, float] = {"clean": rob.clean}
     by_strength: dict[str, list[float]] = {}
     other: list[float] = []
-    for label, accs in rob["corruptions"].items():
+    for label, accs in rob.corruptions.items():
         name, _, strength = label.partition("×")
         if name not in CORRUPTION_PARAMETERS:  # a released blur / weather / digital file
             other.append(accs["pooled"])
@@ -563,21 +583,19 @@ def metrics(result: dict[str, Any]) -> dict[str, float]:
     if by_strength:  # the judged noise: the largest strength
         top = max(by_strength, key=float)
         m["noise_pooled"], m["noise_drop"] = m[f"noise_pooled×{top}"], m[f"noise_drop×{top}"]
-    for atk, accs in rob["attacks"].items():
+    for atk, accs in rob.attacks.items():
         m[f"{atk}_mean"] = sum(accs.values()) / len(accs)
-    if rob["robust"]:
-        rv = list(rob["robust"].values())
+    if rob.robust:
+        rv = list(rob.robust.values())
         m["robust_mean"] = sum(rv) / len(rv)
-        m["robust_auc"] = robust_auc(rob["eps"], rv, rob["clean_attack_subset"])
-    lam = result.get("lambdas") or {}
-    if lam:
-        fin, ini = list(lam["final"].values()), list(lam["init"].values())
+        m["robust_auc"] = robust_auc(rob.eps, rv, rob.clean_attack_subset)
+    lam = result.lambdas
+    if lam is not None:
+        fin, ini = list(lam.final.values()), list(lam.init.values())
         m["lambda_mean"] = sum(fin) / len(fin)
         m["lambda_init_mean"] = sum(ini) / len(ini)
         m["lambda_change"] = sum(abs(a - b) for a, b in zip(fin, ini)) / len(fin)
-    for group in ("stability", "landscape"):
-        for k, v in (result.get(group) or {}).items():
-            m[f"{group}/{k}"] = float(v)
+    m.update(result.summaries())
     return m
 
 
@@ -585,7 +603,9 @@ def collect(
     cfg: ReproduceConfig, outcomes: dict[str, TaskOutcome], root: Path, tasks: Sequence[Task]
 ) -> PaperAResult | None:
     """Turn the task outcomes into a :class:`PaperAResult` (None when paper A did not run);
-    ``tasks``: the job's tasks, whose parameters name the model of a failed cell."""
+    ``tasks``: the job's tasks. A cell is a task of :data:`CELL_FN` or :data:`GROUP_FN` (its
+    function says how its result reads), a sweep run one whose parameters hold ``lam``; the
+    parameters name the model of a failed cell."""
     from resode.robustness import eps_label
 
     if not cfg.paper_a.enabled:
@@ -593,35 +613,28 @@ def collect(
     runs, sweep, failed = [], [], {}
     from resode.reproduce import transfer
 
-    model_of = {
-        t.key: t.params["model"]
-        for t in tasks
-        if t.key.startswith("paper_a/") and "model" in t.params
-    }
+    # the job's paper-A cells (one-seed runs, seed-stacked groups, the fixed-λ sweep's runs)
+    cells = {t.key: t for t in tasks if t.fn in (CELL_FN, GROUP_FN)}
     failed_models: dict[str, str] = {}
 
     for key, oc in outcomes.items():
-        if not key.startswith(("paper_a/", "sweep/")) or key.startswith(transfer.TRANSFER_PREFIX):
+        task = cells.get(key)
+        if task is None:  # another part's task (paper B, the transfer wave, the fingerprint)
             continue
         if not oc.ok:
             failed[key] = oc.error or "failed"
-            if key in model_of:
-                failed_models[key] = model_of[key]
+            if "lam" not in task.params:  # a sweep run names no model of the comparison
+                failed_models[key] = task.params["model"]
             continue
-        res = oc.result or {}
-        if "runs" in res:  # a seed-batched group: one record per seed, in its own folder
-            for one in res["runs"]:
-                seed = int(one["seed"])
-                runs.append(
-                    RunRecord(one["model"], seed, root / key / f"seed{seed}", one, metrics(one))
-                )
-            continue
-        rec = RunRecord(res["model"], int(res["seed"]), root / key, res, metrics(res))
-        (sweep if key.startswith("sweep/") else runs).append(rec)
+        group = task.fn == GROUP_FN  # one record per seed, each in its own folder
+        for one in parse_cell(oc.result or {}, group=group):
+            folder = root / key / f"seed{one.seed}" if group else root / key
+            rec = RunRecord(one.model, one.seed, folder, one, metrics(one))
+            (sweep if "lam" in task.params else runs).append(rec)
     transfer.attach(cfg, runs, outcomes)  # the second wave: transfer numbers and checks
     order = {m: i for i, m in enumerate(cfg.paper_a.models)}
     runs.sort(key=lambda r: (order.get(r.model, 99), r.seed))
-    sweep.sort(key=lambda r: (r.result.get("lam", 0.0), r.seed))
+    sweep.sort(key=lambda r: ((r.result.lam if r.result else None) or 0.0, r.seed))
     eps = resolved_eps(cfg)
     first = runs[0].result if runs else None
     return PaperAResult(
@@ -630,8 +643,8 @@ def collect(
         failed=failed,
         eps=eps,
         eps_labels=[eps_label(e) for e in eps],
-        n_test=first["n_test"] if first else 0,
-        n_attack=first["robustness"]["n_attack"] if first else 0,
+        n_test=first.n_test if first else 0,
+        n_attack=first.robustness.n_attack if first else 0,
         failed_models=failed_models,
     )
 
@@ -674,17 +687,15 @@ def attack_rows(a: PaperAResult) -> list[Any]:
     rows = []
     models = list(dict.fromkeys(r.model for r in a.runs))
     for m in models:
-        rob = [r.result["robustness"] for r in a.by_model(m)]
-        own = list(dict.fromkeys(k for x in rob for k in x["attacks"]))
-        cum = [
-            k
-            for k in dict.fromkeys(k for x in rob for k in x.get("cumulative", {}))
-            if k not in own
-        ][:-1]  # the last cumulative row is the worst case itself
+        rob = [r.robustness for r in a.by_model(m)]
+        own = list(dict.fromkeys(k for x in rob for k in x.attacks))
+        cum = [k for k in dict.fromkeys(k for x in rob for k in x.cumulative) if k not in own][
+            :-1
+        ]  # the last cumulative row is the worst case itself
         tables: list[tuple[str, list[dict[str, float]]]] = [
-            *[(atk, [x["attacks"].get(atk, {}) for x in rob]) for atk in own],
-            *[(cumulative_label(atk), [x["cumulative"].get(atk, {}) for x in rob]) for atk in cum],
-            (WORST_CASE, [x["robust"] for x in rob]),
+            *[(atk, [x.attacks.get(atk, {}) for x in rob]) for atk in own],
+            *[(cumulative_label(atk), [x.cumulative.get(atk, {}) for x in rob]) for atk in cum],
+            (WORST_CASE, [x.robust for x in rob]),
         ]
         for label, per_run in tables:
             for lev in a.eps_labels:

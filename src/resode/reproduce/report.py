@@ -132,9 +132,9 @@ def _step_text(rob: Any) -> str:
 
 
 def _task_seconds(a: Any) -> str:
-    train = sum(r.result["train"]["seconds"] for r in a.runs)
-    noise = sum(r.result["robustness"]["seconds"]["noise"] for r in a.runs)
-    attacks = sum(r.result["robustness"]["seconds"]["attacks"] for r in a.runs)
+    train = sum(r.result.train.seconds for r in a.runs)
+    noise = sum(r.robustness.seconds.noise for r in a.runs)
+    attacks = sum(r.robustness.seconds.attacks for r in a.runs)
     return f"training {train:.0f}, noise {noise:.0f}, attacks {attacks:.0f}"
 
 
@@ -264,7 +264,7 @@ def _noise(rep: Report, ctx: ReportContext) -> None:
     if ctx.a is None:
         return
     pa = ctx.cfg.paper_a
-    labels = list(ctx.a.runs[0].result["robustness"]["corruptions"]) if ctx.a.runs else []
+    labels = list(ctx.a.runs[0].robustness.corruptions) if ctx.a.runs else []
     if any("×" in c for c in labels):
         rep.paragraph(
             "Rows labelled ×s use the CIFAR-C levels scaled by s (σ·s, amount·s, c/s): on this "
@@ -276,7 +276,7 @@ def _noise(rep: Report, ctx: ReportContext) -> None:
         for s in [*map(str, pa.robustness.severities), "pooled"]:
             row = {"noise": c, "severity": s}
             for m in _models(ctx):
-                vals = [r.result["robustness"]["corruptions"][c][s] for r in ctx.a.by_model(m)]
+                vals = [r.robustness.corruptions[c][s] for r in ctx.a.by_model(m)]
                 row[display_name(m)] = fmt_mean_std(vals, pct=True)
             rows.append(row)
     rep.table(rows)
@@ -362,16 +362,16 @@ def _masking(rep: Report, ctx: ReportContext) -> None:
         return
     rows = []
     for r in ctx.a.runs:
-        for c in r.result.get("checks") or []:
-            nums = ", ".join(f"{k} = {v:.4g}" for k, v in c["numbers"].items())
+        for c in r.checks:
+            nums = ", ".join(f"{k} = {v:.4g}" for k, v in c.numbers.items())
             rows.append(
                 {
                     "model": r.label,
                     "seed": str(r.seed),
-                    "check": c["name"],
-                    "result": "pass" if c["passed"] else "RED FLAG",
+                    "check": c.name,
+                    "result": "pass" if c.passed else "RED FLAG",
                     "numbers": nums,
-                    "reason": c["reason"],
+                    "reason": c.reason,
                 }
             )
     if rows:
@@ -400,12 +400,12 @@ def _lambdas(rep: Report, ctx: ReportContext) -> None:
         return
     rows = []
     for m in _models(ctx):
-        runs = [r for r in ctx.a.by_model(m) if r.result.get("lambdas")]
+        runs = [r for r in ctx.a.by_model(m) if r.result.lambdas is not None]
         if not runs:
             continue
-        for blk in runs[0].result["lambdas"]["final"]:
-            fin = [r.result["lambdas"]["final"][blk] for r in runs]
-            ini = [r.result["lambdas"]["init"][blk] for r in runs]
+        for blk in runs[0].result.lambdas.final:
+            fin = [r.result.lambdas.final[blk] for r in runs]
+            ini = [r.result.lambdas.init[blk] for r in runs]
             rows.append(
                 {
                     "model": display_name(m),
@@ -499,7 +499,7 @@ def _sweep(rep: Report, ctx: ReportContext) -> None:
     )
     rows = []
     for r in ctx.a.sweep:
-        row = {"λ": r.result["lam"], "seed": r.seed}
+        row = {"λ": r.result.lam, "seed": r.seed}
         for key in (
             "clean",
             "noise_pooled",

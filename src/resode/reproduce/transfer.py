@@ -30,12 +30,12 @@ from typing import Any
 
 from resode.errors import ResodeError
 from resode.grid import Task, TaskOutcome
+from resode.grid.task import fn_ref
 from resode.registry import display_name
 from resode.reproduce.config import ReproduceConfig
+from resode.reproduce.runs import TransferResult
 
 TRANSFER_PREFIX = "paper_a/transfer/"
-TRANSFER_FN = "resode.reproduce.transfer:run_transfer"
-CELL_PREFIX = "paper_a/"
 
 
 def transfer_key(model: str, seed: int) -> str:
@@ -52,12 +52,13 @@ def enabled(cfg: ReproduceConfig) -> bool:
 
 def _cells(tasks: list[Task]) -> dict[tuple[str, int], Task]:
     """(model, seed) → the paper-A task that trains it: a one-seed cell, or the seed-stacked
-    group task holding that seed (``paper_a.seed_batch > 1``)."""
+    group task holding that seed (``paper_a.seed_batch > 1``); the fixed-λ sweep's runs (with
+    ``lam``) are no model of the comparison."""
     from resode.reproduce.paper_a import CELL_FN, GROUP_FN
 
     out: dict[tuple[str, int], Task] = {}
     for t in tasks:
-        if not t.key.startswith(CELL_PREFIX) or "lam" in t.params:
+        if "lam" in t.params:
             continue
         if t.fn == CELL_FN:
             out[(t.params["model"], int(t.params["seed"]))] = t
@@ -134,15 +135,19 @@ def _cell_model(root: Path, ref: dict[str, Any], device: Any) -> Any:
             f"{ref['key']!r} holds a run of other settings (digest {stored.get('digest')}, "
             f"expected {ref['digest']}); run resode reproduce --resume to recompute it"
         )
-    result = stored["result"]
-    if "runs" in result:  # a seed-stacked group: each seed's run in folder/seed<s>
-        (result,) = [r for r in result["runs"] if int(r["seed"]) == int(ref["seed"])]
+    from resode.reproduce.paper_a import GROUP_FN
+    from resode.reproduce.runs import parse_cell
+
+    # the stored task's function says how to read its result: a group holds one run per seed,
+    # each in folder/seed<s>
+    group = stored.get("task", {}).get("fn") == GROUP_FN
+    (run,) = [r for r in parse_cell(stored["result"], group=group) if r.seed == int(ref["seed"])]
+    if group:
         folder = folder / f"seed{ref['seed']}"
-    name = result["train"]["checkpoint"]
-    return load_checkpoint(folder / name).model.to(device).eval()
+    return load_checkpoint(folder / run.train.checkpoint).model.to(device).eval()
 
 
-def run_transfer(params: dict[str, Any], folder: Path) -> dict[str, Any]:
+def run_transfer(params: dict[str, Any], folder: Path) -> TransferResult:
     """Transfer accuracies of the target under PGD crafted on each surrogate, at every ε, on the
     attacked subset of the shared evaluation set (in a worker process)."""
     import torch
@@ -187,13 +192,17 @@ def run_transfer(params: dict[str, Any], folder: Path) -> dict[str, Any]:
             correct = torch.cat(ok) if ok else torch.zeros(0, dtype=torch.bool)
             accs[eps_label(e, rcfg.norm)] = int(correct.sum()) / max(correct.numel(), 1)
         out[ref["model"]] = accs
-    return {
-        "target": params["target"]["model"],
-        "seed": params["seed"],
-        "n_attack": len(head),
-        "attack": rcfg.transfer_attack,
-        "transfer": out,
-    }
+    return TransferResult(
+        target=params["target"]["model"],
+        seed=params["seed"],
+        n_attack=len(head),
+        attack=rcfg.transfer_attack,
+        transfer=out,
+    )
+
+
+#: the transfer task's entry point (``grid.task.resolve`` imports it in the worker)
+TRANSFER_FN = fn_ref(run_transfer)
 
 
 def transfer_checks(transfer: dict[str, dict[str, float]], white_box: dict[str, float]) -> list:
@@ -226,8 +235,8 @@ def transfer_checks(transfer: dict[str, dict[str, float]], white_box: dict[str, 
 
 
 def attach(cfg: ReproduceConfig, runs: list[Any], outcomes: dict[str, TaskOutcome]) -> None:
-    """Add each run's transfer numbers (``result["transfer"]``) and checks (appended to
-    ``result["checks"]``) from its transfer task; a transfer that did not run although the
+    """Add each run's transfer numbers (``RunResult.transfer``) and checks (appended to
+    ``RunResult.checks``) from its transfer task; a transfer that did not run although the
     phase is on (the task failed, or a surrogate's run failed) is a failed check."""
     if not enabled(cfg):
         return
@@ -235,8 +244,8 @@ def attach(cfg: ReproduceConfig, runs: list[Any], outcomes: dict[str, TaskOutcom
         oc = outcomes.get(transfer_key(r.model, r.seed))
         expected = [m for m in cfg.paper_a.models if m != r.model]
         if oc is not None and oc.ok and oc.result is not None:
-            tr = oc.result["transfer"]
-            checks = transfer_checks(tr, r.result["robustness"]["robust"])
+            tr = TransferResult.from_dict(oc.result).transfer
+            checks = transfer_checks(tr, r.result.robustness.robust)
         else:
             tr = {}
             why = oc.error if oc is not None and oc.error else "no surrogate run finished"
@@ -254,11 +263,8 @@ def attach(cfg: ReproduceConfig, runs: list[Any], outcomes: dict[str, TaskOutcom
                         f"transfer from {display_name(m)} not measured (its run failed)",
                     )
                 )
-        r.result = {
-            **r.result,
-            "transfer": tr,
-            "checks": [*(r.result.get("checks") or []), *(c.to_dict() for c in checks)],
-        }
+        r.result.transfer = tr
+        r.result.checks = [*(r.result.checks or []), *checks]
 
 
 __all__ = [
