@@ -69,3 +69,19 @@ def test_table1_runs_only_where_declared() -> None:
     assert t1.experiment.name == "table1" and t1.folder == "paper_b/table1"
     assert (t1.config.seed, t1.config.device, t1.config.threads) == (0, "cpu", 3)
     assert "table1" not in ReproduceConfig().paper_b.experiments
+
+
+def test_every_paper_b_claim_of_the_plan_has_the_sentence_of_one_experiment() -> None:
+    """The report and the claims table take a paper-B claim's sentence from the experiment that
+    judges it; every paper-B row of the analysis plan belongs to exactly one experiment
+    (Table 1's rows by their prefix, one per activation and row)."""
+    from resode.analysis_plan import PLAN
+
+    names = [e.name for e in PLAN if e.paper == "B"]
+    assert names
+    for name in names:
+        probe = name
+        if name.startswith("table1_") and not name.endswith(("_tied", "_iid")):
+            probe = f"{name}_gelu_tied" if "acc" in name else f"{name}_gelu"
+        owners = [x.name for x in experiments() if x.claim_text(probe)]
+        assert len(owners) == 1, (name, owners)

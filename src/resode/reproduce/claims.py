@@ -250,36 +250,17 @@ def _lyapunov(rows: list[ClaimResult]) -> list[ClaimResult]:
     return out
 
 
-def _ode_claim_texts() -> dict[str, str]:
-    """Claim name → sentence of every claim :mod:`resode.ode.experiments` judges."""
-    from resode.ode import experiments as ex
-
-    claims = [
-        *ex.DEPTH_CLAIMS.values(),
-        ex.BOUND_CLAIM,
-        ex.GAP_CLAIM,
-        ex.CONVERGENCE_CLAIM,
-        ex.DECAY_CLAIM,
-        ex.RATE_CLAIM,
-        *ex.WEIGHT_CLAIMS.values(),
-        ex.RELU_CLAIM,
-    ]
-    texts = {c["name"]: c["text"] for c in claims}
-    return texts
-
-
 def paper_b_claims(cfg: ReproduceConfig, b: Any) -> list[ClaimResult]:
     """The claims the paper-B experiments judged (depth slopes, the L·max bound, the slope gap,
     convergence to the reference, the decay exponent, the i.i.d. smoothing fraction, the ReLU
     counter-example, Table 1 per activation and row), each with its own evidence sentence."""
-    from resode.ode.experiments.table1 import claim_text
+    from resode.ode.experiments.protocol import experiments
 
-    texts = _ode_claim_texts()
-    out = []
-    for j in b.judgements():
-        text = texts.get(j.claim) or claim_text(j.claim)  # Table 1: one per activation / row
-        out.append(ClaimResult("B", j.claim, text or j.claim, j, j.reason))
-    return out
+    def text(name: str) -> str:  # the sentence the registered experiment gives its claim
+        found = (e.claim_text(name) for e in experiments())
+        return next((t for t in found if t), name)
+
+    return [ClaimResult("B", j.claim, text(j.claim), j, j.reason) for j in b.judgements()]
 
 
 __all__ = [

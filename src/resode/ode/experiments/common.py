@@ -334,7 +334,9 @@ def record_registry() -> dict[str, type[Record]]:
 
     Nothing is imported from a name read from disk: the experiment modules define the records
     and are imported here by their fixed package names."""
-    from resode.ode.experiments import depth_sweep, long_time, relu, table1, weights  # noqa: F401
+    from resode.ode.experiments.protocol import experiments
+
+    experiments()  # imports every experiment module (each defines its records)
 
     out: dict[str, type[Record]] = {}
     todo = list(Record.__subclasses__())

@@ -46,6 +46,7 @@ from resode.ode.experiments.protocol import (
     Cell,
     Experiment,
     FilesOf,
+    claim_texts,
     gd_seconds,
     register,
     run_experiment,
@@ -615,6 +616,7 @@ EXPERIMENT = register(
         summary=summary,
         report=report,
         output="depth_sweep.json",
+        claim_text=claim_texts(*DEPTH_CLAIMS.values(), BOUND_CLAIM, GAP_CLAIM, CONVERGENCE_CLAIM),
         order=10,
         # `resode reproduce`: a short sweep without the reference depth (paper-b-full has it)
         reproduce={

@@ -52,9 +52,10 @@ class Experiment:
 
     ``cells(config, files_of)`` lists the cells; ``combine(config, records)`` the typed result
     (with ``judgements()``); ``write(result, folder)`` its PNG/JSON/CSV/Markdown files;
-    ``summary(result)`` its JSON-able entry in ``results.json``; ``report(rep, results,
-    figures)`` its section of the ``resode reproduce`` report (``results``: variant → result,
-    e.g. one depth sweep per initialisation; ``figures``: every figure the job made)."""
+    ``summary(result)`` its JSON-able entry in ``results.json``; ``claim_text(name)`` the sentence
+    of each claim it judges; ``report(rep, results, figures)`` its section of the ``resode
+    reproduce`` report (``results``: variant → result, e.g. one depth sweep per initialisation;
+    ``figures``: every figure the job made)."""
 
     name: str
     command: str
@@ -67,6 +68,8 @@ class Experiment:
     summary: Callable[[Any], Any]
     report: Callable[[Any, Mapping[str, Any], Mapping[str, Path]], None]
     output: str
+    #: claim name → its sentence (None for a name the experiment does not judge)
+    claim_text: Callable[[str], str | None] = lambda name: None
     order: int = 100
     #: keys ``resode reproduce`` changes in ``config``'s defaults (its short design)
     reproduce: Mapping[str, Any] = field(default_factory=dict)
@@ -136,6 +139,12 @@ def run_experiment(
     return result
 
 
+def claim_texts(*claims: Mapping[str, str]) -> Callable[[str], str | None]:
+    """The ``claim_text`` of an experiment whose claims are ``{"name": ..., "text": ...}``."""
+    texts = {c["name"]: c["text"] for c in claims}
+    return texts.get
+
+
 def gd_seconds(work: float) -> float:
     """Rough seconds of a GD cell from L·T·S·n·m (one thread, measured on the 2-core development
     machine: L = 1024, T = 500, 5 seeds, n = 100, m = 32 took ≈ 90 s); only orders the cells."""
@@ -146,6 +155,7 @@ __all__ = [
     "Cell",
     "Experiment",
     "FilesOf",
+    "claim_texts",
     "experiments",
     "gd_seconds",
     "get_experiment",

@@ -29,7 +29,14 @@ import numpy as np
 from resode.config import Config, option
 from resode.errors import ConfigError, ResodeError
 from resode.ode.experiments.common import Record
-from resode.ode.experiments.protocol import Cell, Experiment, FilesOf, register, run_experiment
+from resode.ode.experiments.protocol import (
+    Cell,
+    Experiment,
+    FilesOf,
+    claim_texts,
+    register,
+    run_experiment,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -327,6 +334,7 @@ EXPERIMENT = register(
         summary=summary,
         report=report,
         output="relu_counterexample.json",
+        claim_text=claim_texts(RELU_CLAIM),
         order=40,
         job_keys={"seed": "seed"},
     )

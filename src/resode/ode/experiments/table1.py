@@ -382,6 +382,7 @@ EXPERIMENT = register(
         summary=summary,
         report=report,
         output="cifar.json",
+        claim_text=claim_text,
         order=50,
         reproduce={"seeds": 5, "dataset": "cifar10"},
         job_keys={"seed": "seed", "device": "device", "threads": "threads"},
