@@ -62,6 +62,29 @@ def test_flags_pass_on_a_plain_logit_model_and_fail_on_each_masking_kind():
     assert not s.passed and s.numbers["softmax"] == 1.0
 
 
+class Confident(nn.Module):
+    """Scales the logits by 10⁴: softmax rounds to one-hot, so the float32 CE gradient is 0."""
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 1e4 * self.inner(x)
+
+
+def test_a_fully_confident_model_is_not_flagged_for_its_saturated_cross_entropy_gradient():
+    x, _ = data()
+    model = Confident(convnet())
+    with torch.no_grad():
+        y = model(x).argmax(1)  # every image classified correctly, with certainty
+    check = flag_checks(model, x, y)
+    assert check.numbers["ce_zero_grad_fraction"] == 1.0  # AutoAttack's reading would flag it
+    assert check.numbers["zero_grad_fraction"] == 0.0 and check.passed
+    q = flag_checks(Quantised(model), x, y)  # a rounding step still is masking
+    assert not q.passed and q.numbers["zero_grad_fraction"] == 1.0
+
+
 def test_monotonicity_flags_a_rise_in_eps_and_an_iterative_attack_weaker_than_fgsm():
     eps = ["1/255", "2/255"]
     ok = monotonicity_check(

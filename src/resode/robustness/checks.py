@@ -70,15 +70,26 @@ def _attacked_ok(
 
 
 def flag_checks(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> CheckResult:
-    """Zero gradients, randomness, softmax outputs (AutoAttack's ``check_*`` flags)."""
+    """Zero gradients, randomness, softmax outputs (AutoAttack's ``check_*`` flags).
+
+    The zero-gradient flag reads the gradient of the logit margin z_y − max_{j≠y} z_j, which is
+    zero only where the network's input gradient is (masking, e.g. a rounding step). The
+    cross-entropy gradient, AutoAttack's reading, is also zero in float32 wherever the model is
+    fully confident (softmax rounds to exactly 1), which is not masking: it is recorded
+    (``ce_zero_grad_fraction``) and does not raise the flag.
+    """
     mode = model.training
     model.eval()
     try:
         xg = x.detach().clone().requires_grad_(True)
         with torch.enable_grad():
             out = model(xg)
-            (g,) = torch.autograd.grad(F.cross_entropy(out, y), xg)
-        zero = float((g.reshape(g.shape[0], -1).abs().amax(1) == 0).float().mean())
+            g_ce, g_margin = (
+                torch.autograd.grad(loss, xg, retain_graph=True)[0]
+                for loss in (F.cross_entropy(out, y, reduction="sum"), _margin(out, y).sum())
+            )
+        ce_zero = _zero_fraction(g_ce)
+        zero = _zero_fraction(g_margin)
         with torch.no_grad():
             again = model(x)
         # relative to the logit scale: nondeterministic GPU kernels differ by float rounding
@@ -101,8 +112,25 @@ def flag_checks(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> CheckResu
         "flags",
         not problems,
         "; ".join(problems) or "non-zero gradients, deterministic, logits",
-        {"zero_grad_fraction": zero, "max_output_change": varies, "softmax": float(softmax)},
+        {
+            "zero_grad_fraction": zero,
+            "ce_zero_grad_fraction": ce_zero,
+            "max_output_change": varies,
+            "softmax": float(softmax),
+        },
     )
+
+
+def _margin(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """m_i = z_{y_i} − max_{j≠y_i} z_j per image: its input gradient never saturates."""
+    true = logits.gather(1, y[:, None])[:, 0]
+    other = logits.scatter(1, y[:, None], float("-inf")).amax(1)
+    return true - other
+
+
+def _zero_fraction(g: torch.Tensor) -> float:
+    """The fraction of images whose input gradient is exactly zero."""
+    return float((g.reshape(g.shape[0], -1).abs().amax(1) == 0).float().mean())
 
 
 def monotonicity_check(attacks: dict[str, dict[str, float]], eps_labels: list[str]) -> CheckResult:
