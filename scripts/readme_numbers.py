@@ -391,17 +391,30 @@ def _verdict_finding(x: dict[str, str]) -> str:
 
 
 def block_replication() -> str:
-    rep = _load(ROOT / "benchmarks" / "replication" / "replication.json")
-    if rep is None:
+    studies = sorted((ROOT / "benchmarks" / "replication").glob("replication*.json"))
+    reps = [r for r in map(_load, studies) if r is not None]
+    if not reps:
         return "(no committed replication study yet: run benchmarks/replication/run.py)"
+    return "\n\n".join(_replication_study(rep) for rep in reps)
+
+
+def _replication_study(rep: dict) -> str:
     agree, rows = rep["agreement"]
     env = rep["environment"]
+    pairs = rep.get("pair_agreement")
+    pair_text = (
+        f" Pairs of sets: {pairs[0]} of {pairs[1]} row verdicts agree "
+        f"({100 * pairs[0] / pairs[1]:.0f} %); reversals (reproduced in one set, contradicted "
+        f"in another): {rep['reversals']}."
+        if pairs
+        else ""
+    )
     lines = [
         f"Measured on {env['date'][:10]} by `benchmarks/replication/run.py` on {env['cpu']}, torch "
-        f"{env['torch']}: models {', '.join(_display(m) for m in rep['models'])}, seed sets "
-        f"{', '.join(rep['sets'])}. **{agree} of {rows} primary rows "
-        f"({100 * agree / rows:.0f} %) have the same headline verdict in every set; confident "
-        f"flips: {rep['confident_flips']}** (target: ≥ 90 %, 0).",
+        f"{env['torch']}: models {', '.join(_display(m) for m in rep['models'])}, "
+        f"{len(rep['sets'])} disjoint seed sets {', '.join(rep['sets'])}. **{agree} of {rows} "
+        f"primary rows ({100 * agree / rows:.0f} %) have the same headline verdict in every set; "
+        f"confident flips: {rep['confident_flips']}** (target: ≥ 90 %, 0).{pair_text}",
         "",
         "| claim | model | "
         + " | ".join(f"seeds {s}" for s in rep["sets"])

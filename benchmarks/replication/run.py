@@ -96,6 +96,36 @@ def _effect(c: Any) -> str:
     return f"{f(j.effect)} [{f(j.ci[0])}, {f(j.ci[1])}], needs {format_seeds(j.seeds_needed)}"
 
 
+class Comparison(NamedTuple):
+    """How the sets' verdicts agree (rows: (claim, model); pairs: ordered pairs of sets)."""
+
+    agree: int  # rows with the same verdict in every set
+    rows: int
+    pairs_agree: int  # unordered (row, pair of sets) with the same verdict
+    pairs: int
+    flips: int  # (row, ordered pair): confident in the first, anything else in the second
+    reversals: int  # (row, unordered pair): reproduced in one set, contradicted in the other
+
+
+def compare(sets: list[dict[Any, str]]) -> Comparison:
+    """Agreement, confident flips and reversals of the same rows' verdicts across seed sets."""
+    rows = sorted(sets[0])
+    pairs = list(itertools.combinations(range(len(sets)), 2))
+    return Comparison(
+        agree=sum(len({s[r] for s in sets}) == 1 for r in rows),
+        rows=len(rows),
+        pairs_agree=sum(sets[i][r] == sets[k][r] for r in rows for i, k in pairs),
+        pairs=len(rows) * len(pairs),
+        flips=sum(
+            1
+            for r in rows
+            for i, k in itertools.permutations(range(len(sets)), 2)
+            if sets[i][r] in CONFIDENT and sets[k][r] != sets[i][r]
+        ),
+        reversals=sum({sets[i][r], sets[k][r]} == set(CONFIDENT) for r in rows for i, k in pairs),
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("run", type=Path)
@@ -108,13 +138,8 @@ def main() -> None:
     judged = [judge_set(res, s) for s in sets]
     pooled = judge_set(res, sorted(itertools.chain(*sets)))
     rows = sorted(judged[0])
-    agree = sum(len({j[r].verdict for j in judged}) == 1 for r in rows)
-    flips = sum(
-        1
-        for r in rows
-        for i, k in itertools.permutations(range(len(sets)), 2)
-        if judged[i][r].verdict in CONFIDENT and judged[k][r].verdict != judged[i][r].verdict
-    )
+    c = compare([{r: j[r].verdict for r in rows} for j in judged])
+    agree, flips = c.agree, c.flips
     heads = [f"seeds {s}" for s in args.sets]
     lines = [
         "# Replication of the default design's paper-A verdicts (primary comparison)",
@@ -136,6 +161,9 @@ def main() -> None:
         "",
         f"**Agreement: {agree}/{len(rows)} rows ({100 * agree / len(rows):.0f} %) have the same "
         f"adjusted verdict in every set; confident flips: {flips}** (target: ≥ 90 %, 0).",
+        f"Pairs of sets: {c.pairs_agree}/{c.pairs} (row, pair) verdicts agree "
+        f"({100 * c.pairs_agree / c.pairs:.0f} %); reversals (reproduced in one set, "
+        f"contradicted in another): {c.reversals}.",
         "",
         "Effect (damped − ResNet, or the ratio damped / ResNet) with its fixed-n 95 % interval and",
         "the seeds per group at which the engine's minimum detectable effect (80 % power, the",
@@ -155,7 +183,9 @@ def main() -> None:
         "models": res["config"]["paper_a"]["models"],
         "sets": args.sets,
         "agreement": [agree, len(rows)],
+        "pair_agreement": [c.pairs_agree, c.pairs],
         "confident_flips": flips,
+        "reversals": c.reversals,
         "rows": [
             {
                 "claim": r[0],

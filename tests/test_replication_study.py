@@ -1,0 +1,43 @@
+"""benchmarks/replication/run.py: the counts the replication table reports."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "replication" / "run.py"
+
+
+@pytest.fixture(scope="module")
+def study():
+    spec = importlib.util.spec_from_file_location("replication_run", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["replication_run"] = module
+    spec.loader.exec_module(module)
+    yield module
+    sys.modules.pop("replication_run", None)
+
+
+def test_agreement_flips_and_reversals_are_counted_as_defined(study):
+    sets = [
+        {"a": "reproduced", "b": "inconclusive", "c": "contradicted"},
+        {"a": "reproduced", "b": "inconclusive", "c": "inconclusive"},
+        {"a": "reproduced", "b": "contradicted", "c": "reproduced"},
+    ]
+    c = study.compare(sets)
+    assert (c.agree, c.rows) == (1, 3)  # only row a is the same everywhere
+    # pairs (0,1), (0,2), (1,2): a 3/3; b 1/3 (sets 0, 1); c 0/3
+    assert (c.pairs_agree, c.pairs) == (4, 9)
+    # ordered pairs with a confident first verdict that changes: b: (2→0), (2→1);
+    # c: (0→1), (0→2), (2→0), (2→1)
+    assert c.flips == 6
+    assert c.reversals == 1  # row c: contradicted in set 0, reproduced in set 2
+
+
+def test_identical_sets_agree_fully(study):
+    same = {"a": "contradicted", "b": "inconclusive"}
+    c = study.compare([same, dict(same), dict(same)])
+    assert (c.agree, c.pairs_agree, c.flips, c.reversals) == (2, 6, 0, 0)
