@@ -61,6 +61,7 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
+import resode  # isort: skip  (first: it pins the CPU kernels before torch starts)
 import torch
 import torch.nn.functional as F
 
@@ -104,7 +105,6 @@ def cpu_name() -> str:
 
 def train_default_model(device: torch.device) -> str:
     """A ResNet-20 trained as the default ``resode reproduce`` preset trains its first cell."""
-    import resode
     from resode.presets import get_preset
     from resode.reproduce import paper_a
     from resode.training import TrainConfig, train
@@ -119,7 +119,6 @@ def train_default_model(device: torch.device) -> str:
         f"trained the default model ({tcfg.model}, {tcfg.dataset} {tcfg.image_size} px, "
         f"{tcfg.epochs} epochs) in {time.perf_counter() - t0:.0f} s"
     )
-    del resode
     return str(res.checkpoint_path)
 
 
@@ -163,7 +162,6 @@ def table_resode(model, x, y, eps_values, cfg, cascade):
 
 def run_table(args, device, torchattacks, ta_name) -> dict:
     """The worst-case table by resode (cascade, full) and by torchattacks; equality and time."""
-    import resode
     from resode import data
     from resode.robustness import RobustnessConfig
 
@@ -291,7 +289,6 @@ def _sync(device: torch.device) -> None:
 
 def run_pgd(args, device) -> dict:
     """The PGD-20 comparison (resode vs torchattacks, one attack at several ε)."""
-    import resode
     from resode import data
     from resode.attacks import PGD
     from resode.training import get_preset, train

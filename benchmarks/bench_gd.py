@@ -35,6 +35,7 @@ import sys
 import time
 from pathlib import Path
 
+import resode  # noqa: F401  # isort: skip  (first: it pins the CPU kernels before torch starts)
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

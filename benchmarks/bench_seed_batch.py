@@ -24,10 +24,10 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 
+import resode  # noqa: E402, F401  # isort: skip  (first: it pins the CPU kernels before torch starts)
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-import resode  # noqa: E402,F401  (the kernel policy first)
 from resode.reproduce.runs import RunResult  # noqa: E402
 
 

@@ -45,6 +45,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import resode  # isort: skip  (first: it pins the CPU kernels before torch starts)
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -142,7 +143,6 @@ def plain_epoch(
 
 def damping_cost(batch: int, image_size: int, channels: int, repeats: int, steps: int) -> dict:
     """Median train-step seconds of resnet20 and inresnet20 (resode's default memory format)."""
-    import resode
 
     torch.set_num_threads(1)  # one thread per run, as resode's grids run them
     kw = {"num_classes": 10, "in_channels": channels, "image_size": image_size}
@@ -196,7 +196,6 @@ def damping_cost(batch: int, image_size: int, channels: int, repeats: int, steps
 
 def loop_speed(repeats: int, epochs: int) -> dict:
     """Median seconds per epoch: plain loop vs resode.train (digits preset, resnet20)."""
-    import resode
     from resode.data import load
     from resode.training import get_preset, train
 
@@ -331,7 +330,6 @@ def fraction_of_peak(threads: int, batch: int, rounds: int, steps: int) -> dict[
     before and after, the larger kept) and the median seconds per step is used. ``before`` is
     resode's engine until issue 23 (channels-last, torch's for-loop SGD on CPU), ``now`` its
     default since (``speed.sgd`` auto: foreach, the same updates bit for bit)."""
-    import resode
 
     torch.set_num_threads(threads)
     g = torch.Generator().manual_seed(0)
