@@ -208,6 +208,20 @@ def test_a_run_made_before_looks_json_counts_its_judgement_as_look_one(tmp_path:
         looks_mod.load(tmp_path)
 
 
+def test_an_unreadable_looks_record_stops_a_resume_before_any_task_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The record is read at the start: a bad one costs the user nothing but one line."""
+    from resode.cli import main
+
+    get_preset("tiny").to_yaml(tmp_path / "reproduce_config.yaml")
+    (tmp_path / "looks.json").write_text("{}")
+    args = ["reproduce", "--preset", "tiny", "--out", str(tmp_path), "--resume", "--no-progress"]
+    assert main([*args, "--executor", "serial"]) == 2
+    assert "not a resode looks record" in capsys.readouterr().err
+    assert not (tmp_path / "paper_a").exists() and not (tmp_path / "paper_b").exists()
+
+
 def test_resume_accepts_added_seeds_and_refuses_other_changes(tmp_path: Path) -> None:
     cfg = get_preset("tiny")
     cfg.to_yaml(tmp_path / "reproduce_config.yaml")

@@ -174,6 +174,7 @@ def run_reproduce(
     if resume_override and not resume:
         raise ResodeError("--resume-override only applies with --resume; add --resume")
     check_out_dir(cfg, out, resume, resume_override)
+    looks_mod.load(out)  # an unreadable record of earlier looks fails now, not after the tasks
     tasks = all_tasks(cfg, out)  # builds every experiment config: invalid settings fail here
     executor = make_executor(cfg.executor, **cfg.executor_options())
     prepare_out_dir(out, what="reproduce run")
