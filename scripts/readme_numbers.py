@@ -202,6 +202,23 @@ def _claims_table(res: dict[str, Any], part: str | None = None) -> list[str]:
     return lines
 
 
+def block_powered() -> str:
+    """The pooled, powered run: the default design's cells at many seeds, judged in one look."""
+    res = _load(RESULTS / "powered.json")
+    if res is None:
+        return "(no committed powered run: see benchmarks/replication/README.md)"
+    pa = res["config"]["paper_a"]
+    seeds = [int(s) for s in pa["seeds"]]
+    command = (
+        f"`resode reproduce --preset default --paper-a.models {' '.join(pa['models'])} "
+        f"--paper-a.seeds $(seq {min(seeds)} {max(seeds)}) --no-sweep.enabled "
+        "--no-paper-b.enabled`"
+    )
+    return block_demo("powered").replace(
+        f"by `resode reproduce --preset {res['config']['preset']}`", f"by {command}", 1
+    )
+
+
 def block_demo(name: str = "default") -> str:
     res = _load(RESULTS / f"{name}.json")
     if res is None:
@@ -434,6 +451,7 @@ def _replication_study(rep: dict) -> str:
 
 BLOCKS: dict[str, Callable[[], str]] = {
     "replication": block_replication,
+    "powered": block_powered,
     "demo": block_demo,
     "paper-b-full": block_paper_b_full,
     "benchmarks": block_benchmarks,

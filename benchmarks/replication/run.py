@@ -162,7 +162,7 @@ def main() -> None:
         f"**Agreement: {agree}/{len(rows)} rows ({100 * agree / len(rows):.0f} %) have the same "
         f"adjusted verdict in every set; confident flips: {flips}** (target: ≥ 90 %, 0).",
         f"Pairs of sets: {c.pairs_agree}/{c.pairs} (row, pair) verdicts agree "
-        f"({100 * c.pairs_agree / c.pairs:.0f} %); reversals (reproduced in one set, "
+        f"({100 * c.pairs_agree / max(c.pairs, 1):.0f} %); reversals (reproduced in one set, "
         f"contradicted in another): {c.reversals}.",
         "",
         "Effect (damped − ResNet, or the ratio damped / ResNet) with its fixed-n 95 % interval and",
