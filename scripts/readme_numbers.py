@@ -343,6 +343,8 @@ def _bench_rows() -> list[str]:
                     f"{a['baseline_name']} (CPU time) | {v:.2f}× faster | 2× | "
                     f"{a.get('measured', {}).get('date', '?')} |"
                 )
+        if "table" in a:
+            rows.append(_table_row(a["table"], a.get("measured", {}).get("date", "?")))
     s = _load(BENCH / "bench_depth_sweep.json")
     if s:
         w = s["workload"]
@@ -355,6 +357,19 @@ def _bench_rows() -> list[str]:
     if g:
         rows += _gd_rows(g)
     return rows
+
+
+def _table_row(t: dict[str, Any], date: str) -> str:
+    """The worst-case table's row: resode's cascade against a loop over torchattacks."""
+    attacks = ", ".join(
+        a.upper() if a == "fgsm" else f"{a.upper()}-{t['steps']}" for a in t["attacks"]
+    )
+    equal = "equal" if t["equal"] else f"{t['points_differing']} points differ"
+    return (
+        f"| worst-case table ({attacks} at {len(t['eps'])} ε, {t['n']} digits images): "
+        f"`resode` cascade vs a loop over {t['baseline_name']} (CPU time; per-point worst "
+        f"cases {equal}) | {t['speedup_cpu']['resode-cascade']:.2f}× faster | 2× | {date} |"
+    )
 
 
 def _gd_rows(g: dict[str, Any]) -> list[str]:
