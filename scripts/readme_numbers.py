@@ -441,6 +441,14 @@ def _replication_study(rep: dict) -> str:
         if pairs
         else ""
     )
+    part = rep.get("random_partitions")
+    if part:
+        pair_text += (
+            f" Over {part['partitions']} random partitions of the same seeds into {part['sets']} "
+            f"sets of {part['set_size']}: {100 * part['mean_rows_agreeing']:.0f} % of rows agree "
+            f"on average, {part['mean_flips']:.1f} confident flips, the target met in "
+            f"{100 * part['p_target']:.0f} %, no reversal in {100 * part['p_no_reversal']:.0f} %."
+        )
     lines = [
         f"Measured on {env['date'][:10]} by `benchmarks/replication/run.py` on {env['cpu']}, torch "
         f"{env['torch']}: models {', '.join(_display(m) for m in rep['models'])}, "

@@ -41,3 +41,26 @@ def test_identical_sets_agree_fully(study):
     same = {"a": "contradicted", "b": "inconclusive"}
     c = study.compare([same, dict(same), dict(same)])
     assert (c.agree, c.pairs_agree, c.flips, c.reversals) == (2, 6, 0, 0)
+
+
+def test_random_partitions_average_the_comparisons_of_disjoint_sets(study, monkeypatch):
+    seen = []
+
+    def judge(res, seeds):  # the row is contradicted only in the set holding seed 0
+        seen.append(seeds)
+        verdict = "contradicted" if 0 in seeds else "inconclusive"
+        return {("x", ""): study.SetVerdict(verdict, "", "", "")}
+
+    monkeypatch.setattr(study, "judge_set", judge)
+    p = study.random_partitions({}, [0, 1, 2, 3], size=2, partitions=5, seed=0)
+    assert (p.partitions, p.sets, p.set_size) == (5, 2, 2)
+    assert all(len(s) == 2 for s in seen) and len(seen) == 10
+    for i in range(0, 10, 2):  # each partition: two disjoint sets covering every seed
+        assert sorted(seen[i] + seen[i + 1]) == [0, 1, 2, 3]
+    assert p.mean_rows_agreeing == 0.0 and p.mean_flips == 1.0
+    assert p.p_target == 0.0 and p.p_no_reversal == 1.0
+    monkeypatch.setattr(
+        study, "judge_set", lambda res, seeds: {("x", ""): study.SetVerdict("reproduced", *"   ")}
+    )
+    q = study.random_partitions({}, [0, 1, 2, 3], size=2, partitions=3, seed=0)
+    assert q.mean_rows_agreeing == 1.0 and q.p_target == 1.0 and q.mean_flips == 0.0

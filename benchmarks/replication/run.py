@@ -126,12 +126,61 @@ def compare(sets: list[dict[Any, str]]) -> Comparison:
     )
 
 
+class PartitionSummary(NamedTuple):
+    """The comparison over random partitions of the same seeds into sets of one size."""
+
+    partitions: int
+    set_size: int
+    sets: int
+    mean_rows_agreeing: float  # fraction of rows with one verdict in every set
+    mean_pairs_agreeing: float
+    mean_flips: float
+    p_target: float  # fraction of partitions with ≥ 90 % of rows agreeing and 0 flips
+    p_no_reversal: float
+
+
+def random_partitions(
+    res: dict, seeds: list[int], size: int, partitions: int, seed: int
+) -> PartitionSummary:
+    """Judge ``partitions`` random partitions of ``seeds`` into ⌊len/size⌋ disjoint sets of
+    ``size`` (numpy's seeded generator) with the real engine, and summarise their comparisons:
+    how typical the one partition by seed number is, at no modelling assumption (the sets are
+    drawn from these seeds, not from the population)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    k = len(seeds) // size
+    out = []
+    for _ in range(partitions):
+        perm = [int(s) for s in rng.permutation(seeds)]
+        judged = [judge_set(res, sorted(perm[i * size : (i + 1) * size])) for i in range(k)]
+        out.append(compare([{r: v.verdict for r, v in j.items()} for j in judged]))
+
+    def mean(xs: list[float]) -> float:
+        return sum(xs) / len(xs)
+
+    return PartitionSummary(
+        partitions,
+        size,
+        k,
+        mean([c.agree / c.rows for c in out]),
+        mean([c.pairs_agree / c.pairs for c in out]),
+        mean([float(c.flips) for c in out]),
+        mean([float(c.agree >= 0.9 * c.rows and c.flips == 0) for c in out]),
+        mean([float(c.reversals == 0) for c in out]),
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("run", type=Path)
     ap.add_argument("--sets", nargs="+", default=["0-7", "8-15", "16-23"])
     ap.add_argument("--out", type=Path, default=Path(__file__).with_name("REPORT.md"))
     ap.add_argument("--json", type=Path, default=Path(__file__).with_name("replication.json"))
+    ap.add_argument(
+        "--partitions", type=int, default=0, help="also judge this many random partitions"
+    )
+    ap.add_argument("--partition-seed", type=int, default=0)
     args = ap.parse_args()
     res = json.loads((args.run / "results.json").read_text())
     sets = [_seeds(s) for s in args.sets]
@@ -175,6 +224,37 @@ def main() -> None:
         ),
         "",
     ]
+    part = None
+    if args.partitions:
+        size = len(sets[0])
+        part = random_partitions(
+            res, sorted(itertools.chain(*sets)), size, args.partitions, args.partition_seed
+        )
+        lines += [
+            f"Random partitions of the same {sum(map(len, sets))} seeds into {part.sets} sets of "
+            f"{size} (numpy seed {args.partition_seed}, {part.partitions} partitions, each set "
+            "judged as above): how typical the partition by seed number is.",
+            "",
+            markdown_table(
+                [
+                    "rows agreeing in every set (mean)",
+                    "(row, pair) agreeing (mean)",
+                    "confident flips (mean)",
+                    "P(target: ≥ 90 % rows agree, 0 flips)",
+                    "P(no reversal)",
+                ],
+                [
+                    [
+                        f"{100 * part.mean_rows_agreeing:.0f} %",
+                        f"{100 * part.mean_pairs_agreeing:.0f} %",
+                        f"{part.mean_flips:.1f}",
+                        f"{100 * part.p_target:.0f} %",
+                        f"{100 * part.p_no_reversal:.0f} %",
+                    ]
+                ],
+            ),
+            "",
+        ]
     args.out.write_text("\n".join(lines))
     print("\n".join(lines))
     summary = {
@@ -186,6 +266,7 @@ def main() -> None:
         "pair_agreement": [c.pairs_agree, c.pairs],
         "confident_flips": flips,
         "reversals": c.reversals,
+        "random_partitions": None if part is None else part._asdict(),
         "rows": [
             {
                 "claim": r[0],
