@@ -239,10 +239,11 @@ def test_table1_medians_iqr_and_smoothness_ratio():
     ]
     cells += [_t1_cell("gelu", "iid", s, dw, 0.8) for s, dw in [(0, 1.0), (1, 2.2), (2, 3.1)]]
     r = table1_combine(cfg, cells)
-    tied = next(g for g in r.groups if g["init"] == "tied")
-    assert tied["train_acc_median"] == pytest.approx(60.0)
-    assert (tied["train_acc_q25"], tied["train_acc_q75"]) == pytest.approx((55.0, 65.0))
-    assert tied["mean_dw_median"] == pytest.approx(0.2) and tied["paper_test_acc"] == 79.9
+    tied = next(g for g in r.groups if g.init == "tied")
+    assert tied.train_acc.median == pytest.approx(60.0)
+    assert (tied.train_acc.q25, tied.train_acc.q75) == pytest.approx((55.0, 65.0))
+    assert tied.mean_dw.median == pytest.approx(0.2) and tied.paper_test_acc == 79.9
+    assert type(r).from_dict(r.to_dict()).groups == r.groups  # typed rows survive JSON
     assert r.ratios["gelu"] == pytest.approx(0.2 / 2.2)
     (j,) = [j for j in r.judgements() if j.claim.startswith("table1_tied_smoother")]
     assert j.claim == "table1_tied_smoother_gelu" and j.verdict == "reproduced"

@@ -121,15 +121,57 @@ class Table1Cell(Record):
     run_dir: str
 
 
+@dataclass(frozen=True)
+class MedianIQR:
+    """The median and the interquartile range [q25, q75] of a row's values over seeds."""
+
+    median: float
+    q25: float
+    q75: float
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> MedianIQR | None:
+        """numpy's linear percentiles of ``values`` (None for no values)."""
+        if not values:
+            return None
+        q25, q50, q75 = np.percentile(np.asarray(values, dtype=np.float64), [25, 50, 75])
+        return cls(float(q50), float(q25), float(q75))
+
+    def text(self, digits: int = 3) -> str:
+        return f"{self.median:.{digits}g} [{self.q25:.{digits}g}, {self.q75:.{digits}g}]"
+
+
+@dataclass
+class Table1Group(Record):
+    """One row of Table 1 as run: an (activation, init) over its seeds, beside the paper's row
+    (``paper_*`` None where the paper has none). Accuracies in %, smoothness as measured."""
+
+    activation: str
+    init: str
+    seeds: int
+    train_acc: MedianIQR | None
+    test_acc: MedianIQR | None
+    mean_dw: MedianIQR | None
+    mean_dz: MedianIQR | None
+    paper_train_acc: float | None
+    paper_test_acc: float | None
+    paper_smooth: bool | None
+
+
+def _text(m: MedianIQR | None, digits: int) -> str:
+    return "—" if m is None else m.text(digits)
+
+
 @dataclass
 class Table1Result(Record):
-    """``groups``: one row per (activation, init) with medians, IQRs and the paper's numbers;
+    """``groups``: one :class:`Table1Group` per (activation, init) with medians, IQRs and the
+    paper's numbers;
     ``ratios``: per activation, median mean‖ΔW‖ tied / iid; ``judged``: the smoothness claim
     per activation the paper calls smooth, the accuracy claims per row of the paper."""
 
     config: CifarConfig
     cells: list[Table1Cell]
-    groups: list[dict[str, Any]]
+    groups: list[Table1Group]
     ratios: dict[str, float]
     judged: list[Judgement]
 
@@ -177,24 +219,21 @@ def table1_cell(
     )
 
 
-def _median_iqr(values: Sequence[float]) -> tuple[float, float, float]:
-    q25, q50, q75 = np.percentile(np.asarray(values, dtype=np.float64), [25, 50, 75])
-    return float(q50), float(q25), float(q75)
-
-
-def _group_row(act: str, init: str, cells: list[Table1Cell]) -> dict[str, Any]:
-    row: dict[str, Any] = {"activation": act, "init": init, "seeds": len(cells)}
-    for key, values in (
-        ("train_acc", [100 * c.train_acc for c in cells if c.train_acc is not None]),
-        ("test_acc", [100 * c.test_acc for c in cells if c.test_acc is not None]),
-        ("mean_dw", [c.smoothness["mean_dw"] for c in cells]),
-        ("mean_dz", [c.smoothness["mean_dz"] for c in cells]),
-    ):
-        med, lo, hi = _median_iqr(values) if values else (None, None, None)
-        row.update({f"{key}_median": med, f"{key}_q25": lo, f"{key}_q75": hi})
+def _group_row(act: str, init: str, cells: list[Table1Cell]) -> Table1Group:
     paper = PAPER_TABLE1.get((act, init))
-    row["paper_train_acc"], row["paper_test_acc"], row["paper_smooth"] = paper or (None,) * 3
-    return row
+    train, test, smooth = paper or (None, None, None)
+    return Table1Group(
+        act,
+        init,
+        len(cells),
+        MedianIQR.of([100 * c.train_acc for c in cells if c.train_acc is not None]),
+        MedianIQR.of([100 * c.test_acc for c in cells if c.test_acc is not None]),
+        MedianIQR.of([c.smoothness["mean_dw"] for c in cells]),
+        MedianIQR.of([c.smoothness["mean_dz"] for c in cells]),
+        train,
+        test,
+        smooth,
+    )
 
 
 def table1_combine(config: CifarConfig, cells: Sequence[Table1Cell]) -> Table1Result:
@@ -242,13 +281,6 @@ def claim_text(name: str) -> str | None:
     return None
 
 
-def _fmt(row: dict[str, Any], key: str, digits: int = 1) -> str:
-    med = row[f"{key}_median"]
-    if med is None:
-        return "—"
-    return f"{med:.{digits}g} [{row[f'{key}_q25']:.{digits}g}, {row[f'{key}_q75']:.{digits}g}]"
-
-
 def write(result: Table1Result, out_dir: str | Path) -> list[Path]:
     """cifar_smoothness.png, cifar.{json,csv,md,html}."""
     from resode.ode import plots
@@ -261,7 +293,7 @@ def write(result: Table1Result, out_dir: str | Path) -> list[Path]:
     summary = {
         "experiment": "cifar",
         "config": cfg.to_dict(),
-        "groups": result.groups,
+        "groups": [g.to_dict() for g in result.groups],
         "ratios_tied_over_iid": result.ratios,
         "paper_ratio_iid_over_tied": PAPER_SMOOTHNESS_RATIO,
         "judgements": [j.to_dict() for j in result.judgements()],
@@ -291,17 +323,17 @@ def write(result: Table1Result, out_dir: str | Path) -> list[Path]:
     rep.table(
         [
             {
-                "activation": g["activation"],
-                "init": g["init"],
-                "seeds": g["seeds"],
-                "train % median [IQR]": _fmt(g, "train_acc", 3),
-                "test % median [IQR]": _fmt(g, "test_acc", 3),
+                "activation": g.activation,
+                "init": g.init,
+                "seeds": g.seeds,
+                "train % median [IQR]": _text(g.train_acc, 3),
+                "test % median [IQR]": _text(g.test_acc, 3),
                 "paper train / test %": "—"
-                if g["paper_train_acc"] is None
-                else f"{g['paper_train_acc']} / {g['paper_test_acc']}",
-                "mean‖ΔW‖ median [IQR]": _fmt(g, "mean_dw", 3),
-                "mean‖ΔZ‖ median [IQR]": _fmt(g, "mean_dz", 3),
-                "paper: smooth?": g["paper_smooth"],
+                if g.paper_train_acc is None
+                else f"{g.paper_train_acc} / {g.paper_test_acc}",
+                "mean‖ΔW‖ median [IQR]": _text(g.mean_dw, 3),
+                "mean‖ΔZ‖ median [IQR]": _text(g.mean_dz, 3),
+                "paper: smooth?": g.paper_smooth,
             }
             for g in result.groups
         ]
@@ -333,7 +365,7 @@ def cells(config: CifarConfig, files_of: FilesOf) -> list[Cell]:
 
 def summary(t1: Table1Result) -> dict[str, Any]:
     """The entry of Table 1 in ``resode reproduce``'s ``results.json``."""
-    return {"groups": t1.groups, "ratios": t1.ratios}
+    return {"groups": [g.to_dict() for g in t1.groups], "ratios": t1.ratios}
 
 
 def report(rep: Any, results: Mapping[str, Table1Result], figures: Mapping[str, Path]) -> None:
@@ -342,22 +374,19 @@ def report(rep: Any, results: Mapping[str, Table1Result], figures: Mapping[str, 
     from resode.report import fmt_num
     from resode.verdicts import ratio_text
 
-    def median_iqr(g: dict[str, Any], key: str) -> str:
-        med = g.get(f"{key}_median")
-        if med is None:
-            return "–"
-        return f"{med:.2f} [{g[f'{key}_q25']:.2f}, {g[f'{key}_q75']:.2f}]"
+    def median_iqr(m: MedianIQR | None) -> str:
+        return "–" if m is None else f"{m.median:.2f} [{m.q25:.2f}, {m.q75:.2f}]"
 
     for t1 in results.values():
         rows = [
             {
-                "activation": g["activation"],
-                "init": g["init"],
-                "seeds": g["seeds"],
-                "train acc median [IQR]": median_iqr(g, "train_acc"),
-                "test acc median [IQR]": median_iqr(g, "test_acc"),
-                "mean ‖ΔW‖ median": fmt_num(g["mean_dw_median"]),
-                "paper train / test": f"{g['paper_train_acc']} / {g['paper_test_acc']}",
+                "activation": g.activation,
+                "init": g.init,
+                "seeds": g.seeds,
+                "train acc median [IQR]": median_iqr(g.train_acc),
+                "test acc median [IQR]": median_iqr(g.test_acc),
+                "mean ‖ΔW‖ median": fmt_num(None if g.mean_dw is None else g.mean_dw.median),
+                "paper train / test": f"{g.paper_train_acc} / {g.paper_test_acc}",
             }
             for g in t1.groups
         ]
