@@ -66,6 +66,9 @@ def test_two_machines_give_the_same_bits_under_the_pinned_policy(tmp_path: Path)
     assert native["parts"] == other["parts"]
     assert native["numbers"] == other["numbers"]  # every number, bit for bit
     assert native["digest"] == other["digest"]
+    from resode.fingerprint import Fingerprint
+
+    assert Fingerprint.from_dict(native).to_dict() == native  # the typed record, read back
 
 
 @pytest.mark.slow

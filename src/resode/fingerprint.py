@@ -38,6 +38,18 @@ class Fingerprint:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Fingerprint:
+        """Inverse of :meth:`to_dict` (a worker's ``result.json``)."""
+        return cls(
+            str(d["digest"]),
+            {str(k): str(v) for k, v in d["parts"].items()},
+            {str(k): float(v) for k, v in d["numbers"].items()},
+            str(d["gd_backend"]),
+            float(d["seconds"]),
+            dict(d["environment"]),
+        )
+
     def summary(self) -> str:
         """The lines ``resode fingerprint`` prints."""
         env, k = self.environment, self.environment["kernels"]

@@ -203,8 +203,10 @@ def run_reproduce(
     env = environment()
     fingerprint = outcomes.get(FINGERPRINT_KEY)
     if fingerprint is not None and fingerprint.ok and fingerprint.result is not None:
-        env["fingerprint"] = fingerprint.result["digest"]
-        env["fingerprint_parts"] = fingerprint.result["parts"]
+        from resode.fingerprint import Fingerprint
+
+        fp = Fingerprint.from_dict(fingerprint.result)
+        env["fingerprint"], env["fingerprint_parts"] = fp.digest, fp.parts
     env["workers"] = getattr(executor, "workers", 1)
     env["task_cpu_seconds"] = sum(o.cpu_seconds for o in outcomes.values())
     if hasattr(executor, "submitted"):  # submitit: jobs this invocation submitted / re-attached
