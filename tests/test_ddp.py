@@ -100,3 +100,38 @@ def test_two_gloo_ranks_equal_single_process(tmp_path: Path) -> None:
     for h_ddp, h_one in zip(hist, single.history):
         for key in ("train_loss", "train_acc", "test_loss", "test_acc"):
             assert h_ddp[key] == pytest.approx(h_one[key], rel=1e-4), key
+
+
+def test_env_rank_reads_torchrun_and_srun_and_is_zero_alone(monkeypatch) -> None:
+    """``resode train`` prints its summary line only where env_rank() is 0: once per job."""
+    from resode.training.distributed import env_rank
+
+    # env_world_size() writes slurm_env()'s variables into os.environ: set-then-delete every one
+    # so that monkeypatch restores the variables' absence afterwards
+    for k in (
+        "RANK",
+        "WORLD_SIZE",
+        "LOCAL_RANK",
+        "MASTER_ADDR",
+        "MASTER_PORT",
+        "SLURM_PROCID",
+        "SLURM_STEP_NUM_TASKS",
+        "SLURM_STEP_NODELIST",
+        "SLURM_JOB_NODELIST",
+        "SLURM_JOB_ID",
+        "SLURM_LOCALID",
+    ):
+        monkeypatch.setenv(k, "0")
+        monkeypatch.delenv(k)
+    assert env_rank() == 0
+    monkeypatch.setenv("RANK", "1")
+    assert env_rank() == 0  # a stray RANK without a world is not a job
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert env_rank() == 1
+    for k in ("RANK", "WORLD_SIZE"):
+        monkeypatch.delenv(k)
+    monkeypatch.setenv("SLURM_PROCID", "1")
+    monkeypatch.setenv("SLURM_STEP_NUM_TASKS", "2")
+    monkeypatch.setenv("SLURM_STEP_NODELIST", "localhost")
+    monkeypatch.setenv("SLURM_JOB_ID", "7")
+    assert env_rank() == 1  # srun's rank, through slurm_env

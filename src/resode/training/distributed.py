@@ -96,6 +96,17 @@ def env_world_size() -> int:
         return 1
 
 
+def env_rank() -> int:
+    """This process's ``RANK`` (torchrun's, or a multi-task ``srun``'s ``SLURM_PROCID``); 0 when
+    not distributed. Lets a caller print once per job, after the process group is gone."""
+    if env_world_size() <= 1:
+        return 0
+    try:
+        return int(os.environ.get("RANK", "0"))
+    except ValueError:
+        return 0
+
+
 def init_from_env(device_type: str, backend: str | None = None) -> DistInfo:
     """Join the process group described by torchrun's environment variables, if any.
 

@@ -89,8 +89,10 @@ def run(args: argparse.Namespace) -> int:
         progress=args.progress,
         resume_override=args.resume_override,
     )
+    from resode.training.distributed import env_rank
+
     last = result.history[-1] if result.history else None
-    if last is not None and result.checkpoint_path.exists():
+    if last is not None and result.checkpoint_path.exists() and env_rank() == 0:
         acc = last.get("test_acc")
         acc_text = f", test accuracy {100 * acc:.2f}%" if acc is not None else ""
         print(f"trained {config.model} for {last['epoch']} epochs{acc_text}; results in {out}")
