@@ -214,8 +214,9 @@ def block_powered() -> str:
         f"--paper-a.seeds $(seq {min(seeds)} {max(seeds)}) --no-sweep.enabled "
         "--no-paper-b.enabled`"
     )
+    same = " (the config of `resode reproduce --preset paper-a-powered`, a test checks)"
     return block_demo("powered").replace(
-        f"by `resode reproduce --preset {res['config']['preset']}`", f"by {command}", 1
+        f"by `resode reproduce --preset {res['config']['preset']}`", f"by {command}{same}", 1
     )
 
 

@@ -69,3 +69,18 @@ def test_a_bad_value_in_a_preset_file_names_the_key(tmp_path: Path) -> None:
     bad.write_text(yaml.safe_dump({"kind": "train", "name": "x", "config": {"lr": -1}}))
     with pytest.raises(ConfigError, match="lr"):
         get_preset(bad)
+
+
+def test_the_powered_preset_is_the_recorded_powered_run() -> None:
+    """`--preset paper-a-powered` runs exactly the paper-A config of the README's powered table
+    (docs/results/powered.json), which is the default preset's paper-A design at 48 seeds."""
+    import json
+
+    root = Path(__file__).resolve().parents[1]
+    recorded = json.loads((root / "docs" / "results" / "powered.json").read_text())["config"]
+    powered = get_preset("paper-a-powered", kind="reproduce")
+    assert powered.paper_a.to_dict() == recorded["paper_a"]
+    assert not powered.sweep.enabled and not recorded["sweep"]["enabled"]
+    assert not powered.paper_b.enabled and not recorded["paper_b"]["enabled"]
+    default = get_preset("default", kind="reproduce").paper_a.to_dict()
+    assert {k for k, v in powered.paper_a.to_dict().items() if default[k] != v} == {"seeds"}
