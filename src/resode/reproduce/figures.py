@@ -119,13 +119,15 @@ def sweep_figure(a: Any, depth: int, epochs: int | None, path: Path) -> Path:
 
 def claims_figure(claims: list[Any], path: Path) -> Path:
     """Forest plot: each claim's effect with its confidence interval, the ± margin band around the
-    reference (grey) and the reference itself; the colour is the verdict."""
+    reference (grey) and the reference itself. The colour and the word are the *headline*
+    verdict (family-wise adjusted), the unadjusted one beside it where it differs; a secondary
+    reading is grey and says that it never decides."""
     plt = pyplot()
     fig, axes = plt.subplots(len(claims), 1, figsize=(8, 0.6 * len(claims) + 1.2), squeeze=False)
     for ax, c in zip(axes[:, 0], claims):
-        _claim_axis(ax, c.judgement)
-        model = f" · {display_name(c.model)}" if c.model else ""
-        ax.set_title(f"{c.name}{model}: {c.judgement.verdict}", fontsize=8, loc="left")
+        secondary = c.role == "secondary"
+        _claim_axis(ax, c.judgement, None if secondary else c.verdict)
+        ax.set_title(claim_label(c), fontsize=8, loc="left")
     fig.suptitle(
         "Effects with confidence intervals; grey: ± margin around the reference", fontsize=9
     )
@@ -135,7 +137,16 @@ def claims_figure(claims: list[Any], path: Path) -> Path:
 _COLOURS = {"reproduced": "#2a9d2a", "contradicted": "#c0392b", "inconclusive": "#d4a017"}
 
 
-def _claim_axis(ax: Any, j: Any) -> None:
+def claim_label(c: Any) -> str:
+    """``name · model: headline verdict`` (+ the unadjusted verdict where it differs)."""
+    model = f" · {display_name(c.model)}" if c.model else ""
+    if c.role == "secondary":
+        return f"{c.name}{model}: secondary, never decides (unadjusted: {c.raw_verdict})"
+    raw = f" (unadjusted: {c.raw_verdict})" if c.raw_verdict != c.verdict else ""
+    return f"{c.name}{model}: {c.verdict}{raw}"
+
+
+def _claim_axis(ax: Any, j: Any, verdict: str | None) -> None:
     log = j.scale == "log"
     ref = 1.0 if log else j.reference
     band = (ref / j.margin, ref * j.margin) if log else (ref - j.margin, ref + j.margin)
@@ -150,7 +161,7 @@ def _claim_axis(ax: Any, j: Any) -> None:
         ax.set_xlim(lo - pad, hi + pad)
     ax.axvspan(*band, color="#ddd", zorder=0)
     ax.axvline(ref, color="#555", lw=0.8)
-    col = _COLOURS.get(j.verdict, "#777")
+    col = _COLOURS.get(verdict or "", "#777")
     xmin, xmax = ax.get_xlim()  # an infinite interval is drawn across the whole axis
     ax.plot([max(j.ci[0], xmin), min(j.ci[1], xmax)], [0, 0], color=col, lw=3)
     if math.isfinite(j.effect):
@@ -254,6 +265,7 @@ def depth_sweep_figure(sweeps: dict[str, Any], path: Path) -> Path:
 
 __all__ = [
     "attack_figure",
+    "claim_label",
     "claims_figure",
     "depth_sweep_figure",
     "lambda_figures",
