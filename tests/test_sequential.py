@@ -201,6 +201,7 @@ def test_a_run_made_before_looks_json_counts_its_judgement_as_look_one(tmp_path:
     looks = looks_mod.load(tmp_path)
     assert [k.seeds for k in looks.looks] == [[0, 1]]
     assert looks.looks[0].claims[0].stat == LookStat.of(claims[0].judgement)
+    assert looks.looks[0].claims[0].raw_finding == claims[0].judgement.finding
     more = cfg.replace(paper_a=cfg.paper_a.replace(seeds=[0, 1, 2]))
     assert looks_mod.add_look(looks, more, _claims(3)).look == 2
     (tmp_path / "looks.json").write_text("{}")

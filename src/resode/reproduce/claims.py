@@ -135,17 +135,30 @@ class ClaimResult:
     def title(self) -> str:
         return self.text + (f" — {display_name(self.model)}" if self.model else "")
 
+    def headline_note(self, text: str) -> str:
+        """``text`` (the unadjusted judgement's sentence), introduced by the headline where the
+        two differ, so that no sentence states more than the headline verdict does."""
+        j = self.judgement
+        if (self.verdict, self.finding) == (j.verdict, j.finding):
+            return text
+        return f"headline {self.verdict} ({self.finding}); unadjusted: {text}"
+
     def to_dict(self) -> dict[str, Any]:
+        """JSON/CSV: ``verdict``, ``finding``, ``reason``, ``evidence`` are the headline's (the
+        unadjusted sentence follows "unadjusted:"), ``raw_*`` the fixed-n judgement's."""
         a = self.adjusted
         return {
             "part": self.part,
             "text": self.text,
             "model": self.model,
-            "evidence": self.evidence,
+            "evidence": self.headline_note(self.evidence),
             **self.judgement.to_dict(),
+            "reason": self.headline_note(self.judgement.reason),
             "raw_verdict": self.judgement.verdict,
             "raw_finding": self.judgement.finding,
+            "raw_reason": self.judgement.reason,
             "verdict": self.verdict,
+            "finding": self.finding,
             "adjusted_finding": self.finding,
             "adjusted_p_values": list(a.p_values) if a else list(self.judgement.p_values),
             "role": self.role,

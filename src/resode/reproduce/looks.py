@@ -177,8 +177,9 @@ def _from_results(out: Path) -> list[Look]:
         for c in res["claims"]:
             j = Judgement.from_dict({k: v for k, v in c.items() if k in fields})
             # results.json's "verdict"/"finding" are the headline; the statistic is what counts
+            raw = c.get("raw_finding", j.finding)  # "finding" is the headline's
             claims.append(
-                LookClaim(claim_key(c["part"], j.claim, c.get("model")), LookStat.of(j), j.finding)
+                LookClaim(claim_key(c["part"], j.claim, c.get("model")), LookStat.of(j), raw)
             )
     except (ValueError, KeyError, TypeError) as e:
         raise ResodeError(
