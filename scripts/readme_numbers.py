@@ -134,10 +134,12 @@ def _pm(values: list[float], scale: float = 100.0, digits: int = 1) -> str:
     return f"{m:.{digits}f} ± {s:.{digits}f}"
 
 
-def _when(res: dict[str, Any]) -> str:
+def _when(res: dict[str, Any], command: str | None = None) -> str:
+    """When, where and by what (default: ``resode reproduce --preset <the run's preset>``)."""
     env = res["environment"]
+    command = command or f"`resode reproduce --preset {res['config']['preset']}`"
     return (
-        f"Measured on {env['date'][:10]} by `resode reproduce --preset {res['config']['preset']}`"
+        f"Measured on {env['date'][:10]} by {command}"
         f" on {env['cpu']} ({env['cpu_count']} CPUs), Python {env['python']}, torch "
         f"{env['torch']}: **{res['wall_seconds'] / 60:.1f} min** wall time, "
         f"{env.get('workers', '?')} worker processes of one thread each"
@@ -210,21 +212,19 @@ def block_powered() -> str:
     pa = res["config"]["paper_a"]
     seeds = [int(s) for s in pa["seeds"]]
     command = (
-        f"`resode reproduce --preset default --paper-a.models {' '.join(pa['models'])} "
-        f"--paper-a.seeds $(seq {min(seeds)} {max(seeds)}) --no-sweep.enabled "
-        "--no-paper-b.enabled`"
+        f"`resode reproduce --preset {res['config']['preset']} --paper-a.models "
+        f"{' '.join(pa['models'])} --paper-a.seeds $(seq {min(seeds)} {max(seeds)}) "
+        "--no-sweep.enabled --no-paper-b.enabled` (the config of `resode reproduce --preset "
+        "paper-a-powered`, a test checks)"
     )
-    same = " (the config of `resode reproduce --preset paper-a-powered`, a test checks)"
-    return block_demo("powered").replace(
-        f"by `resode reproduce --preset {res['config']['preset']}`", f"by {command}{same}", 1
-    )
+    return block_demo("powered", command)
 
 
-def block_demo(name: str = "default") -> str:
+def block_demo(name: str = "default", command: str | None = None) -> str:
     res = _load(RESULTS / f"{name}.json")
     if res is None:
         return f"(no committed results for preset {name}: run `make demo` and record it)"
-    lines = [_when(res), ""]
+    lines = [_when(res, command), ""]
     pa = res.get("paper_a")
     if pa:
         models = list(dict.fromkeys(r["model"] for r in pa["runs"]))

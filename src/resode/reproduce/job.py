@@ -174,7 +174,7 @@ def run_reproduce(
     if resume_override and not resume:
         raise ResodeError("--resume-override only applies with --resume; add --resume")
     check_out_dir(cfg, out, resume, resume_override)
-    looks_mod.load(out)  # an unreadable record of earlier looks fails now, not after the tasks
+    looks = looks_mod.load(out)  # read once, before the tasks: an unreadable record fails now
     tasks = all_tasks(cfg, out)  # builds every experiment config: invalid settings fail here
     executor = make_executor(cfg.executor, **cfg.executor_options())
     prepare_out_dir(out, what="reproduce run")
@@ -195,7 +195,6 @@ def run_reproduce(
     raw = (claims_mod.paper_a_claims(cfg, a) if a else []) + (
         claims_mod.paper_b_claims(cfg, b) if b else []
     )
-    looks = looks_mod.load(out)
     looks_mod.add_look(looks, cfg, raw)
     looks_mod.apply_sequential(looks, raw)  # paper A: repeated p-values over the looks
     judged = claims_mod.adjust_claims(raw)  # then Holm: the headline
