@@ -137,8 +137,9 @@ class MedianIQR:
         q25, q50, q75 = np.percentile(np.asarray(values, dtype=np.float64), [25, 50, 75])
         return cls(float(q50), float(q25), float(q75))
 
-    def text(self, digits: int = 3) -> str:
-        return f"{self.median:.{digits}g} [{self.q25:.{digits}g}, {self.q75:.{digits}g}]"
+    def text(self, spec: str = ".3g") -> str:
+        """``median [q25, q75]``, each number in the format ``spec``."""
+        return f"{self.median:{spec}} [{self.q25:{spec}}, {self.q75:{spec}}]"
 
 
 @dataclass
@@ -158,8 +159,8 @@ class Table1Group(Record):
     paper_smooth: bool | None
 
 
-def _text(m: MedianIQR | None, digits: int) -> str:
-    return "—" if m is None else m.text(digits)
+def _text(m: MedianIQR | None, spec: str = ".3g", missing: str = "—") -> str:
+    return missing if m is None else m.text(spec)
 
 
 @dataclass
@@ -326,13 +327,13 @@ def write(result: Table1Result, out_dir: str | Path) -> list[Path]:
                 "activation": g.activation,
                 "init": g.init,
                 "seeds": g.seeds,
-                "train % median [IQR]": _text(g.train_acc, 3),
-                "test % median [IQR]": _text(g.test_acc, 3),
+                "train % median [IQR]": _text(g.train_acc),
+                "test % median [IQR]": _text(g.test_acc),
                 "paper train / test %": "—"
                 if g.paper_train_acc is None
                 else f"{g.paper_train_acc} / {g.paper_test_acc}",
-                "mean‖ΔW‖ median [IQR]": _text(g.mean_dw, 3),
-                "mean‖ΔZ‖ median [IQR]": _text(g.mean_dz, 3),
+                "mean‖ΔW‖ median [IQR]": _text(g.mean_dw),
+                "mean‖ΔZ‖ median [IQR]": _text(g.mean_dz),
                 "paper: smooth?": g.paper_smooth,
             }
             for g in result.groups
@@ -374,17 +375,14 @@ def report(rep: Any, results: Mapping[str, Table1Result], figures: Mapping[str, 
     from resode.report import fmt_num
     from resode.verdicts import ratio_text
 
-    def median_iqr(m: MedianIQR | None) -> str:
-        return "–" if m is None else f"{m.median:.2f} [{m.q25:.2f}, {m.q75:.2f}]"
-
     for t1 in results.values():
         rows = [
             {
                 "activation": g.activation,
                 "init": g.init,
                 "seeds": g.seeds,
-                "train acc median [IQR]": median_iqr(g.train_acc),
-                "test acc median [IQR]": median_iqr(g.test_acc),
+                "train acc median [IQR]": _text(g.train_acc, ".2f", "–"),
+                "test acc median [IQR]": _text(g.test_acc, ".2f", "–"),
                 "mean ‖ΔW‖ median": fmt_num(None if g.mean_dw is None else g.mean_dw.median),
                 "paper train / test": f"{g.paper_train_acc} / {g.paper_test_acc}",
             }
