@@ -5,9 +5,14 @@ from __future__ import annotations
 import resode  # noqa: F401  (first: it pins the CPU kernels before torch and numpy load them)
 
 # isort: split
+import importlib.util
 import json
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -25,6 +30,24 @@ def cifar_root(tmp_path: Path) -> Path:
     write_cifar_folder(tmp_path, "cifar100")
     write_cifar_c_folder(tmp_path)
     return tmp_path
+
+
+@contextmanager
+def script_module(relpath: str, name: str) -> Iterator[ModuleType]:
+    """The repository's script ``relpath`` (e.g. ``benchmarks/gpu_check.py``) imported as module
+    ``name``, registered in ``sys.modules`` while in use (dataclasses resolve their module
+    through it) and removed afterwards."""
+    spec = importlib.util.spec_from_file_location(
+        name, Path(__file__).resolve().parents[1] / relpath
+    )
+    assert spec is not None and spec.loader is not None, relpath
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.modules.pop(name, None)
 
 
 def once(factory: pytest.TempPathFactory, name: str, make: Any) -> dict[str, Any]:

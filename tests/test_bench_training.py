@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 import torch
 from torch import nn
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_training.py"
+from conftest import script_module
 
 
 @pytest.fixture(scope="module")
 def bt():
-    spec = importlib.util.spec_from_file_location("bench_training", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_training"] = module
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop("bench_training", None)
+    with script_module("benchmarks/bench_training.py", "bench_training") as module:
+        yield module
 
 
 def test_step_flops_count_forward_and_backward(bt):

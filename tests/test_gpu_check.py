@@ -6,25 +6,19 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_check.py"
+from conftest import script_module
 
 
 @pytest.fixture(scope="module")
 def gc():
-    spec = importlib.util.spec_from_file_location("gpu_check", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["gpu_check"] = module  # dataclasses resolve their module through sys.modules
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop("gpu_check", None)
+    with script_module("benchmarks/gpu_check.py", "gpu_check") as module:
+        yield module
 
 
 def test_main_without_cuda_skips_every_cuda_check(gc, tmp_path, capsys, monkeypatch):

@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "replication" / "run.py"
+from conftest import script_module
 
 
 @pytest.fixture(scope="module")
 def study():
-    spec = importlib.util.spec_from_file_location("replication_run", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["replication_run"] = module
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop("replication_run", None)
+    with script_module("benchmarks/replication/run.py", "replication_run") as module:
+        yield module
 
 
 def test_agreement_flips_and_reversals_are_counted_as_defined(study):
